@@ -1,0 +1,52 @@
+# Two commands set up everything on a machine with only Python: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NEWSROOM := $(VENV)/bin/newsroom
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-unit test-integration test-e2e lint migration clean up down logs
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+## Embedded mode: SQLite, in-process broker and worker, mail as .eml files in var/outbox/.
+run: $(STAMP)
+	$(NEWSROOM) db upgrade
+	$(NEWSROOM) seed
+	$(NEWSROOM) run
+
+## Unit, integration (real PostgreSQL, Redis, SMTP) and end-to-end tests, both run modes.
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest -q tests/integration
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest -q tests/e2e
+
+## Distributed mode with Docker: PostgreSQL, Redis, uvicorn services, Celery workers, nginx.
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+logs:
+	docker compose logs -f --tail=100
+
+# Regenerate the initial migration from shared/models.py (only while nothing is released).
+migration: $(STAMP)
+	rm -f shared/migrations/versions/0001_initial_schema.py /tmp/newsroom-migration.db
+	NEWSROOM_DATABASE_URL=sqlite:////tmp/newsroom-migration.db $(PY) -c "from alembic import command; from shared.migrate import alembic_config; command.revision(alembic_config(), message='initial schema', autogenerate=True, rev_id='0001')"
+
+clean:
+	rm -rf var/ .pytest_cache/ build/ *.egg-info

@@ -1,0 +1,66 @@
+"""Event contracts: past-tense, frozen, versioned records, defined once for every service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.db import utcnow
+
+
+class ItemPlace(BaseModel):
+    """Where an item was shown: what `item.updated` and `item.withdrawn` carry of the past."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slug: str
+    month: str
+    published_at: datetime
+    regions: tuple[str, ...]
+    topics: tuple[str, ...]
+    status: str
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    item_id: uuid.UUID
+    item_version: int
+
+
+class ItemPublished(_Event):
+    type: Literal["item.published"] = "item.published"
+
+
+class ItemUpdated(_Event):
+    type: Literal["item.updated"] = "item.updated"
+    previous: ItemPlace
+
+
+class ItemWithdrawn(_Event):
+    type: Literal["item.withdrawn"] = "item.withdrawn"
+    previous: ItemPlace
+
+
+Event = Annotated[ItemPublished | ItemUpdated | ItemWithdrawn, Field(discriminator="type")]
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: dict) -> ItemPublished | ItemUpdated | ItemWithdrawn:
+    """An event from its JSON form, as a consumer receives it."""
+    return _event_adapter.validate_python(data)
+
+
+# Who consumes what: event type -> (task name, queue). The relay sends by name, so a
+# consumer is deployed and restarted alone and no service imports another.
+CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "item.published": (("render.handle_event", "render"), ("notify.handle_event", "notify")),
+    "item.updated": (("render.handle_event", "render"), ("notify.handle_event", "notify")),
+    "item.withdrawn": (("render.handle_event", "render"), ("notify.handle_event", "notify")),
+}

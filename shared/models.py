@@ -1,0 +1,206 @@
+"""Database models of every service. Services meet here and through events, never directly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import Base, UTCDateTime, utcnow
+
+ROLES = ("contributor", "editor", "admin")
+ITEM_STATUSES = ("published", "draft", "withdrawn")
+
+
+class Contributor(Base):
+    """Someone who may post through the API; the token itself is never stored, only its hash."""
+
+    __tablename__ = "contributors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    region: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="contributor")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Item(Base):
+    """A news item. `month` (local time, "YYYY-MM") and `slug` make its URL."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("month", "slug", name="uq_items_month_slug"),
+        Index("ix_items_status_published_at", "status", "published_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    slug: Mapped[str] = mapped_column(String(120))
+    month: Mapped[str] = mapped_column(String(7))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    contributor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tags: Mapped[list[ItemTag]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def path(self) -> str:
+        """The item's URL path on the site."""
+        year, month = self.month.split("-")
+        return f"/aktuellt/{year}/{month}/{self.slug}/"
+
+
+class ItemTag(Base):
+    """One region or topic of an item, with its date copied so a tag page is one index scan."""
+
+    __tablename__ = "item_tags"
+    __table_args__ = (Index("ix_item_tags_kind_slug_published", "kind", "slug", "published_at"),)
+
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "region" or "topic"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    visible: Mapped[bool] = mapped_column(default=True)
+
+    item: Mapped[Item] = relationship(back_populates="tags")
+
+
+class Page(Base):
+    """A static page such as /vision/."""
+
+    __tablename__ = "pages"
+
+    slug: Mapped[str] = mapped_column(String(120), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a POST with an `Idempotency-Key`, replayed when the client retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("contributor_id", "key", name="uq_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contributor_id: Mapped[int] = mapped_column(ForeignKey("contributors.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RenderRedirect(Base):
+    """Render: an item URL that was public and now points to where the item moved."""
+
+    __tablename__ = "render_redirects"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), primary_key=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class OutboxEvent(Base):
+    """An event written in the same transaction as its change; the relay publishes it later."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "relayed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Not relayed before this time: how a scheduled item's event waits for its publication.
+    deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Subscriber(Base):
+    """A person on the mailing list; `status` is pending, confirmed or unsubscribed."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (Index("ix_subscribers_status_frequency", "status", "frequency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    frequency: Mapped[str] = mapped_column(String(16), default="immediate")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str | None] = mapped_column(String(32))
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    # Set when the receiving server refused the address for good (SMTP 5xx); cleared only by
+    # a new confirmed subscription.
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """The ledger: one row per (newsletter, subscriber), claimed before the mail is sent.
+
+    `status`: claimed (reserved, not yet accepted by SMTP), sending (handed to SMTP; never
+    sent again automatically), sent, failed (5xx) or skipped (no longer wanted).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("newsletter", "subscriber_id", name="uq_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    newsletter: Mapped[str] = mapped_column(String(100))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SuppressedAddress(Base):
+    """What is left of a forgotten subscriber: a hash of the address and why it is kept."""
+
+    __tablename__ = "suppressed_addresses"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,93 @@
+"""The transactional outbox: events are written with their change and relayed after commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.celery_app import celery_app
+from shared.db import is_postgres, session_scope, utcnow
+from shared.events import CONSUMERS, ItemPublished, ItemUpdated, ItemWithdrawn
+from shared.models import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+_relay_lock = threading.Lock()
+_wake = threading.Event()
+
+
+def record(
+    session: Session,
+    event: ItemPublished | ItemUpdated | ItemWithdrawn,
+    *,
+    deliver_after: datetime | None = None,
+) -> None:
+    """Add the event to the caller's transaction; it is relayed once that commits and, when
+    `deliver_after` is given (a scheduled item), not before that time."""
+    session.add(
+        OutboxEvent(
+            event_id=event.event_id,
+            type=event.type,
+            payload=event.model_dump(mode="json"),
+            deliver_after=deliver_after,
+        )
+    )
+
+
+def relay_pending(*, limit: int = 200) -> int:
+    """Send committed, unrelayed events to their consumers' queues; return how many.
+
+    At-least-once: a crash after sending and before marking sends the event again later,
+    which the consumers' idempotent tasks absorb. On PostgreSQL, SKIP LOCKED lets several
+    relays run at once without sending the same event twice in the normal case.
+    """
+    with _relay_lock, session_scope() as session:
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.relayed_at.is_(None))
+            .where(or_(OutboxEvent.deliver_after.is_(None), OutboxEvent.deliver_after <= utcnow()))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        events = session.scalars(query).all()
+        for event in events:
+            for task_name, queue in CONSUMERS[event.type]:
+                celery_app.send_task(task_name, kwargs={"event": event.payload}, queue=queue)
+            event.relayed_at = utcnow()
+            event.attempts += 1
+        return len(events)
+
+
+def wake() -> None:
+    """Tell this process's relay thread that a transaction with events just committed."""
+    _wake.set()
+
+
+class RelayThread(threading.Thread):
+    """Relays right after each commit (woken by `wake`) and sweeps every `interval` seconds."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        super().__init__(name="outbox-relay", daemon=True)
+        self.interval = interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            _wake.clear()
+            try:
+                while relay_pending() and not self._stopping.is_set():
+                    pass
+            except Exception:  # the database or broker is down: try again at the next sweep
+                log.exception("outbox relay failed; retrying in %.1f s", self.interval)
+            _wake.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        _wake.set()
+        self.join(timeout=5)

@@ -1,0 +1,101 @@
+"""Fixtures on real servers: SQLite files, PostgreSQL and Redis on this machine (or started
+here when none answers), and an aiosmtpd server that records what it receives."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+
+
+def _reset_caches() -> None:
+    from shared import celery_app as celery_module
+    from shared.config import get_settings
+
+    get_settings.cache_clear()
+    celery_module.configure(get_settings())
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "site"
+    monkeypatch.setenv("NEWSROOM_SITE_DIR", str(path))
+    _reset_caches()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsroom.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.Postgres]:
+    with servers.postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[servers.Redis]:
+    with servers.redis() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: servers.Postgres) -> Iterator[str]:
+    """A new, empty database of its own on the PostgreSQL server, dropped afterwards."""
+    with postgres_server.database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server: servers.Redis) -> Iterator[str]:
+    """A Redis database number of our own, emptied before and after."""
+    with redis_server.database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The same test on both databases the project runs on."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def db(database_url: str, site_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated database (SQLite and PostgreSQL), embedded broker, mail to files in tmp."""
+    from shared.migrate import upgrade
+
+    monkeypatch.setenv("NEWSROOM_DATABASE_URL", database_url)
+    monkeypatch.setenv("NEWSROOM_BROKER_URL", "memory://")
+    monkeypatch.setenv("NEWSROOM_SMTP_URL", f"file:{tmp_path / 'outbox'}")
+    monkeypatch.setenv("NEWSROOM_SECRET_KEY", "test-secret-" + uuid.uuid4().hex)
+    _reset_caches()
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[servers.SMTPRecorder]:
+    """A real SMTP server (aiosmtpd) on a free port that keeps every message it accepts."""
+    with servers.smtp() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    # No developer's .env or NEWSROOM_ variables leak into a test.
+    for key in list(os.environ):
+        if key.startswith("NEWSROOM_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    _reset_caches()
+    yield
+    _reset_caches()

@@ -1,0 +1,34 @@
+"""The fixtures give real servers and migrated databases."""
+
+from sqlalchemy import text
+
+from shared.db import session_scope
+
+
+def test_database_is_migrated(db):
+    with session_scope() as session:
+        assert session.execute(text("SELECT count(*) FROM items")).scalar_one() == 0
+
+
+def test_redis_database_is_our_own(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    assert client.ping()
+    assert redis_url.endswith("/13")
+
+
+def test_smtp_server_records_real_mail(smtp_server):
+    import smtplib
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"] = "Hållbar upphandling – åäö"
+    message["From"] = "a@example.org"
+    message["To"] = "b@example.org"
+    message.set_content("Hej på dig")
+    with smtplib.SMTP(smtp_server.host, smtp_server.port) as client:
+        client.send_message(message)
+    [received] = smtp_server.wait_for(1)
+    assert received["Subject"] == "Hållbar upphandling – åäö"
+    assert received.get_content().strip() == "Hej på dig"

@@ -1,0 +1,22 @@
+import uuid
+
+from shared.events import CONSUMERS, ItemPlace, ItemUpdated, parse_event
+
+
+def test_event_round_trips_through_json():
+    event = ItemUpdated(
+        item_id=uuid.uuid4(),
+        item_version=2,
+        previous=ItemPlace(
+            slug="hej", month="2021-04", published_at="2021-04-29T07:00:00+00:00",
+            regions=("region-skane",), topics=("miljo",), status="published",
+        ),
+    )
+    again = parse_event(event.model_dump(mode="json"))
+    assert again == event
+    assert again.type == "item.updated"
+
+
+def test_every_event_type_has_a_render_and_a_notify_consumer():
+    for consumers in CONSUMERS.values():
+        assert {queue for _, queue in consumers} == {"render", "notify"}
