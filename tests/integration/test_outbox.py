@@ -1,0 +1,85 @@
+"""The outbox relay hands committed events to each consumer's queue on the real broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis
+
+from shared import outbox
+from shared.celery_app import configure
+from shared.config import get_settings
+from shared.db import session_scope, utcnow
+from shared.events import ItemPublished
+from shared.models import OutboxEvent
+
+
+@pytest.fixture
+def broker(db, redis_url, monkeypatch) -> redis.Redis:
+    monkeypatch.setenv("NEWSROOM_BROKER_URL", redis_url)
+    get_settings.cache_clear()
+    configure(get_settings())
+    return redis.Redis.from_url(redis_url)
+
+
+def queued(client: redis.Redis, queue: str) -> list[tuple[str, str]]:
+    """(task name, event id) of every message waiting in a Celery queue on Redis."""
+    result = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        result.append((message["headers"]["task"], kwargs["event"]["event_id"]))
+    return result
+
+
+def test_committed_event_reaches_both_queues_once(broker):
+    event = ItemPublished(item_id=uuid.uuid4(), item_version=1)
+    with session_scope() as session:
+        outbox.record(session, event)
+
+    assert outbox.relay_pending() == 1
+    assert outbox.relay_pending() == 0  # marked: not sent again
+    assert queued(broker, "render") == [("render.handle_event", str(event.event_id))]
+    assert queued(broker, "notify") == [("notify.handle_event", str(event.event_id))]
+
+
+def test_rolled_back_event_is_never_sent(broker):
+    with pytest.raises(RuntimeError), session_scope() as session:
+        outbox.record(session, ItemPublished(item_id=uuid.uuid4(), item_version=1))
+        raise RuntimeError("the request failed after writing")
+    assert outbox.relay_pending() == 0
+    assert broker.llen("render") == 0
+
+
+def test_event_committed_while_relay_was_down_is_sent_later(broker):
+    # The process died between commit and publish: the next relay run, anywhere, sends it.
+    event = ItemPublished(item_id=uuid.uuid4(), item_version=1)
+    with session_scope() as session:
+        outbox.record(session, event)
+    assert broker.llen("render") == 0
+    thread = outbox.RelayThread(interval=0.05)
+    thread.start()
+    try:
+        for _ in range(100):
+            if broker.llen("render"):
+                break
+            time.sleep(0.05)
+    finally:
+        thread.stop()
+    assert queued(broker, "render") == [("render.handle_event", str(event.event_id))]
+
+
+def test_scheduled_event_waits_for_its_time(broker):
+    later = ItemPublished(item_id=uuid.uuid4(), item_version=1)
+    with session_scope() as session:
+        outbox.record(session, later, deliver_after=utcnow() + timedelta(hours=1))
+    assert outbox.relay_pending() == 0
+    with session_scope() as session:
+        row = session.query(OutboxEvent).one()
+        row.deliver_after = utcnow() - timedelta(seconds=1)
+    assert outbox.relay_pending() == 1
