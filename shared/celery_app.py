@@ -10,6 +10,15 @@ from shared.config import Settings, get_settings
 QUEUES = ("render", "notify")
 
 
+def _transport_options(broker_url: str) -> dict[str, float]:
+    if broker_url.startswith("memory://"):
+        # The in-process transport polls; its default second would delay every page by up to 1 s.
+        return {"polling_interval": 0.02}
+    # Redis redelivers an unacknowledged message after this many seconds; it must exceed the
+    # longest task (a newsletter batch takes seconds) yet keep recovery after a crash short.
+    return {"visibility_timeout": 300}
+
+
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     app = Celery("newsroom", broker=settings.broker_url, set_as_current=True)
@@ -28,9 +37,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         # One message at a time per process: tasks are short and a prefetched message would
         # wait behind a long one while another worker sits idle.
         worker_prefetch_multiplier=1,
-        # Redis redelivers unacknowledged messages after this many seconds; it must exceed the
-        # longest task (a newsletter batch takes seconds) yet keep recovery short after a crash.
-        broker_transport_options={"visibility_timeout": 300},
+        broker_transport_options=_transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
@@ -43,4 +50,8 @@ celery_app = create_celery()
 def configure(settings: Settings) -> None:
     """Point the shared app at another broker (tests and `newsroom run` switch settings)."""
     celery_app.conf.broker_url = settings.broker_url
+    celery_app.conf.broker_transport_options = _transport_options(settings.broker_url)
     celery_app.conf.timezone = settings.timezone
+    # Connections pooled for the previous broker must not be reused for the new one.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
