@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 NEWSROOM := $(VENV)/bin/newsroom
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint migration clean up down logs
+.PHONY: install run test test-unit test-integration test-e2e lint migration clean up down logs stack bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,15 +33,27 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
-## Distributed mode with Docker: PostgreSQL, Redis, uvicorn services, Celery workers, nginx.
+## Benchmarks (never part of `make test`): bench/results/latest.json and latest.md, < 20 min.
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.run
+
+## Distributed mode with Docker: PostgreSQL, Redis, uvicorn services, Celery workers, beat, nginx.
+## `make up` adds compose.override.yml (Mailpit); production: make up COMPOSE="docker compose -f docker-compose.yml"
+COMPOSE ?= docker compose -f docker-compose.yml -f compose.override.yml
 up:
-	docker compose up -d --build
+	$(COMPOSE) up -d --build --wait
 
 down:
-	docker compose down
+	$(COMPOSE) down
 
 logs:
-	docker compose logs -f --tail=100
+	$(COMPOSE) logs -f --tail=100
+
+## The same topology without Docker: honcho runs docker-compose.yml's commands as local
+## processes against this machine's PostgreSQL and Redis, nginx in front on :8080.
+stack: $(STAMP)
+	$(PY) -m deploy.stack
 
 # Regenerate the initial migration from shared/models.py (only while nothing is released).
 migration: $(STAMP)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
+from shared import logging as _logging
+from shared import metrics as _metrics
 from shared.config import Settings, get_settings
 
 QUEUES = ("render", "notify")
@@ -14,9 +16,23 @@ def _transport_options(broker_url: str) -> dict[str, float]:
     if broker_url.startswith("memory://"):
         # The in-process transport polls; its default second would delay every page by up to 1 s.
         return {"polling_interval": 0.02}
-    # Redis redelivers an unacknowledged message after this many seconds; it must exceed the
-    # longest task (a newsletter batch takes seconds) yet keep recovery after a crash short.
-    return {"visibility_timeout": 300}
+    return {
+        # Redis has no real acknowledgements: kombu keeps a delivered message in an "unacked"
+        # set and gives it back to the queue once it is older than this. It must exceed the
+        # longest a worker may hold a message: the longest task (an SMTP batch, seconds) and
+        # above all the longest countdown, since a retried task waits in its worker unacked
+        # (notify's backoff caps at 1 h). Shorter would run such tasks twice; idempotence
+        # would absorb it, but every redelivery multiplies. The cost: a worker killed with -9
+        # has its messages back only after 2 h (a warm shutdown, `docker compose stop`,
+        # restores them at once, and a crashed prefork child is rejected and requeued at once
+        # by task_reject_on_worker_lost below).
+        "visibility_timeout": 2 * 3600,
+        # How often workers sweep the unacked set for such expired messages: kombu's default
+        # is every 10 s but scans only every 10th sweep (~100 s); scan on every sweep so an
+        # abandoned message is back within ~10 s of its visibility timeout.
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -30,12 +46,17 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_ignore_result=True,
         timezone=settings.timezone,
         enable_utc=True,
-        # At-least-once: a task is acknowledged only after it ran, and a worker killed mid-task
-        # gives its message back. Every task is idempotent, so a redelivery is harmless.
+        # At-least-once: a task is acknowledged only after it ran (acks_late), and a message
+        # whose worker process died mid-task is rejected back onto the queue instead of being
+        # acknowledged as failed (reject_on_worker_lost). Every task is idempotent, so running
+        # one twice is harmless; losing one is not.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # One message at a time per process: tasks are short and a prefetched message would
-        # wait behind a long one while another worker sits idle.
+        # Default prefetch: one message at a time per process, so a prefetched message never
+        # waits behind a long task while another worker sits idle. docker-compose.yml sets it
+        # per queue with --prefetch-multiplier: 1 for notify (SMTP batches take seconds), 4 for
+        # render (many short tasks; fewer round trips to Redis, and page locks serialise
+        # writers anyway). A prefetched message is unacked, so a crash redelivers it too.
         worker_prefetch_multiplier=1,
         broker_transport_options=_transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
@@ -45,6 +66,9 @@ def create_celery(settings: Settings | None = None) -> Celery:
 
 
 celery_app = create_celery()
+# Event ids in every task's logs, task counters and timings (shared/logging.py, metrics.py).
+_logging.connect_celery_signals()
+_metrics.connect_celery_signals()
 
 
 def configure(settings: Settings) -> None:

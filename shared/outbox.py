@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from shared import metrics
 from shared.celery_app import celery_app
 from shared.db import is_postgres, session_scope, utcnow
 from shared.events import CONSUMERS, ItemPublished, ItemUpdated, ItemWithdrawn
@@ -36,6 +37,8 @@ def record(
             deliver_after=deliver_after,
         )
     )
+    log.info("event recorded", extra={"event_id": str(event.event_id), "event_type": event.type,
+                                      "item_id": str(event.item_id)})
 
 
 def relay_pending(*, limit: int = 200) -> int:
@@ -61,6 +64,8 @@ def relay_pending(*, limit: int = 200) -> int:
                 celery_app.send_task(task_name, kwargs={"event": event.payload}, queue=queue)
             event.relayed_at = utcnow()
             event.attempts += 1
+            metrics.EVENTS_RELAYED.labels(event.type).inc()
+            log.info("event relayed", extra={"event_id": str(event.event_id)})
         return len(events)
 
 

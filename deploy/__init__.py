@@ -1,0 +1,1 @@
+"""Deployment helpers: the compose topology as local processes (`python -m deploy.stack`)."""

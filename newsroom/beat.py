@@ -1,0 +1,79 @@
+"""The Celery beat process (`celery -A newsroom.beat:celery_app beat`): exactly one runs.
+
+It sends the notify service's schedule (weekly digest, expiry of unconfirmed subscriptions) and
+runs an outbox relay thread of its own, so scheduled items are relayed when they fall due and
+events a crashed ingest process left behind go out, whether or not an ingest process is up.
+`python -m newsroom.beat --check` is its health check: the scheduler ticked recently.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from celery import signals
+from celery.beat import PersistentScheduler
+
+from services.notify.tasks import beat_schedule
+from shared.celery_app import celery_app
+from shared.outbox import RelayThread
+
+# How often the relay thread sweeps the outbox: the longest a due scheduled item waits.
+SWEEP_SECONDS = 15.0
+# The scheduler wakes at least this often, so its heartbeat stays fresh between entries.
+MAX_LOOP_SECONDS = 30
+STALE_AFTER_SECONDS = 4 * MAX_LOOP_SECONDS
+
+
+def heartbeat_file() -> Path:
+    return Path(os.environ.get("NEWSROOM_BEAT_HEARTBEAT")
+                or Path(tempfile.gettempdir()) / "newsroom-beat.heartbeat")
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Celery's persistent scheduler that touches a file on every tick, for the health check."""
+
+    def tick(self, *args, **kwargs):
+        heartbeat_file().touch()
+        return super().tick(*args, **kwargs)
+
+
+celery_app.conf.update(
+    beat_schedule=beat_schedule(),
+    beat_scheduler="newsroom.beat:HeartbeatScheduler",
+    beat_max_loop_interval=MAX_LOOP_SECONDS,
+    # The image's working directory is read-only for the app user; keep the state in tmp.
+    beat_schedule_filename=str(Path(tempfile.gettempdir()) / "newsroom-celerybeat-schedule"),
+)
+
+_relay: RelayThread | None = None
+
+
+@signals.beat_init.connect(weak=False)
+def _start_relay(**_: object) -> None:
+    global _relay
+    _relay = RelayThread(interval=SWEEP_SECONDS)
+    _relay.start()
+
+
+def check() -> int:
+    """0 when the scheduler ticked within STALE_AFTER_SECONDS, else 1 (for the health check)."""
+    path = heartbeat_file()
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        print(f"no heartbeat at {path}", file=sys.stderr)
+        return 1
+    if age > STALE_AFTER_SECONDS:
+        print(f"last tick {age:.0f} s ago", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--check"]:
+        sys.exit("usage: python -m newsroom.beat --check")
+    sys.exit(check())

@@ -1,0 +1,25 @@
+"""The beat process: its schedule and the health check on the scheduler's heartbeat."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from newsroom import beat
+
+
+def test_schedule_has_the_digest_and_runs_the_heartbeat_scheduler():
+    assert "notify-weekly-digest" in beat.celery_app.conf.beat_schedule
+    assert beat.celery_app.conf.beat_scheduler == "newsroom.beat:HeartbeatScheduler"
+    assert beat.celery_app.conf.beat_max_loop_interval <= beat.STALE_AFTER_SECONDS / 2
+
+
+def test_check_fails_without_a_fresh_heartbeat(tmp_path, monkeypatch):
+    heartbeat = tmp_path / "beat.heartbeat"
+    monkeypatch.setenv("NEWSROOM_BEAT_HEARTBEAT", str(heartbeat))
+    assert beat.check() == 1
+    heartbeat.touch()
+    assert beat.check() == 0
+    old = time.time() - beat.STALE_AFTER_SECONDS - 1
+    os.utime(heartbeat, (old, old))
+    assert beat.check() == 1
