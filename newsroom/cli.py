@@ -179,10 +179,9 @@ def digest() -> None:
 def digest_send() -> None:
     """Send this week's digest now to every weekly subscriber with matching items."""
     from services.notify.service import send_weekly_digest
-    from shared.db import utcnow
 
-    count = send_weekly_digest(now=utcnow())
-    click.echo(f"Digest queued for {count} subscribers.", err=True)
+    sent = send_weekly_digest()
+    click.echo(f"Digest sent to {sent} subscribers.", err=True)
 
 
 @main.group()

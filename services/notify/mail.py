@@ -1,0 +1,361 @@
+"""Mail out: building messages with the `email` package and sending them by SMTP or to files."""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import os
+import re
+import smtplib
+import ssl
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from email import headerregistry, policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from shared.config import Settings, get_settings
+from shared.db import utcnow
+
+from services.notify.settings import NotifySettings, get_notify_settings
+
+log = logging.getLogger(__name__)
+
+# Headers DKIM signs; RFC 8058 section 4 asks for both List-Unsubscribe headers to be signed.
+DKIM_HEADERS = (
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"mime-version",
+    b"content-type",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"list-id",
+)
+
+
+class _URLListHeader(headerregistry.UnstructuredHeader):
+    """`<https://…>` on one line, never encoded (RFC 2369): the default folder would turn a
+    long URL into encoded words, which no mail client reads back as a link."""
+
+    def fold(self, *, policy):  # noqa: A002 (the email package's name)
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+_header_factory = headerregistry.HeaderRegistry()
+_header_factory.map_to_type("list-unsubscribe", _URLListHeader)
+# CRLF line ends and 78-column folding, as mail is sent, with the URL header kept whole.
+MAIL_POLICY = policy.SMTP.clone(header_factory=_header_factory)
+
+
+class DeliveryError(Exception):
+    """A message was not accepted; `code` is the SMTP reply code when there was one."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PermanentFailure(DeliveryError):
+    """The server refused this recipient for good (5xx): suppress the address."""
+
+
+class TemporaryFailure(DeliveryError):
+    """The server asked to try again later (4xx)."""
+
+
+class ConnectionFailure(DeliveryError):
+    """No usable connection: nothing was accepted, the whole batch may be retried."""
+
+
+def sender_address(settings: Settings | None = None) -> str:
+    """The bare address of NEWSROOM_MAIL_FROM, for the envelope."""
+    return parseaddr((settings or get_settings()).mail_from)[1]
+
+
+def build_message(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    unsubscribe_url: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> EmailMessage:
+    """A UTF-8 message with a text part and an HTML alternative; newsletters pass an
+    `unsubscribe_url` and get the RFC 2369 / RFC 8058 one-click headers."""
+    settings = settings or get_settings()
+    domain = sender_address(settings).rpartition("@")[2] or "localhost"
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["From"] = settings.mail_from
+    message["To"] = Address(addr_spec=to)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now or utcnow())
+    message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+    if unsubscribe_url:
+        message["List-Id"] = f"{settings.site_title} <nyheter.{domain}>"
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Quoted-printable keeps every line 7-bit: safe through any relay and stable under DKIM.
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def message_bytes(message: EmailMessage | bytes, notify: NotifySettings | None = None) -> bytes:
+    """The message as sent (CRLF line ends), DKIM-signed when DKIM is configured; `message`
+    is an EmailMessage or the bytes a PreparedMessage filled in."""
+    data = message if isinstance(message, bytes) else message.as_bytes(policy=MAIL_POLICY)
+    notify = notify or get_notify_settings()
+    if notify.dkim_domain and notify.dkim_selector and notify.dkim_private_key_file:
+        import dkim  # optional dependency: only needed when signing is configured
+
+        present = {
+            line.split(b":", 1)[0].strip().lower()
+            for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+            if line[:1] not in (b" ", b"\t")
+        }
+        signature = dkim.sign(
+            data,
+            notify.dkim_selector.encode(),
+            notify.dkim_domain.encode(),
+            _private_key(notify.dkim_private_key_file),
+            include_headers=[h for h in DKIM_HEADERS if h in present],
+        )
+        data = signature + data
+    return data
+
+
+def _quoted_printable(text: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line ends, 76-column soft breaks (RFC 2045)."""
+    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    encoded = binascii.b2a_qp(crlf.encode(), istext=True)
+    # b2a_qp breaks soft lines with the line end it saw first: make every one CRLF.
+    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+class PreparedMessage:
+    """A newsletter built and serialised once by the email package, kept as pieces around
+    what differs per recipient: address, Message-ID, the List-Unsubscribe URL and the
+    personal links in both bodies. `fill` only joins bytes, encoding just those links.
+
+    The bodies are quoted-printable. Each static stretch is encoded once and ends in a soft
+    line break ("=" CRLF, which decoders drop), and so does each link, so the encoded
+    pieces join into valid QP with lines within 76 columns whatever a link's length.
+    """
+
+    TO = "recipient@newsroom-marker.invalid"
+    MESSAGE_ID = "newsroom-message-id@newsroom-marker.invalid"
+    UNSUBSCRIBE = "NEWSROOM-UNSUBSCRIBE-MARKER"
+    TEXT = "NEWSROOM-TEXT-MARKER"
+    HTML = "NEWSROOM-HTML-MARKER"
+    _KEYS = {TO: "\0to", MESSAGE_ID: "\0message-id", UNSUBSCRIBE: "\0unsubscribe"}
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        text: str,
+        html: str,
+        placeholders: Sequence[str] = (),
+        now: datetime | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        settings = settings or get_settings()
+        self.domain = sender_address(settings).rpartition("@")[2] or "localhost"
+        message = build_message(
+            to=self.TO,
+            subject=subject,
+            text=self.TEXT,
+            html=self.HTML,
+            unsubscribe_url=self.UNSUBSCRIBE,
+            now=now,
+            settings=settings,
+        )
+        message.replace_header("Message-ID", f"<{self.MESSAGE_ID}>")
+        template = message.as_bytes(policy=MAIL_POLICY).decode("ascii")
+        markers = (self.TO, self.MESSAGE_ID, self.UNSUBSCRIBE, self.TEXT, self.HTML)
+        for marker in markers:
+            if template.count(marker) != 1:
+                raise RuntimeError(f"template marker {marker} not found exactly once")
+        bodies = {self.TEXT: text, self.HTML: html}
+        pieces: list[bytes | str] = []
+        # The email package ends each body with a line end of its own: the bodies bring theirs.
+        template = template.replace(f"{self.TEXT}\r\n", self.TEXT)
+        template = template.replace(f"{self.HTML}\r\n", self.HTML)
+        for index, chunk in enumerate(re.split(f"({'|'.join(map(re.escape, markers))})", template)):
+            if index % 2 == 0:
+                pieces.append(chunk.encode("ascii"))
+            elif chunk in bodies:
+                pieces.extend(self._body(bodies[chunk], placeholders))
+            else:
+                pieces.append(self._KEYS[chunk])
+        self._pieces = pieces
+
+    @staticmethod
+    def _body(body: str, placeholders: Sequence[str]) -> list[bytes | str]:
+        body = body.rstrip("\r\n") + "\n"
+        if not placeholders:
+            return [_quoted_printable(body)]
+        pieces: list[bytes | str] = []
+        position = 0
+        for match in re.finditer("|".join(map(re.escape, placeholders)), body):
+            pieces += [_quoted_printable(body[position : match.start()]) + b"=\r\n", match[0]]
+            position = match.end()
+        pieces.append(_quoted_printable(body[position:]))
+        return pieces
+
+    def fill(self, *, to: str, unsubscribe_url: str, values: dict[str, str]) -> bytes:
+        """One recipient's message: `to` an ASCII address, `values` each placeholder's text."""
+        dynamic = {
+            "\0to": to.encode("ascii"),
+            "\0message-id": f"{uuid.uuid4().hex}@{self.domain}".encode(),
+            "\0unsubscribe": unsubscribe_url.encode("ascii"),
+        }
+        for placeholder, value in values.items():
+            dynamic[placeholder] = _quoted_printable(value) + b"=\r\n"
+        return b"".join(p if isinstance(p, bytes) else dynamic[p] for p in self._pieces)
+
+
+@lru_cache(maxsize=4)
+def _private_key(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+class Transport(Protocol):
+    def send(self, *, recipient: str, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FileTransport:
+    """Writes each message as a `.eml` file, atomically, under a unique name."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, *, recipient: str, data: bytes) -> None:
+        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}"
+        partial = self.directory / f".{name}.tmp"
+        partial.write_bytes(data)
+        os.replace(partial, self.directory / f"{name}.eml")
+
+    def close(self) -> None:
+        pass
+
+
+class SMTPTransport:
+    """One SMTP connection, opened on the first message and reused for the rest of a batch."""
+
+    def __init__(self, url: str, *, sender: str, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in {"1", "true", "yes"}
+        self.sender = sender
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            if self.implicit_tls:
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp.ehlo()
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except smtplib.SMTPResponseException as exc:
+            raise ConnectionFailure(
+                _reply(exc.smtp_code, exc.smtp_error), code=exc.smtp_code
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectionFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        return smtp
+
+    def send(self, *, recipient: str, data: bytes) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.sendmail(self.sender, [recipient], data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients.get(recipient, (None, b""))
+            self._raise_for(code, reply)
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+            if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
+                # The server refuses our envelope sender: no recipient is at fault.
+                self.close()
+                raise ConnectionFailure(
+                    _reply(exc.smtp_code, exc.smtp_error), code=exc.smtp_code
+                ) from exc
+            self._raise_for(exc.smtp_code, exc.smtp_error)
+        except smtplib.SMTPResponseException as exc:
+            self._raise_for(exc.smtp_code, exc.smtp_error)
+        except OSError as exc:  # includes SMTPServerDisconnected: no reply, nothing accepted
+            self._smtp = None
+            raise ConnectionFailure(f"connection lost: {exc}") from exc
+
+    def _raise_for(self, code: int | None, reply: bytes | str) -> None:
+        text = _reply(code, reply)
+        if code is not None and 500 <= code < 600:
+            raise PermanentFailure(text, code=code)
+        if code == 421:  # the server is closing the channel; reconnect for the next message
+            self.close()
+        raise TemporaryFailure(text, code=code)
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+
+def _reply(code: int | None, reply: bytes | str) -> str:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return f"{code} {text}".strip()
+
+
+def make_transport(settings: Settings | None = None) -> Transport:
+    """The transport NEWSROOM_SMTP_URL names: ``smtp://``/``smtps://`` or ``file:``."""
+    settings = settings or get_settings()
+    if settings.mail_dir is not None:
+        return FileTransport(settings.mail_dir)
+    scheme = urlsplit(settings.smtp_url).scheme
+    if scheme not in {"smtp", "smtps"}:
+        raise ValueError(f"NEWSROOM_SMTP_URL: unsupported scheme {scheme!r}")
+    return SMTPTransport(
+        settings.smtp_url,
+        sender=sender_address(settings),
+        timeout=get_notify_settings().smtp_timeout,
+    )
+
+
+@contextmanager
+def open_transport(settings: Settings | None = None) -> Iterator[Transport]:
+    """A transport for one batch, closed (SMTP QUIT) when the batch is done."""
+    transport = make_transport(settings)
+    try:
+        yield transport
+    finally:
+        transport.close()

@@ -1,0 +1,64 @@
+"""Jinja2 for notify's mails and pages: Swedish dates, taxonomy names, CSS inlined for mail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import css_inline
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from shared import taxonomy
+from shared.config import get_settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def swedish_date(value: date | datetime) -> str:
+    """ "29 apr 2021": Babel's Swedish short month, local time, without its trailing dot."""
+    settings = get_settings()
+    if isinstance(value, datetime):
+        value = value.astimezone(ZoneInfo(settings.timezone)).date()
+    text = format_date(value, "d MMM y", locale=settings.language)
+    # Babel writes "29 apr. 2021"; the site and the mails use "29 apr 2021".
+    return text.replace(". ", " ").rstrip(".")
+
+
+def region_name(slug: str) -> str:
+    return taxonomy.regions().get(slug, slug)
+
+
+def topic_name(slug: str) -> str:
+    return taxonomy.topics().get(slug, slug)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["datum"] = swedish_date
+    env.filters["region_name"] = region_name
+    env.filters["topic_name"] = topic_name
+    return env
+
+
+def render(name: str, **context) -> str:
+    """One template with the site's common context (title, base URL)."""
+    settings = get_settings()
+    context.setdefault("site_title", settings.site_title)
+    context.setdefault("base_url", settings.public_url)
+    return environment().get_template(name).render(**context)
+
+
+def render_mail_html(name: str, **context) -> str:
+    """An HTML mail with its stylesheet moved into style attributes (Outlook, Gmail)."""
+    return css_inline.inline(render(name, **context))

@@ -1,0 +1,190 @@
+"""Weekly digest, expiry of unconfirmed subscriptions, privacy export and erasure."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from shared.db import session_scope, utcnow
+from shared.models import Delivery, Subscriber, SuppressedAddress
+
+from services.notify import service
+from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
+
+MONDAY = datetime(2021, 5, 3, 5, 0, tzinfo=UTC)  # 07:00 in Stockholm, week 18
+
+
+def test_weekly_digest_goes_once_and_never_empty(db, smtp_server, monkeypatch):
+    use_smtp(monkeypatch, smtp_server.url)
+    make_item(title="Skånes handskar", published_at=datetime(2021, 4, 29, 7, tzinfo=UTC))
+    make_item(
+        title="Gotlands livsmedel",
+        regions=("region-gotland",),
+        topics=("livsmedel",),
+        published_at=datetime(2021, 4, 26, 8, tzinfo=UTC),
+    )
+    make_item(title="Förra veckan", published_at=datetime(2021, 4, 25, 20, tzinfo=UTC))
+    make_item(title="Utkast", published_at=datetime(2021, 4, 28, 7, tzinfo=UTC), status="draft")
+    make_item(title="Den här veckan", published_at=datetime(2021, 5, 3, 4, tzinfo=UTC))
+    add_subscribers("alla@example.se", frequency="weekly")
+    add_subscribers("gotland@example.se", frequency="weekly", regions=("region-gotland",))
+    add_subscribers("kronoberg@example.se", frequency="weekly", regions=("region-kronoberg",))
+    add_subscribers("direkt@example.se", frequency="immediate")
+
+    assert service.send_weekly_digest(now=MONDAY) == 2
+    assert service.send_weekly_digest(now=MONDAY + timedelta(hours=3)) == 0
+    assert sorted(m["To"] for m in smtp_server.messages) == [
+        "alla@example.se",
+        "gotland@example.se",
+    ]
+    [everything] = smtp_server.to("alla@example.se")
+    text = everything.get_body(("plain",)).get_content()
+    assert everything["Subject"] == "Veckans nyheter från Hållbar upphandling – vecka 17"
+    assert "Skånes handskar" in text and "Gotlands livsmedel" in text
+    assert "Förra veckan" not in text and "Utkast" not in text and "Den här veckan" not in text
+    assert text.index("Skånes handskar") < text.index("Gotlands livsmedel")  # newest first
+    assert everything["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [gotland] = smtp_server.to("gotland@example.se")
+    assert "Skånes" not in gotland.get_body(("plain",)).get_content()
+    with session_scope() as session:
+        keys = set(session.scalars(select(Delivery.newsletter)))
+        assert keys == {"digest:2021-W17"}
+
+
+def test_concurrent_batches_mail_each_recipient_once(db, smtp_server, monkeypatch):
+    use_smtp(monkeypatch, smtp_server.url)
+    people = [f"p{i}@example.se" for i in range(30)]
+    add_subscribers(*people)
+    with session_scope() as session:
+        newsletter, ids = service.plan_item_newsletter(
+            session=session, event=published(make_item()), now=utcnow()
+        )
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+            )
+        )
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.sent for r in results) == 30
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(people)
+
+
+def test_unconfirmed_subscriptions_expire_after_30_days(db):
+    now = utcnow()
+    with session_scope() as session:
+        for email, age, confirmed_before in (
+            ("gammal@example.se", 31, False),
+            ("ny@example.se", 29, False),
+            ("atervandare@example.se", 31, True),
+        ):
+            session.add(
+                Subscriber(
+                    email=email,
+                    status="pending",
+                    created_at=now - timedelta(days=400),
+                    consent_at=now - timedelta(days=age),
+                    confirmed_at=now - timedelta(days=300) if confirmed_before else None,
+                )
+            )
+    with session_scope() as session:
+        assert service.expire_pending(session=session, now=now) == 2
+    with session_scope() as session:
+        left = dict(session.execute(select(Subscriber.email, Subscriber.status)).all())
+    assert left == {"ny@example.se": "pending", "atervandare@example.se": "unsubscribed"}
+
+
+def test_export_and_forget(db, smtp_server, monkeypatch):
+    use_smtp(monkeypatch, smtp_server.url)
+    add_subscribers("Greta.Lind@example.se".lower(), regions=("region-skane",))
+    with session_scope() as session:
+        newsletter, ids = service.plan_item_newsletter(
+            session=session, event=published(make_item()), now=utcnow()
+        )
+    service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+
+    with session_scope() as session:
+        data = service.export_subscriber(session=session, email=" Greta.Lind@EXAMPLE.se")
+    json.dumps(data)  # JSON-ready
+    assert data["email"] == "greta.lind@example.se"
+    assert data["subscription"]["regions"] == ["region-skane"]
+    assert data["subscription"]["consent"]["source"] == "api"
+    assert [d["newsletter"] for d in data["deliveries"]] == [newsletter]
+    assert data["deliveries"][0]["status"] == "sent"
+
+    with session_scope() as session:
+        assert service.forget_subscriber(session=session, email="greta.lind@example.se")
+    with session_scope() as session:
+        assert session.scalars(select(Subscriber)).all() == []
+        assert session.scalars(select(Delivery)).all() == []
+        [kept] = session.scalars(select(SuppressedAddress)).all()
+        assert kept.email_hash == service.email_hash("greta.lind@example.se")
+        assert "greta" not in json.dumps([kept.email_hash, kept.reason])
+        remaining = service.export_subscriber(session=session, email="greta.lind@example.se")
+        assert set(remaining) == {"email", "suppression"}
+        assert not service.forget_subscriber(session=session, email="greta.lind@example.se")
+        assert service.export_subscriber(session=session, email="okand@example.se") is None
+
+
+def test_lost_batches_are_resumed_and_stale_confirmations_dropped(db, smtp_server, monkeypatch):
+    from sqlalchemy import update
+
+    from services.notify import tasks
+    from shared.celery_app import celery_app
+
+    use_smtp(monkeypatch, smtp_server.url)
+    add_subscribers("a@example.se", "b@example.se")
+    with session_scope() as session:
+        # The item's batch task was lost (an in-memory broker died with its process).
+        newsletter, _ = service.plan_item_newsletter(
+            session=session, event=published(make_item()), now=utcnow()
+        )
+        request = service.validate_request(email="sen@example.se")
+        service.subscribe(session=session, request=request, source="api", now=utcnow())
+        session.execute(update(Delivery).values(claimed_at=utcnow() - timedelta(hours=4)))
+    celery_app.conf.update(task_always_eager=True)
+    try:
+        assert tasks.resume_stalled.apply().result == 2
+        assert tasks.resume_stalled.apply().result == 0
+    finally:
+        celery_app.conf.update(task_always_eager=False)
+    assert sorted(m["To"] for m in smtp_server.messages) == ["a@example.se", "b@example.se"]
+    with session_scope() as session:
+        statuses = dict(session.execute(select(Delivery.newsletter, Delivery.status)).all())
+    assert statuses[newsletter] == "sent"
+    assert [s for n, s in statuses.items() if n.startswith("confirm:")] == ["skipped"]
+
+
+def test_beat_task_sends_last_weeks_digest_in_batches(db, smtp_server, monkeypatch):
+    from services.notify import tasks
+    from shared.celery_app import celery_app
+
+    monkeypatch.setenv("NEWSROOM_MAIL_BATCH_SIZE", "2")
+    use_smtp(monkeypatch, smtp_server.url)
+    _, start, _ = service.digest_week(utcnow())
+    make_item(title="Förra veckans nyhet", published_at=start + timedelta(hours=30))
+    add_subscribers(*(f"v{i}@example.se" for i in range(5)), frequency="weekly")
+    dispatched = []
+    original = tasks.deliver_batch.apply_async
+    monkeypatch.setattr(
+        tasks.deliver_batch,
+        "apply_async",
+        lambda *a, **kw: dispatched.append(kw["kwargs"]["subscriber_ids"]) or original(*a, **kw),
+    )
+    celery_app.conf.update(task_always_eager=True)
+    try:
+        assert tasks.send_digest.apply().result == 5
+        assert tasks.send_digest.apply().result == 0  # the beat firing twice sends nothing
+    finally:
+        celery_app.conf.update(task_always_eager=False)
+    assert [len(batch) for batch in dispatched] == [2, 2, 1]
+    assert sorted(m["To"] for m in smtp_server.messages) == [f"v{i}@example.se" for i in range(5)]

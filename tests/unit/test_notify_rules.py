@@ -1,0 +1,113 @@
+"""Matching, validation, tokens, digest weeks and the beat schedule (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from celery.schedules import crontab
+
+from services.notify import service, tasks, tokens
+from services.notify.api import SlidingWindowLimiter
+
+
+@pytest.mark.parametrize(
+    ("regions", "topics", "expected"),
+    [
+        ([], [], True),  # nothing chosen: everything
+        (["region-skane"], [], True),
+        (["region-gotland"], [], False),
+        ([], ["handskar"], True),
+        ([], ["livsmedel"], False),
+        (["region-skane", "region-gotland"], ["livsmedel", "uppfoljning"], True),
+        (["region-skane"], ["livsmedel"], False),  # region matches, topic does not
+    ],
+)
+def test_regions_times_topics(regions, topics, expected):
+    assert (
+        service.matches(
+            regions=regions,
+            topics=topics,
+            item_regions=["region-skane"],
+            item_topics=["handskar", "uppfoljning"],
+        )
+        is expected
+    )
+
+
+def test_request_is_normalised_and_checked_against_the_taxonomy():
+    request = service.validate_request(
+        email="  Marta.Ek@Example.SE ",
+        regions=["region-skane", "region-skane"],
+        topics=["miljo"],
+        frequency="weekly",
+    )
+    assert request.email == "marta.ek@example.se"
+    assert request.preferences == service.Preferences(("region-skane",), ("miljo",), "weekly")
+    assert service.validate_request(email="a@b.se").preferences == service.Preferences()
+    # An international domain is stored in its ASCII form, which every server accepts…
+    assert service.validate_request(email="Asa@Exämple.se").email == "asa@xn--exmple-cua.se"
+    # …but a non-ASCII local part would need SMTPUTF8 end to end: refused, and told why.
+    with pytest.raises(service.InvalidSubscription) as caught:
+        service.validate_request(email="åsa@example.se")
+    assert "före @" in caught.value.errors[0]["message"]
+
+
+def test_invalid_request_names_every_wrong_field_in_swedish():
+    with pytest.raises(service.InvalidSubscription) as caught:
+        service.validate_request(
+            email="inte en adress", regions=["atlantis"], topics=["fiske"], frequency="daily"
+        )
+    fields = [e["field"] for e in caught.value.errors]
+    assert fields == ["email", "regions", "topics", "frequency"]
+    assert caught.value.errors[0]["message"] == "Ange en giltig e-postadress."
+
+
+def test_tokens_are_refused_for_another_purpose():
+    token = tokens.make_token("confirm", subscriber_id=3, email="a@b.se")
+    assert tokens.read_token("confirm", token) == (3, tokens.email_digest("a@b.se"))
+    for purpose in ("unsubscribe", "manage"):
+        with pytest.raises(tokens.InvalidToken):
+            tokens.read_token(purpose, token)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_token("confirm", token[:-2] + "xx")
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_token("confirm", "")
+
+
+def test_tokens_expire(monkeypatch: pytest.MonkeyPatch):
+    token = tokens.make_token("confirm", subscriber_id=3, email="a@b.se")
+    monkeypatch.setattr(tokens, "MAX_AGE", {**tokens.MAX_AGE, "confirm": tokens.timedelta(0)})
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: 2e9)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_token("confirm", token)
+
+
+def test_digest_covers_the_previous_local_iso_week():
+    # Monday 4 Jan 2021 07:00 in Stockholm is 06:00 UTC.
+    key, start, end = service.digest_week(datetime(2021, 1, 4, 6, 0, tzinfo=UTC))
+    assert key == "digest:2020-W53"
+    assert start == datetime(2020, 12, 27, 23, 0, tzinfo=UTC)  # Mon 28 Dec 00:00 local
+    assert end == datetime(2021, 1, 3, 23, 0, tzinfo=UTC)
+    # Across the switch to summer time (28 Mar 2021) the week is 167 hours long.
+    key, start, end = service.digest_week(datetime(2021, 3, 29, 5, 0, tzinfo=UTC))
+    assert key == "digest:2021-W12" and (end - start).total_seconds() == 167 * 3600
+
+
+def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatch):
+    from shared.config import get_settings
+
+    monkeypatch.setenv("NEWSROOM_DIGEST_SCHEDULE", "30 6 * * 2")
+    get_settings.cache_clear()
+    entry = tasks.beat_schedule()["notify-weekly-digest"]
+    assert entry["task"] == "notify.send_digest"
+    assert entry["schedule"] == crontab(minute="30", hour="6", day_of_week="2")
+    with pytest.raises(ValueError):
+        tasks.parse_cron("0 7 * *")
+
+
+def test_sliding_window_limiter():
+    limiter = SlidingWindowLimiter(window=60)
+    assert [limiter.hit("1.2.3.4", limit=3) for _ in range(3)] == [0, 0, 0]
+    assert limiter.hit("1.2.3.4", limit=3) > 0
+    assert limiter.hit("5.6.7.8", limit=3) == 0
