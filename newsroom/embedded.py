@@ -6,14 +6,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from services.ingest.api import router as ingest_router
-from services.notify import tasks as _notify_tasks  # noqa: F401  (registers notify tasks)
+from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
+from shared import logging as shared_logging
 from shared import ops, problems
 from shared.celery_app import celery_app
 from shared.config import get_settings
@@ -22,8 +24,15 @@ from shared.outbox import RelayThread
 
 @contextlib.contextmanager
 def background_workers(*, concurrency: int = 4):
-    """The Celery worker thread (render and notify queues) and the outbox relay thread."""
+    """The Celery worker thread (render and notify queues), the beat thread (weekly digest,
+    expiry, resuming stalled newsletters) and the outbox relay thread."""
     relay = RelayThread(interval=1.0)
+    celery_app.conf.beat_schedule = notify_tasks.beat_schedule()
+    beat = EmbeddedService(
+        celery_app,
+        thread=True,
+        schedule_filename=str(get_settings().site_dir.parent / "celerybeat-schedule"),
+    )
     with start_worker(
         celery_app,
         pool="threads",
@@ -33,9 +42,11 @@ def background_workers(*, concurrency: int = 4):
         shutdown_timeout=30,
     ):
         relay.start()
+        beat.start()
         try:
             yield
         finally:
+            beat.stop()
             relay.stop()
 
 
@@ -58,6 +69,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    shared_logging.install(app)
     app.include_router(ops.router)
     app.include_router(ingest_router)
     app.include_router(notify_router)
