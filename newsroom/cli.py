@@ -165,7 +165,7 @@ def seed(path: Path | None) -> None:
     data = json.loads((path or SAMPLE).read_text(encoding="utf-8"))
     with session_scope() as session:
         added = seed_items(session=session, items=data["items"], pages=data.get("pages", []))
-    click.echo(f"{added} sample items added.", err=True)
+    click.echo(f"{added} sample items and pages added.", err=True)
     if added:
         _rebuild(quiet=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime
 
@@ -59,14 +60,27 @@ def relay_pending(*, limit: int = 200) -> int:
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
         events = session.scalars(query).all()
+        if events:
+            _fault("crash-before-send")
         for event in events:
             for task_name, queue in CONSUMERS[event.type]:
                 celery_app.send_task(task_name, kwargs={"event": event.payload}, queue=queue)
+        if events:
+            _fault("crash-after-send")
+        for event in events:
             event.relayed_at = utcnow()
             event.attempts += 1
             metrics.EVENTS_RELAYED.labels(event.type).inc()
             log.info("event relayed", extra={"event_id": str(event.event_id)})
         return len(events)
+
+
+def _fault(point: str) -> None:
+    """Fault injection for tests/faults/: die like `kill -9` at `point` when
+    NEWSROOM_FAULT_RELAY names it (never set in production)."""
+    if os.environ.get("NEWSROOM_FAULT_RELAY") == point:
+        log.critical("fault injection: relay crashes at %s", point)
+        os._exit(137)
 
 
 def wake() -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 11:20:14.993190
+Create Date: 2026-11-26 11:21:53.533958
 """
 
 from alembic import op

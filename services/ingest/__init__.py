@@ -1,0 +1,1 @@
+"""Ingest: the contributor API that writes news items and their events (outbox)."""

@@ -1,0 +1,324 @@
+"""What the ingest API accepts and answers; every rule a field has lives here."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared import taxonomy
+
+MAX_BODY_BYTES = 100_000  # "≤ 100 kB" of Markdown, counted in UTF-8 bytes
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# Far enough apart for any real news item, near enough that no time zone conversion overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+MULTILINE_ALLOWED = {"\n", "\r", "\t"}
+
+# The validators below are the rules; these patterns say the same to the OpenAPI schema, so
+# clients and schemathesis know them too. Unicode category Cc is U+0000-001F and U+007F-009F;
+# lone surrogates are refused by the validators only (a JSON Schema regex cannot name them).
+# "Blank" means ASCII whitespace, as `\s` does for schemathesis (it compiles with re.ASCII).
+_FORBIDDEN = r"\x00-\x1f\x7f-\x9f"
+_FORBIDDEN_MULTILINE = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# Leading blanks, one visible character, then anything allowed: unambiguous, so linear time.
+SINGLE_LINE_PATTERN = rf"^[^\S{_FORBIDDEN}]*[^\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
+MULTI_LINE_PATTERN = (
+    rf"^[^\S{_FORBIDDEN_MULTILINE}]*[^\s{_FORBIDDEN_MULTILINE}][^{_FORBIDDEN_MULTILINE}]*$"
+)
+MARKDOWN_PATTERN = rf"^[^{_FORBIDDEN_MULTILINE}]*$"
+# No blank of any kind in a URL (str.isspace beyond ASCII, spelt out for `re.ASCII` readers).
+_NOT_IN_URL = r"\s\x00-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    rf"[^/?#@\[\]:{_NOT_IN_URL}][^/?#@\[\]{_NOT_IN_URL}]*"
+    rf"(?:[/?#][^{_NOT_IN_URL}]*)?$"
+)
+DATE_PATTERN = r"^(?:19|2[0-9])[0-9]{2}-"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+# RFC 3339, the "date-time" of JSON Schema: seconds and an offset are not optional.
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]"  # date
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"  # time
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"  # offset
+)
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    # A custom error keeps the message as written (a plain ValueError gets "Value error, ").
+    return PydanticCustomError("invalid", message.replace("{", "(").replace("}", ")"))
+
+
+def _reject_invisible(value: str, *, allowed: set[str]) -> str:
+    # NUL breaks PostgreSQL text, lone surrogates break UTF-8, and other control characters
+    # have no business in a news item: refuse them rather than store something unprintable.
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cs" or (category == "Cc" and char not in allowed):
+            raise _invalid(f"otillåtet kontrolltecken U+{ord(char):04X} på position {position}")
+    return value
+
+
+ASCII_BLANKS = " \t\n\r\f\v"
+
+
+def _rfc3339(value: object) -> object:
+    # Pydantic alone would also take a Unix timestamp or a date without a time.
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise _invalid("ange tid med sekunder och tidszon, t.ex. 2021-04-29T09:00:00+02:00")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
+
+def _visible(value: str) -> str:
+    if not value.strip(ASCII_BLANKS):
+        raise _invalid("får inte vara tom")
+    return value
+
+
+def _single_line(value: str) -> str:
+    return _visible(_reject_invisible(value, allowed=set()))
+
+
+def _multi_line(value: str) -> str:
+    return _visible(_reject_invisible(value, allowed=MULTILINE_ALLOWED))
+
+
+def _markdown(value: str) -> str:
+    value = _reject_invisible(value, allowed=MULTILINE_ALLOWED)
+    if len(value.encode("utf-8")) > MAX_BODY_BYTES:
+        raise _invalid(f"texten får vara högst {MAX_BODY_BYTES // 1000} kB")
+    return value
+
+
+def _http_url(value: str) -> str:
+    _reject_invisible(value, allowed=set())
+    if any(char.isspace() for char in value):
+        raise _invalid("adressen får inte innehålla blanksteg")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise _invalid(f"ogiltig adress: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _invalid("endast http- och https-adresser är tillåtna")
+    if not host or "@" in parts.netloc or parts.netloc.startswith(":"):
+        raise _invalid("adressen ska vara http(s)://värdnamn/… utan inloggningsuppgifter")
+    return value
+
+
+def _email(value: str) -> str:
+    # Syntax only (an author's address is shown, never mailed), checked with the very pattern
+    # the schema publishes, so that clients and the API agree on every address.
+    if not _EMAIL.fullmatch(value):
+        raise _invalid("ogiltig e-postadress; skriv namn@exempel.se")
+    return value
+
+
+def _text(max_length: int, *, multi_line: bool = False) -> type[str]:
+    """Plain text: no control characters, not blank (surrounding blanks are trimmed on save)."""
+    return Annotated[  # type: ignore[return-value]
+        str,
+        StringConstraints(min_length=1, max_length=max_length),
+        AfterValidator(_multi_line if multi_line else _single_line),
+        Field(
+            json_schema_extra={"pattern": MULTI_LINE_PATTERN if multi_line else SINGLE_LINE_PATTERN}
+        ),
+    ]
+
+
+Title = _text(200)
+ShortText = _text(300)
+Summary = _text(600, multi_line=True)
+Markdown = Annotated[
+    str,
+    StringConstraints(min_length=1),
+    AfterValidator(_markdown),
+    Field(json_schema_extra={"pattern": MARKDOWN_PATTERN}),
+]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    Field(json_schema_extra={"pattern": EMAIL_PATTERN}),
+]
+Slug = Annotated[str, StringConstraints(max_length=100, pattern=SLUG_PATTERN)]
+TagSlug = Annotated[str, StringConstraints(max_length=64, pattern=SLUG_PATTERN)]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    AfterValidator(_http_url),
+    Field(json_schema_extra={"pattern": URL_PATTERN}),
+]
+
+
+class _Strict(BaseModel):
+    # Unknown fields are errors, never silently dropped or assigned (no mass assignment).
+    model_config = ConfigDict(extra="forbid")
+
+
+class Author(_Strict):
+    name: Title
+    email: Email | None = None
+
+
+class Attachment(_Strict):
+    title: Title
+    url: HttpUrl
+
+
+class Image(_Strict):
+    url: HttpUrl
+    alt: ShortText = Field(description="Alternativtext; krävs för tillgänglighet.")
+
+
+def _check_tags(values: list[str], known: dict[str, str], kind: str) -> list[str]:
+    duplicates = sorted({value for value in values if values.count(value) > 1})
+    if duplicates:
+        raise _invalid(f"{kind} anges flera gånger: {', '.join(duplicates)}")
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        raise _invalid(f"okänd {kind}: {', '.join(unknown)}")
+    return values
+
+
+def _tag_schema(schema: dict, kind: str) -> None:
+    # The taxonomy is configuration, so the documented slugs are read when the schema is built.
+    known = taxonomy.regions() if kind == "region" else taxonomy.topics()
+    schema["items"]["enum"] = list(known)
+    schema["uniqueItems"] = True
+
+
+class ItemIn(_Strict):
+    """A news item as a contributor posts it (POST) or replaces it (PUT)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Året i korthet – Verksamhetsrapport 2020",
+                    "summary": "Regionernas gemensamma arbete med hållbar upphandling under 2020.",
+                    "body": "Under 2020 har regionerna **tillsammans** följt upp leverantörer.",
+                    "published_at": "2021-03-25T09:00:00+01:00",
+                    "regions": ["nationella-kansliet"],
+                    "topics": ["verksamhetsrapport"],
+                }
+            ]
+        },
+    )
+
+    title: Title
+    summary: Summary
+    body: Markdown = Field(description="Markdown, högst 100 kB; rå HTML tvättas bort.")
+    published_at: (
+        Annotated[Timestamp, Field(json_schema_extra={"pattern": DATE_PATTERN})] | None
+    ) = Field(
+        default=None,
+        description="ISO 8601 med tidszon; saknas = nu; i framtiden = schemalagd.",
+    )
+    regions: list[TagSlug] = Field(
+        min_length=1, max_length=30, json_schema_extra=lambda schema: _tag_schema(schema, "region")
+    )
+    topics: list[TagSlug] = Field(
+        default_factory=list,
+        max_length=30,
+        json_schema_extra=lambda schema: _tag_schema(schema, "topic"),
+    )
+    slug: Slug | None = Field(default=None, description="Annars skapas den från rubriken.")
+    author: Author | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    image: Image | None = None
+    status: Literal["published", "draft"] = "published"
+
+    @field_validator("published_at")
+    @classmethod
+    def _reasonable_date(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise _invalid(f"året ska ligga mellan {FIRST_YEAR} och {LAST_YEAR}")
+        return value.astimezone(UTC)
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, values: list[str]) -> list[str]:
+        return _check_tags(values, taxonomy.regions(), "region")
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, values: list[str]) -> list[str]:
+        return _check_tags(values, taxonomy.topics(), "ämne")
+
+
+class ItemOut(BaseModel):
+    """A stored item as the API answers it."""
+
+    id: uuid.UUID
+    slug: str
+    month: str
+    path: str
+    url: str
+    status: Literal["published", "draft", "withdrawn"]
+    version: int
+    title: str
+    summary: str
+    body: str
+    body_html: str
+    published_at: datetime
+    regions: list[str]
+    topics: list[str]
+    author: dict[str, str | None] | None
+    attachments: list[dict[str, str]]
+    image: dict[str, str] | None
+    contributor: str | None
+    created_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None
+
+
+class ItemPage(BaseModel):
+    """One page of items, newest first; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class TaxonomyEntry(BaseModel):
+    slug: str
+    name: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
