@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     digest_schedule: str = "0 7 * * 1"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Posts per token: a burst of this many, then this many per second (429 beyond).
+    ingest_burst: int = 120
+    ingest_rate_per_second: float = 2.0
     # Operators extend the taxonomy with JSON objects of slug -> display name.
     extra_regions: dict[str, str] = Field(default_factory=dict)
     extra_topics: dict[str, str] = Field(default_factory=dict)

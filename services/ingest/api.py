@@ -31,6 +31,7 @@ from services.ingest.schemas import (
 )
 from shared import logging as shared_logging
 from shared import ops, outbox, problems
+from shared.config import get_settings
 from shared.models import Contributor
 from shared.problems import PROBLEM_JSON, TITLES, Problem
 
@@ -186,9 +187,11 @@ class RateLimiter:
             self._buckets.clear()
 
 
-# 120 requests at once, then 2 a second: far above what a person posting news does, low
-# enough that a runaway script cannot flood the site with items and the subscribers with mail.
-limiter = RateLimiter(rate=2.0, burst=120)
+# By default 120 requests at once, then 2 a second: far above what a person posting news does,
+# low enough that a runaway script cannot flood the site with items and the subscribers with mail.
+limiter = RateLimiter(
+    rate=get_settings().ingest_rate_per_second, burst=get_settings().ingest_burst
+)
 
 
 def rate_limited(contributor: Annotated[Contributor, Depends(current_contributor)]) -> Contributor:
