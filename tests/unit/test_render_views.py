@@ -1,0 +1,79 @@
+"""Rendering without a database: Swedish dates, feeds from plain Item objects."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import feedparser
+
+from services.render import views
+from shared.config import Settings
+from shared.models import Item
+
+
+def _site() -> views.Site:
+    return views.Site(
+        settings=Settings(), regions={"region-skane": "Region Skåne"}, topics={"miljo": "Miljö"}
+    )
+
+
+def _item(**changes) -> Item:
+    fields = dict(
+        id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        slug="hej",
+        month="2021-04",
+        title="Hållbara inköp i Skåne",
+        summary="Kort om åtgärder.",
+        body_md="",
+        body_html="<p>Brödtext med ö.</p>",
+        published_at=datetime(2021, 4, 29, 7, tzinfo=UTC),
+        updated_at=datetime(2021, 5, 2, 8, tzinfo=UTC),
+        regions=["region-skane"],
+        topics=["miljo"],
+        author_name="Örjan Åberg",
+        attachments=[{"title": "Plan", "url": "https://example.org/plan.pdf"}],
+        image=None,
+        status="published",
+    )
+    return Item(**{**fields, **changes})
+
+
+def test_swedish_dates_have_no_abbreviation_dot():
+    site = _site()
+    assert site.format_date(datetime(2021, 4, 29, 7, tzinfo=UTC)) == "29 apr 2021"
+    assert site.format_date(datetime(2021, 5, 31, 23, tzinfo=UTC)) == "1 juni 2021"  # local day
+    for month in range(1, 13):
+        assert "." not in site.format_date(datetime(2021, month, 10, tzinfo=UTC))
+    assert site.month_name("2021-08") == "Augusti 2021"
+
+
+def test_feeds_take_their_dates_from_the_data_and_repeat_byte_for_byte():
+    site, items = _site(), [_item()]
+    scope = views.site_scope(site)
+    first = views.render_feeds(site, scope, items)
+    assert views.render_feeds(site, scope, items) == first
+    atom = feedparser.parse(first["atom.xml"])
+    assert atom.feed.updated.startswith("2021-05-02T08:00:00")
+    [entry] = atom.entries
+    assert entry.id == "urn:uuid:00000000-0000-4000-8000-000000000001"
+    assert [link.rel for link in entry.links] == ["alternate", "enclosure"]
+    rss = feedparser.parse(first["rss.xml"])
+    assert rss.entries[0].enclosures[0].href == "https://example.org/plan.pdf"
+    feed = json.loads(first["feed.json"])
+    assert feed["items"][0]["authors"] == [{"name": "Örjan Åberg"}]
+    assert feed["items"][0]["tags"] == ["Region Skåne", "Miljö"]
+
+
+def test_empty_feed_has_a_fixed_date():
+    site = _site()
+    rss = feedparser.parse(views.render_rss(site, views.site_scope(site), []))
+    assert rss.feed.updated_parsed[:3] == (2000, 1, 1)
+
+
+def test_item_page_escapes_titles_but_keeps_sanitized_body():
+    site = _site()
+    page = views.render_item(
+        site, _item(title="<script>x</script> & å"), newer=None, older=None
+    ).decode()
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; å" in page
+    assert "<p>Brödtext med ö.</p>" in page
