@@ -3,6 +3,7 @@
 from sqlalchemy import text
 
 from shared.db import session_scope
+from tests.servers import REDIS_DB
 
 
 def test_database_is_migrated(db):
@@ -15,7 +16,7 @@ def test_redis_database_is_our_own(redis_url):
 
     client = redis.Redis.from_url(redis_url)
     assert client.ping()
-    assert redis_url.endswith("/13")
+    assert redis_url.endswith(f"/{REDIS_DB}")
 
 
 def test_smtp_server_records_real_mail(smtp_server):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -226,29 +224,6 @@ def test_the_compose_specification_accepts_both_files():
     typo["services"]["web"]["healthcheck"]["intervall"] = "5s"
     with pytest.raises(ValueError, match="intervall"):
         PyCompose.from_json(json.dumps(typo))
-
-
-def _compose_cli() -> list[str] | None:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if shutil.which("docker") and subprocess.run(
-        ["docker", "compose", "version"], capture_output=True
-    ).returncode == 0:
-        return ["docker", "compose"]
-    return None
-
-
-@pytest.mark.skipif(_compose_cli() is None,
-                    reason="no docker compose CLI here; the checks above stand in for it")
-def test_docker_compose_config_accepts_the_file(tmp_path):
-    env_file = tmp_path / "env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
-    done = subprocess.run(
-        [*_compose_cli(), "--env-file", str(env_file), "-f", str(ROOT / "docker-compose.yml"),
-         "-f", str(ROOT / "compose.override.yml"), "config", "-q"],
-        capture_output=True, text=True, cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def test_make_stack_writes_a_procfile_of_every_long_running_service(tmp_path, monkeypatch):
