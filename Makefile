@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 NEWSROOM := $(VENV)/bin/newsroom
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint migration clean up down logs stack bench
+.PHONY: install run test test-unit test-integration test-e2e test-faults lint migration clean up down logs stack bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,6 +32,11 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
+
+## Fault injection and hostile input at full size (1,000 operations, 10,000 recipients);
+## `make test` runs the same tests bounded.
+test-faults: $(STAMP)
+	FAULTS_FULL=1 $(PY) -m pytest -q -s -m faults tests/faults
 
 ## Benchmarks (never part of `make test`): bench/results/latest.json and latest.md, < 20 min.
 bench: $(STAMP)

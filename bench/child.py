@@ -1,0 +1,175 @@
+"""Measurements that run in a child process of their own (so its peak RSS is its own):
+
+    python -m bench.child rebuild | files-per-event N | feeds | mail-render N
+
+Settings come from the NEWSROOM_ environment; the last stdout line is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+
+def _maxrss_kb() -> int:
+    """Peak RSS of this process since its exec: VmHWM (ru_maxrss would also count the memory
+    of the parent it was forked from, before the exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def rebuild() -> dict:
+    from services.render.service import rebuild as render_rebuild
+    from shared.config import get_settings
+
+    site_dir = get_settings().site_dir
+    began = time.perf_counter()
+    report = render_rebuild(site_dir=site_dir)
+    seconds = time.perf_counter() - began
+    pages = sum(1 for path in report.written if path.endswith(".html"))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    return {
+        "seconds": seconds,
+        "files_written": len(report.written),
+        "html_pages_written": pages,
+        "unchanged": report.unchanged,
+        "removed": len(report.removed),
+        "pages_per_s": pages / seconds,
+        "files_per_s": len(report.written) / seconds,
+        "cpu_seconds": cpu,
+        "pages_per_cpu_s": pages / cpu,
+        "maxrss_kb": _maxrss_kb(),
+    }
+
+
+def files_per_event(count: int) -> dict:
+    """Publish `count` new items into the archive (rows, then the render service's own
+    `apply_event`, as its worker runs it) and read the render report of each."""
+    from bench.archive import load
+    from services.render.service import apply_event
+    from shared.config import get_settings
+    from shared.db import session_scope, utcnow
+    from shared.events import ItemPublished
+    from shared.models import Item
+    from sqlalchemy import select
+
+    settings = get_settings()
+    written, millis = [], []
+    for n in range(count):
+        load(settings.database_url, 1, end=utcnow() - timedelta(seconds=1), seed=100 + n,
+             prefix=f"probe{uuid.uuid4().hex[:6]}-")
+        with session_scope() as session:
+            item_id = session.scalars(
+                select(Item.id).order_by(Item.created_at.desc()).limit(1)
+            ).one()
+        event = ItemPublished(item_id=item_id, item_version=1).model_dump(mode="json")
+        began = time.perf_counter()
+        report = apply_event(event=event, site_dir=settings.site_dir)
+        millis.append((time.perf_counter() - began) * 1000)
+        written.append(report.changed)
+    return {"files_changed": written, "apply_event_ms": millis}
+
+
+def feeds(repeat: int = 200) -> dict:
+    """One 50-entry feed of each kind from the 50 newest items (data loaded once)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import lazyload
+
+    from services.render import views
+    from shared.config import get_settings
+    from shared.db import session_scope
+    from shared.models import Item
+
+    site = views.Site.from_settings(get_settings())
+    with session_scope() as session:
+        items = list(session.scalars(
+            select(Item).options(lazyload(Item.tags)).where(Item.status == "published")
+            .order_by(Item.published_at.desc()).limit(50)
+        ))
+        session.expunge_all()
+    assert len(items) == 50, len(items)
+    scope = views.site_scope(site)
+    kinds = {
+        "rss": lambda: views.render_rss(site, scope, items),
+        "atom": lambda: views.render_atom(site, scope, items),
+        "json": lambda: views.render_json_feed(site, scope, items),
+        "all_three": lambda: views.render_feeds(site, scope, items),
+    }
+    out = {}
+    for name, fn in kinds.items():
+        for _ in range(20):  # warm up
+            fn()
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - began) * 1000)
+        out[name] = {"median_ms": statistics.median(times), "min_ms": min(times),
+                     "p90_ms": sorted(times)[int(len(times) * 0.9)]}
+    return out
+
+
+def mail_render(count: int) -> dict:
+    """Per-recipient cost of a newsletter: the personal message and its bytes, as
+    `deliver_batch` makes them (the shared part is rendered once, first)."""
+    from sqlalchemy import select
+
+    from services.notify import mail, service
+    from shared.db import session_scope, utcnow
+    from shared.models import Item, Subscriber
+
+    now = utcnow()
+    with session_scope() as session:
+        item = session.scalars(select(Item).order_by(Item.published_at.desc()).limit(1)).one()
+        subscribers = list(session.scalars(select(Subscriber).limit(count)))
+        newsletter = service.ItemNewsletter(item, now=now)
+        began = time.perf_counter()
+        first = newsletter.message_for(subscribers[0], now=now)
+        mail.message_bytes(first)
+        first_ms = (time.perf_counter() - began) * 1000
+        for subscriber in subscribers[:200]:  # warm up
+            mail.message_bytes(newsletter.message_for(subscriber, now=now))
+        began = time.perf_counter()
+        for subscriber in subscribers:
+            mail.message_bytes(newsletter.message_for(subscriber, now=now))
+        per = (time.perf_counter() - began) * 1000 / len(subscribers)
+        # The two parts: the message object (links, tokens, headers) and its serialisation.
+        began = time.perf_counter()
+        messages = [newsletter.message_for(s, now=now) for s in subscribers[:1000]]
+        build = (time.perf_counter() - began) * 1000 / len(messages)
+        began = time.perf_counter()
+        for message in messages:
+            mail.message_bytes(message)
+        serialise = (time.perf_counter() - began) * 1000 / len(messages)
+    return {"per_recipient_ms": per, "first_ms": first_ms, "recipients": len(subscribers),
+            "build_message_ms": build, "as_bytes_ms": serialise}
+
+
+def main() -> None:
+    command = sys.argv[1]
+    if command == "rebuild":
+        result = rebuild()
+    elif command == "files-per-event":
+        result = files_per_event(int(sys.argv[2]))
+    elif command == "feeds":
+        result = feeds()
+    elif command == "mail-render":
+        result = mail_render(int(sys.argv[2]))
+    else:
+        raise SystemExit(f"unknown command {command}")
+    result.setdefault("maxrss_kb", _maxrss_kb())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
