@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 from kombu import Queue
 
@@ -26,7 +28,11 @@ def _transport_options(broker_url: str) -> dict[str, float]:
         # has its messages back only after 2 h (a warm shutdown, `docker compose stop`,
         # restores them at once, and a crashed prefork child is rejected and requeued at once
         # by task_reject_on_worker_lost below).
-        "visibility_timeout": 2 * 3600,
+        # NEWSROOM_BROKER_VISIBILITY_TIMEOUT (seconds) overrides it: the fault-injection suite
+        # (tests/faults/) sets it short to measure redelivery after a `kill -9` in seconds.
+        "visibility_timeout": float(
+            os.environ.get("NEWSROOM_BROKER_VISIBILITY_TIMEOUT", 2 * 3600)
+        ),
         # How often workers sweep the unacked set for such expired messages: kombu's default
         # is every 10 s but scans only every 10th sweep (~100 s); scan on every sweep so an
         # abandoned message is back within ~10 s of its visibility timeout.
