@@ -14,25 +14,25 @@ from shared.config import Settings, get_settings
 QUEUES = ("render", "notify")
 
 
+# The longest countdown of any retry: below the Redis visibility timeout (60 s), so a message
+# waiting in a worker for its retry is never handed to a second worker meanwhile.
+MAX_COUNTDOWN_SECONDS = 45
+
+
 def _transport_options(broker_url: str) -> dict[str, float]:
     if broker_url.startswith("memory://"):
         # The in-process transport polls; its default second would delay every page by up to 1 s.
         return {"polling_interval": 0.02}
     return {
         # Redis has no real acknowledgements: kombu keeps a delivered message in an "unacked"
-        # set and gives it back to the queue once it is older than this. It must exceed the
-        # longest a worker may hold a message: the longest task (an SMTP batch, seconds) and
-        # above all the longest countdown, since a retried task waits in its worker unacked
-        # (notify's backoff caps at 1 h). Shorter would run such tasks twice; idempotence
-        # would absorb it, but every redelivery multiplies. The cost: a worker killed with -9
-        # has its messages back only after 2 h (a warm shutdown, `docker compose stop`,
-        # restores them at once, and a crashed prefork child is rejected and requeued at once
-        # by task_reject_on_worker_lost below).
+        # set and gives it back to the queue once it is older than this, which is how the
+        # messages of a worker killed with -9 come back: within about a minute, not kombu's
+        # default hour. It must exceed the longest a worker holds a message: the longest task
+        # (an SMTP batch, seconds) and every countdown, since a retried task waits in its
+        # worker unacked; so no task retries later than MAX_COUNTDOWN_SECONDS.
         # NEWSROOM_BROKER_VISIBILITY_TIMEOUT (seconds) overrides it: the fault-injection suite
-        # (tests/faults/) sets it short to measure redelivery after a `kill -9` in seconds.
-        "visibility_timeout": float(
-            os.environ.get("NEWSROOM_BROKER_VISIBILITY_TIMEOUT", 2 * 3600)
-        ),
+        # (tests/faults/) sets it shorter still to measure redelivery after a `kill -9`.
+        "visibility_timeout": float(os.environ.get("NEWSROOM_BROKER_VISIBILITY_TIMEOUT", 60)),
         # How often workers sweep the unacked set for such expired messages: kombu's default
         # is every 10 s but scans only every 10th sweep (~100 s); scan on every sweep so an
         # abandoned message is back within ~10 s of its visibility timeout.

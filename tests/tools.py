@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 _LOCK = Path(tempfile.gettempdir()) / "newsroom-test-tools.lock"
@@ -30,11 +31,19 @@ def ensure_command(command: str, package: str) -> str:
         found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
         if found:
             return found
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        done = subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-            env=env, capture_output=True, text=True, timeout=1200,
-        )
+        # Another process (a test suite beside this one) may hold dpkg's lock for a while:
+        # apt waits for it up to the timeout, and a locked attempt is tried again (bounded).
+        wait = ["-o", "DPkg::Lock::Timeout=300"]
+        for attempt in range(3):
+            subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True,
+                           timeout=900)
+            done = subprocess.run(
+                ["apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", package],
+                env=env, capture_output=True, text=True, timeout=1200,
+            )
+            if done.returncode == 0 or "lock" not in done.stderr.lower() or attempt == 2:
+                break
+            time.sleep(15)
     found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
     if done.returncode or not found:
         raise RuntimeError(f"apt-get install {package} failed:\n{done.stderr[-2000:]}")

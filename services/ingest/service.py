@@ -228,7 +228,12 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     _apply(item, data, published_at=published_at)
     base = data.slug or before.slug
     if data.slug or item.month != before.month:
-        item.slug = unique_slug(session=session, base=base, month=item.month, item_id=item.id)
+        # No autoflush: the new month with the old slug may collide with another item there
+        # (a unique violation, so a 409 on every retry) before the free slug is chosen.
+        with session.no_autoflush:
+            item.slug = unique_slug(
+                session=session, base=base, month=item.month, item_id=item.id
+            )
     item.version += 1
     item.updated_at = now
     _sync_tags(item)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from prometheus_client import Counter
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,6 +46,9 @@ SCHEDULE_WAIT_LIMIT = timedelta(hours=1)
 CONFIRM_PREFIX = "confirm:"
 # A claimed row older than this has outlived its batch's whole retry schedule (about 2 h).
 STALLED_AFTER = timedelta(hours=3)
+# A row still `sending` this long after its take was in flight when its worker died (an SMTP
+# conversation lasts at most the SMTP timeout, 30 s): it is sent again, at most one duplicate.
+IN_FLIGHT_AFTER = timedelta(minutes=10)
 
 CONSENT_TEXT = (
     "Jag vill få nyheter från {site_title} via e-post om de regioner och ämnen jag valt. "
@@ -395,7 +398,9 @@ _deliveries = Delivery.__table__
 _TAKE = (
     _deliveries.update()
     .where(_deliveries.c.id == bindparam("delivery_id"), _deliveries.c.status == "claimed")
-    .values(status="sending", attempts=_deliveries.c.attempts + 1)
+    # claimed_at becomes the time of the take, so `stalled` can tell a mail in flight now
+    # from one whose worker died.
+    .values(status="sending", attempts=_deliveries.c.attempts + 1, claimed_at=bindparam("at"))
 )
 _MARK_SENT = (
     _deliveries.update()
@@ -455,7 +460,7 @@ class _Ledger:
     def _take(self, delivery_id: int) -> bool:
         with self._transaction() as session:
             self._write_sent(session)
-            taken = session.execute(_TAKE, {"delivery_id": delivery_id}).rowcount
+            taken = session.execute(_TAKE, {"delivery_id": delivery_id, "at": utcnow()}).rowcount
         self._sent = []
         return taken == 1
 
@@ -836,24 +841,29 @@ def give_up(*, newsletter: str, subscriber_ids: Sequence[int], error: str) -> in
 
 
 def stalled(*, session: Session, now: datetime) -> dict[str, list[int]]:
-    """Newsletter rows still claimed long after their batch must have ended (its task was
-    lost with an in-memory broker, say): newsletter key -> subscriber ids to send again.
-    Stalled confirmation mails are dropped instead: a late one would only confuse."""
-    cutoff = now - STALLED_AFTER
+    """Newsletter rows whose batch must have ended long ago: still claimed (its task was lost
+    with an in-memory broker, say) or still sending (its worker died mid-mail). Those are
+    claimed again and returned, newsletter key -> subscriber ids to send again. Stalled
+    confirmation mails are dropped instead: a late one would only confuse."""
+    lost = or_(
+        and_(Delivery.status == "claimed", Delivery.claimed_at < now - STALLED_AFTER),
+        and_(Delivery.status == "sending", Delivery.claimed_at < now - IN_FLIGHT_AFTER),
+    )
     rows = session.execute(
         select(Delivery.newsletter, Delivery.subscriber_id)
-        .where(Delivery.status == "claimed", Delivery.claimed_at < cutoff)
+        .where(lost)
         .order_by(Delivery.newsletter, Delivery.subscriber_id)
     ).all()
     found: dict[str, list[int]] = {}
     for newsletter, subscriber_id in rows:
         if not newsletter.startswith(CONFIRM_PREFIX):
             found.setdefault(newsletter, []).append(subscriber_id)
+    confirmations = Delivery.newsletter.startswith(CONFIRM_PREFIX)
     session.execute(
-        update(Delivery)
-        .where(Delivery.status == "claimed", Delivery.claimed_at < cutoff)
-        .where(Delivery.newsletter.startswith(CONFIRM_PREFIX))
-        .values(status="skipped", error="stalled")
+        update(Delivery).where(lost, confirmations).values(status="skipped", error="stalled")
+    )
+    session.execute(
+        update(Delivery).where(lost, ~confirmations).values(status="claimed", claimed_at=now)
     )
     return found
 

@@ -7,7 +7,7 @@ import logging
 from celery.schedules import crontab
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from shared.celery_app import celery_app
+from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
 
@@ -16,22 +16,23 @@ from services.notify import mail, service
 log = logging.getLogger(__name__)
 
 QUEUE = "notify"
-# Backoff for deferred mail (SMTP 4xx, lost connections): 30 s, 1, 2, 4 … up to 60 minutes
-# between tries, about 2 h in all before the batch gives up.
+# Backoff for deferred mail (SMTP 4xx, lost connections): 30 s, then every 45 s (the longest
+# countdown the broker's visibility timeout allows), about 2 h in all before a batch gives up;
+# `notify.resume_stalled` picks up what is left after a longer outage.
 RETRY_BASE_SECONDS = 30
-MAX_RETRIES = 8
+MAX_RETRIES = 160
 
 
 # Every task is idempotent, so one that met an unreachable database simply runs again.
 DB_RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": 5,
-    "retry_backoff_max": 600,
+    "retry_backoff_max": MAX_COUNTDOWN_SECONDS,
 }
 
 
 def _backoff(retries: int) -> int:
-    return min(RETRY_BASE_SECONDS * 2**retries, 3600)
+    return min(RETRY_BASE_SECONDS * 2**retries, MAX_COUNTDOWN_SECONDS)
 
 
 def dispatch_batches(newsletter: str, subscriber_ids: list[int]) -> int:
@@ -44,14 +45,15 @@ def dispatch_batches(newsletter: str, subscriber_ids: list[int]) -> int:
     return len(chunks)
 
 
-@celery_app.task(name="notify.handle_event", bind=True, acks_late=True, max_retries=20, **DB_RETRY)
+# 100 retries of at most 45 s cover SCHEDULE_WAIT_LIMIT (1 h) for an item about to appear.
+@celery_app.task(name="notify.handle_event", bind=True, acks_late=True, max_retries=100, **DB_RETRY)
 def handle_event(self, event: dict) -> int:
     """Mail a newly visible item to its immediate subscribers; returns recipients queued."""
     try:
         with session_scope() as session:
             planned = service.plan_item_newsletter(session=session, event=event, now=utcnow())
     except service.NotYetVisible as exc:
-        raise self.retry(countdown=exc.wait) from exc
+        raise self.retry(countdown=min(exc.wait, MAX_COUNTDOWN_SECONDS)) from exc
     if planned is None:
         return 0
     newsletter, waiting = planned
@@ -138,7 +140,7 @@ def beat_schedule() -> dict:
         },
         "notify-resume-stalled": {
             "task": "notify.resume_stalled",
-            "schedule": crontab(minute="*/30"),
+            "schedule": crontab(minute="*/5"),
             "options": {"queue": QUEUE},
         },
         "notify-expire-pending": {

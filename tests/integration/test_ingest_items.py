@@ -362,3 +362,13 @@ def test_each_token_has_its_own_rate_limit(client, editor, skane, monkeypatch):
     assert int(limited.headers["Retry-After"]) >= 1
     assert client.get("/api/v1/items", headers=auth(skane)).status_code == 200
     assert count(Item) == 0
+
+
+def test_put_into_a_month_where_its_slug_is_taken_gets_a_free_one(client, editor):
+    # The item keeps its slug but moves to a month where another item already has it.
+    there = post(client, editor, slug="samma", published_at="2021-02-10T09:00:00+01:00")
+    moving = post(client, editor, slug="samma", published_at="2021-03-10T09:00:00+01:00")
+    response = put(client, editor, moving, published_at="2021-02-11T09:00:00+01:00")
+    assert response.status_code == 200, response.text
+    assert response.json()["slug"] == "samma-2" and response.json()["month"] == "2021-02"
+    assert there["slug"] == "samma"
