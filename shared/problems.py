@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -105,6 +106,17 @@ def install(app: FastAPI) -> None:
             422,
             "Uppgifterna uppfyller inte kraven.",
             errors=validation_errors(exc),
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        # The transaction never committed, so nothing is half-written: the client retries.
+        return problem_response(
+            503,
+            "Databasen svarar inte just nu; försök igen om en stund.",
+            headers={"Retry-After": "5"},
             instance=request.url.path,
         )
 

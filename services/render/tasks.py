@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from services.render import service
-from shared.celery_app import celery_app
+from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
 from shared.db import session_scope
 
 
-@celery_app.task(name="render.handle_event", acks_late=True)
+# A database outage is waited out: the event is retried, never dropped (its pages would
+# otherwise stay stale until the next event that touches them).
+@celery_app.task(
+    name="render.handle_event",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=MAX_COUNTDOWN_SECONDS,
+    max_retries=None,
+)
 def handle_event(*, event: dict) -> dict:
     """Re-render the pages an item event touches; idempotent (it reads current state)."""
     with session_scope() as session:
