@@ -81,14 +81,9 @@ def processes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Proces
         print(procs.logs())
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
-
-
-def eventually(check: Callable[[], T], *, timeout: float = 60.0, what: str = "") -> T:
+def eventually(
+    check: Callable[[], T], *, timeout: float = 60.0, what: str = "", every: float = 0.2
+) -> T:
     """Poll `check` until it returns something truthy without raising (bounded)."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -99,7 +94,7 @@ def eventually(check: Callable[[], T], *, timeout: float = 60.0, what: str = "")
                 return result
         except Exception as exc:  # not there yet
             last = exc
-        time.sleep(0.2)
+        time.sleep(every)
     raise TimeoutError(f"not within {timeout} s: {what} (last error: {last!r})")
 
 

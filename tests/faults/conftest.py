@@ -11,13 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.conftest import eventually  # noqa: F401  (re-exported for the fault tests)
 from tests.servers import free_port, port_open, wait_for_port
 
 BIN = Path(sys.executable).parent
@@ -195,27 +196,6 @@ def stack(tmp_path: Path, postgres_url: str, own_redis: OwnRedis, smtp_server,
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(procs.logs())
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
-
-
-def eventually(check: Callable[[], object], *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as exc:  # not there yet
-            last = exc
-        time.sleep(every)
-    raise TimeoutError(f"not within {timeout} s: {what} (last error: {last!r})")
 
 
 def client(base: str, token: str | None = None) -> httpx.Client:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests import servers
-from tests.faults.burst import editors, item_body, pending_outbox, queued, wait_quiet
+from tests.faults.burst import editors, item_body, pending_outbox, wait_quiet
 from tests.faults.conftest import BIN, Stack, client, eventually
 
 
