@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +56,33 @@ class SubscriptionIn(BaseModel):
     regions: list[str] = Field(default_factory=list, max_length=100, examples=[["region-skane"]])
     topics: list[str] = Field(default_factory=list, max_length=100, examples=[["livsmedel"]])
     frequency: Literal["immediate", "weekly"] = "immediate"
+
+
+def _request_schema() -> dict:
+    """The body's schema as the service checks it: a plain address, slugs of the taxonomy."""
+    schema = SubscriptionIn.model_json_schema()
+    properties = schema["properties"]
+    # What email-validator accepts without SMTPUTF8: an ASCII local part and a host name
+    # outside the special-use domains (RFC 6761), which no mail can reach.
+    special = "|".join(SPECIAL_USE_DOMAIN_NAMES)
+    properties["email"].update(
+        format="email",
+        pattern=rf"^(?!.*\.({special})$)[A-Za-z0-9_%+-]{{1,32}}(\.[A-Za-z0-9_%+-]{{1,31}})?@"
+        r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$",
+    )
+    properties["regions"]["items"] = {"type": "string", "enum": sorted(taxonomy.regions())}
+    properties["topics"]["items"] = {"type": "string", "enum": sorted(taxonomy.topics())}
+    return schema
+
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+# What the link pages answer besides their page: a broken or expired link is a readable
+# Swedish page (400), a malformed query a problem+json (422).
+PAGE_RESPONSES: dict[int | str, dict] = {
+    400: {"description": "Ogiltig eller utgången länk, eller felaktigt formulär", "content": _HTML},
+    422: {"description": "Felaktig parameter (problem+json)", "content": _PROBLEM},
+}
 
 
 class SubscriptionAccepted(BaseModel):
@@ -187,17 +215,22 @@ def _subscribe(request: service.SubscriptionRequest, source: str) -> None:
     tags=["subscriptions"],
     summary="Subscribe (double opt-in): JSON or an HTML form post",
     responses={
-        422: {"description": "Invalid fields (problem+json)"},
-        415: {"description": "Neither JSON nor a form"},
-        429: {"description": "Too many requests from this client"},
+        202: {"description": "Accepted (JSON), or a Swedish page for a form", "content": _HTML},
+        400: {"description": "A form with invalid fields: a Swedish page", "content": _HTML},
+        415: {"description": "Neither JSON nor a form (problem+json)", "content": _PROBLEM},
+        422: {"description": "Invalid fields (problem+json)", "content": _PROBLEM},
+        429: {
+            "description": "Too many requests from this client",
+            "content": {**_PROBLEM, **_HTML},
+        },
     },
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": SubscriptionIn.model_json_schema()},
+                "application/json": {"schema": _request_schema()},
                 "application/x-www-form-urlencoded": {
-                    "schema": SubscriptionIn.model_json_schema(),
+                    "schema": _request_schema(),
                     "encoding": {"regions": {"explode": True}, "topics": {"explode": True}},
                 },
             },
@@ -253,7 +286,7 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
             email=str(form.get("email") or ""),
             regions=[str(v) for v in form.getlist("regions")],
             topics=[str(v) for v in form.getlist("topics")],
-            frequency=str(form.get("frequency") or "immediate"),
+            frequency=None if form.get("frequency") is None else str(form.get("frequency")),
         )
     except service.InvalidSubscription as exc:
         return page(
@@ -275,7 +308,12 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
 Token = Annotated[str, Query(max_length=1000, description="The signed link from the mail")]
 
 
-@router.get("/prenumeration/bekrafta", response_class=HTMLResponse, tags=["subscriptions"])
+@router.get(
+    "/prenumeration/bekrafta",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses=PAGE_RESPONSES,
+)
 def confirm_subscription(token: Token = "") -> HTMLResponse:
     """Confirm a subscription from the link in the confirmation mail."""
     try:
@@ -323,7 +361,12 @@ def _not_subscribed_page() -> HTMLResponse:
     )
 
 
-@router.get("/prenumeration/installningar", response_class=HTMLResponse, tags=["subscriptions"])
+@router.get(
+    "/prenumeration/installningar",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses=PAGE_RESPONSES,
+)
 def show_preferences(token: Token = "") -> HTMLResponse:
     """Show a subscriber's regions, topics and frequency."""
     try:
@@ -338,7 +381,12 @@ def show_preferences(token: Token = "") -> HTMLResponse:
         return invalid_link_page()
 
 
-@router.post("/prenumeration/installningar", response_class=HTMLResponse, tags=["subscriptions"])
+@router.post(
+    "/prenumeration/installningar",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses=PAGE_RESPONSES,
+)
 async def change_preferences(request: Request, token: Token = "") -> HTMLResponse:
     """Save a subscriber's regions, topics and frequency from the settings form."""
     form = await request.form()
@@ -369,7 +417,12 @@ async def change_preferences(request: Request, token: Token = "") -> HTMLRespons
     return await run_in_threadpool(save)
 
 
-@router.get("/prenumeration/avregistrera", response_class=HTMLResponse, tags=["subscriptions"])
+@router.get(
+    "/prenumeration/avregistrera",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses=PAGE_RESPONSES,
+)
 def unsubscribe_page(token: Token = "") -> HTMLResponse:
     """A page with a button; a GET changes nothing, since mail scanners follow links."""
     try:
@@ -389,7 +442,12 @@ def unsubscribe_page(token: Token = "") -> HTMLResponse:
     return HTMLResponse(html, headers=TOKEN_PAGE_HEADERS)
 
 
-@router.post("/prenumeration/avregistrera", response_class=HTMLResponse, tags=["subscriptions"])
+@router.post(
+    "/prenumeration/avregistrera",
+    response_class=HTMLResponse,
+    tags=["subscriptions"],
+    responses=PAGE_RESPONSES,
+)
 def unsubscribe(token: Token = "") -> HTMLResponse:
     """RFC 8058 one-click: a POST (cookies or body not needed) unsubscribes; 200, no redirect."""
     try:

@@ -38,6 +38,8 @@ from services.notify.tokens import InvalidToken, email_digest, make_token, read_
 log = logging.getLogger(__name__)
 
 FREQUENCIES = ("immediate", "weekly")
+# Regions or topics one request may list (the API's schema says the same).
+MAX_CHOICES = 100
 # Unconfirmed subscriptions are forgotten after this long (the confirm link lives as long).
 PENDING_TTL = timedelta(days=30)
 # How far ahead a not-yet-visible item is waited for by retrying; farther ones come back
@@ -118,6 +120,10 @@ def validate_preferences(
 ) -> Preferences:
     """Check slugs against the taxonomy and the frequency; raise InvalidSubscription."""
     errors: list[dict[str, str]] = []
+    regions, topics = list(regions), list(topics)
+    for field, values in (("regions", regions), ("topics", topics)):
+        if len(values) > MAX_CHOICES:
+            errors.append({"field": field, "message": f"Högst {MAX_CHOICES} val."})
     regions = tuple(dict.fromkeys(r for r in regions if r))
     topics = tuple(dict.fromkeys(t for t in topics if t))
     unknown_regions = [slug for slug in regions if slug not in taxonomy.regions()]
@@ -130,7 +136,7 @@ def validate_preferences(
         errors.append(
             {"field": "topics", "message": "Okänt ämne: " + ", ".join(unknown_topics[:5])}
         )
-    frequency = frequency or "immediate"
+    frequency = "immediate" if frequency is None else frequency
     if frequency not in FREQUENCIES:
         errors.append({"field": "frequency", "message": "Välj immediate eller weekly."})
     if errors:
