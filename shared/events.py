@@ -23,6 +23,18 @@ class ItemPlace(BaseModel):
     topics: tuple[str, ...]
     status: str
 
+    @classmethod
+    def of(cls, item) -> ItemPlace:
+        """Where an item (a `shared.models.Item`) is shown now."""
+        return cls(
+            slug=item.slug,
+            month=item.month,
+            published_at=item.published_at,
+            regions=tuple(item.regions),
+            topics=tuple(item.topics),
+            status=item.status,
+        )
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -107,18 +107,6 @@ def check_owner(*, contributor: Contributor, item: Item) -> None:
 # --- writing items -----------------------------------------------------------------------
 
 
-def place_of(item: Item) -> ItemPlace:
-    """Where the item is shown now, for the events that must rewrite those pages later."""
-    return ItemPlace(
-        slug=item.slug,
-        month=item.month,
-        published_at=item.published_at,
-        regions=tuple(item.regions),
-        topics=tuple(item.topics),
-        status=item.status,
-    )
-
-
 def _sync_tags(item: Item) -> None:
     # Update rows in place rather than replace them: the (item, kind, slug) key stays put.
     wanted = {("region", slug) for slug in item.regions} | {("topic", slug) for slug in item.topics}
@@ -156,6 +144,14 @@ def _apply(item: Item, data: ItemIn, *, published_at: datetime) -> None:
     item.status = data.status
 
 
+def _record_published(session: Session, item: Item, *, deliver_after: datetime | None) -> None:
+    outbox.record(
+        session,
+        ItemPublished(item_id=item.id, item_version=item.version),
+        deliver_after=deliver_after,
+    )
+
+
 def _deliver_after(published_at: datetime) -> datetime | None:
     # A scheduled item's event waits in the outbox until its time: nothing shows it earlier.
     return published_at if published_at > utcnow() else None
@@ -190,11 +186,7 @@ def create_item(
     _sync_tags(item)
     session.add(item)
     if item.status == "published":
-        outbox.record(
-            session,
-            ItemPublished(item_id=item.id, item_version=item.version),
-            deliver_after=_deliver_after(published_at),
-        )
+        _record_published(session, item, deliver_after=_deliver_after(published_at))
     session.flush()
     return item
 
@@ -222,7 +214,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     if item.status == "withdrawn":
         raise Problem(409, "Nyheten är återkallad och kan inte ändras.")
     now = utcnow()
-    before = place_of(item)
+    before = ItemPlace.of(item)
     was_visible = item.status == "published" and item.published_at <= now
     published_at = data.published_at or item.published_at
     _apply(item, data, published_at=published_at)
@@ -247,7 +239,9 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
             # Moved into the future: it leaves the site now and comes back at its new time.
             outbox.record(
                 session,
-                ItemUpdated(item_id=item.id, item_version=item.version, previous=place_of(item)),
+                ItemUpdated(
+                    item_id=item.id, item_version=item.version, previous=ItemPlace.of(item)
+                ),
                 deliver_after=published_at,
             )
     elif before.status == "published":
@@ -256,18 +250,10 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
         when = _deliver_after(published_at)
         moved = _reschedule_pending(session=session, item_id=item.id, when=when)
         if not moved and item.status == "published":
-            outbox.record(
-                session,
-                ItemPublished(item_id=item.id, item_version=item.version),
-                deliver_after=when,
-            )
+            _record_published(session, item, deliver_after=when)
     elif item.status == "published":
         # A draft goes out for the first time.
-        outbox.record(
-            session,
-            ItemPublished(item_id=item.id, item_version=item.version),
-            deliver_after=_deliver_after(published_at),
-        )
+        _record_published(session, item, deliver_after=_deliver_after(published_at))
     session.flush()
     return item
 
@@ -278,7 +264,7 @@ def withdraw_item(*, session: Session, contributor: Contributor, item: Item) -> 
         raise Problem(403, "Endast redaktörer får återkalla nyheter.")
     if item.status == "withdrawn":
         return item
-    before = place_of(item)
+    before = ItemPlace.of(item)
     now = utcnow()
     item.status = "withdrawn"
     item.withdrawn_at = now

@@ -85,6 +85,14 @@ PAGE_RESPONSES: dict[int | str, dict] = {
 }
 
 
+# Every link page: HTML, in the schema with the answers above.
+PAGE_ROUTE = {
+    "response_class": HTMLResponse,
+    "tags": ["subscriptions"],
+    "responses": PAGE_RESPONSES,
+}
+
+
 class SubscriptionAccepted(BaseModel):
     """The same answer whether or not the address is known."""
 
@@ -308,12 +316,7 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
 Token = Annotated[str, Query(max_length=1000, description="The signed link from the mail")]
 
 
-@router.get(
-    "/prenumeration/bekrafta",
-    response_class=HTMLResponse,
-    tags=["subscriptions"],
-    responses=PAGE_RESPONSES,
-)
+@router.get("/prenumeration/bekrafta", **PAGE_ROUTE)
 def confirm_subscription(token: Token = "") -> HTMLResponse:
     """Confirm a subscription from the link in the confirmation mail."""
     try:
@@ -361,12 +364,7 @@ def _not_subscribed_page() -> HTMLResponse:
     )
 
 
-@router.get(
-    "/prenumeration/installningar",
-    response_class=HTMLResponse,
-    tags=["subscriptions"],
-    responses=PAGE_RESPONSES,
-)
+@router.get("/prenumeration/installningar", **PAGE_ROUTE)
 def show_preferences(token: Token = "") -> HTMLResponse:
     """Show a subscriber's regions, topics and frequency."""
     try:
@@ -381,12 +379,7 @@ def show_preferences(token: Token = "") -> HTMLResponse:
         return invalid_link_page()
 
 
-@router.post(
-    "/prenumeration/installningar",
-    response_class=HTMLResponse,
-    tags=["subscriptions"],
-    responses=PAGE_RESPONSES,
-)
+@router.post("/prenumeration/installningar", **PAGE_ROUTE)
 async def change_preferences(request: Request, token: Token = "") -> HTMLResponse:
     """Save a subscriber's regions, topics and frequency from the settings form."""
     form = await request.form()
@@ -417,12 +410,7 @@ async def change_preferences(request: Request, token: Token = "") -> HTMLRespons
     return await run_in_threadpool(save)
 
 
-@router.get(
-    "/prenumeration/avregistrera",
-    response_class=HTMLResponse,
-    tags=["subscriptions"],
-    responses=PAGE_RESPONSES,
-)
+@router.get("/prenumeration/avregistrera", **PAGE_ROUTE)
 def unsubscribe_page(token: Token = "") -> HTMLResponse:
     """A page with a button; a GET changes nothing, since mail scanners follow links."""
     try:
@@ -442,12 +430,7 @@ def unsubscribe_page(token: Token = "") -> HTMLResponse:
     return HTMLResponse(html, headers=TOKEN_PAGE_HEADERS)
 
 
-@router.post(
-    "/prenumeration/avregistrera",
-    response_class=HTMLResponse,
-    tags=["subscriptions"],
-    responses=PAGE_RESPONSES,
-)
+@router.post("/prenumeration/avregistrera", **PAGE_ROUTE)
 def unsubscribe(token: Token = "") -> HTMLResponse:
     """RFC 8058 one-click: a POST (cookies or body not needed) unsubscribes; 200, no redirect."""
     try:

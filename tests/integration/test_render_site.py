@@ -69,14 +69,7 @@ def change_item(item_id: uuid.UUID, **changes) -> dict:
     """Change an item as ingest does and return its `previous` place for the event."""
     with session_scope() as session:
         item = session.get(Item, item_id)
-        previous = ItemPlace(
-            slug=item.slug,
-            month=item.month,
-            published_at=item.published_at,
-            regions=tuple(item.regions),
-            topics=tuple(item.topics),
-            status=item.status,
-        )
+        previous = ItemPlace.of(item)
         for key, value in changes.items():
             setattr(item, key, value)
         if "published_at" in changes:
