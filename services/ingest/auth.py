@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,13 +72,21 @@ def find_contributor(*, session: Session, token: str) -> Contributor | None:
     return contributor
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request; the route commits it, anything left uncommitted is rolled back."""
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request; the route commits it, anything left uncommitted is rolled back.
+
+    Async, so that making and closing it costs no trip through the thread pool: a session
+    opens no connection until its first query, and once committed it holds none. Only a
+    session left in a transaction (an error) is rolled back, in a worker thread.
+    """
     session = new_session()
     try:
         yield session
     finally:
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def current_contributor(

@@ -52,12 +52,17 @@ def unique_slug(
     month: str,
     item_id: uuid.UUID | None = None,
     contended: bool = False,
+    optimistic: bool = False,
 ) -> str:
     """`base`, or `base-2`, `base-3`, … whichever is still free in `month`.
 
-    `contended` (a retry after losing a race for the slug) adds a random suffix instead, which
-    no concurrent writer can take too.
+    `optimistic` takes `base` without looking: most titles are new, and a taken slug fails on
+    the unique constraint, after which the caller tries again without it (two queries saved
+    in the common case). `contended` (a retry after losing a race for the slug) adds a random
+    suffix instead, which no concurrent writer can take too.
     """
+    if optimistic:
+        return base
     if contended:
         return f"{base}-{secrets.token_hex(3)}"
     if is_postgres(session):
@@ -163,9 +168,11 @@ def create_item(
     contributor: Contributor | None,
     data: ItemIn | dict,
     contended: bool = False,
+    optimistic: bool = False,
 ) -> Item:
     """Write a new item, its tags and (unless a draft) its `item.published` event.
 
+    `optimistic`: take the title's slug unchecked, for a caller that retries on IntegrityError;
     `contended`: a retry after a concurrent writer took the slug (see `unique_slug`).
     """
     if not isinstance(data, ItemIn):
@@ -182,6 +189,7 @@ def create_item(
         base=data.slug or make_slug(data.title),
         month=item.month,
         contended=contended,
+        optimistic=optimistic,
     )
     _sync_tags(item)
     session.add(item)
