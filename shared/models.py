@@ -135,6 +135,19 @@ class RenderRedirect(Base):
     )
 
 
+class RenderMonth(Base):
+    """Render: how many visible items a month holds, for /arkiv/ and the sitemap index.
+
+    Kept by the renderer under the archive's page lock: an event recounts only the months it
+    touches, so the archive costs the same at any size; a rebuild recounts every month.
+    """
+
+    __tablename__ = "render_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class OutboxEvent(Base):
     """An event written in the same transaction as its change; the relay publishes it later."""
 

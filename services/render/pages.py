@@ -56,6 +56,15 @@ def touched_targets(
     return targets
 
 
+def first_targets(current: Place | None) -> set[Target]:
+    """What readers of an event look for first: the item's page and the latest items (front
+    page, /aktuellt/, site feeds). An event renders these before its other targets."""
+    targets: set[Target] = {LATEST}
+    if current is not None:
+        targets.add(item_target(current.month, current.slug))
+    return targets
+
+
 def item_dir(month: str, slug: str) -> str:
     year, mm = month.split("-")
     return f"aktuellt/{year}/{mm}/{slug}"

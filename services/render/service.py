@@ -5,12 +5,12 @@ from __future__ import annotations
 import fcntl
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, lazyload, load_only
 
@@ -21,6 +21,7 @@ from services.render.pages import (
     TAG_PREFIX,
     Place,
     Target,
+    first_targets,
     item_dir,
     lock_key,
     place_from_event,
@@ -32,7 +33,7 @@ from services.render.views import Month, Site
 from shared.config import get_settings
 from shared.db import is_postgres, session_scope, utcnow
 from shared.events import parse_event
-from shared.models import Item, ItemTag, Page, RenderRedirect
+from shared.models import Item, ItemTag, Page, RenderMonth, RenderRedirect
 
 __all__ = ["RenderReport", "apply_event", "needs_rebuild", "rebuild"]
 
@@ -80,14 +81,26 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
                 )
             ).all(),
         )
-        _lock(session, targets)
+        site = Site.from_settings(get_settings())
+        months = {place.month for place in (current, before) if place is not None}
+        renderer = _Renderer(session, site, SiteOutput(site_dir), now, months=months)
+        # What readers look for first (the item's page, /aktuellt/, the front page and the site
+        # feeds) is written and its locks released (the commit) before the rest, so the next
+        # event waits neither for this one's archive, month and tag pages nor for their locks.
+        # Each page group is still rendered under its own lock from the committed state.
+        first = first_targets(current)
+        _lock(session, first)
+        for target in sorted(first):
+            renderer.render(target)
+        session.commit()
+        rest = targets - first
+        _lock(session, rest)
         # After the locks: the old URL's page group is locked, so no two workers can wait on
         # each other's insert of this row while holding the other's lock.
         moved = before is not None and item is not None and previous.status == "published"
         if moved and (before.month, before.slug) != (item.month, item.slug):
             _remember_redirect(session, before, item.id)
-        renderer = _Renderer(session, Site.from_settings(get_settings()), SiteOutput(site_dir), now)
-        for target in sorted(targets):
+        for target in sorted(rest):
             renderer.render(target)
         return renderer.output.report
 
@@ -293,11 +306,21 @@ def _remember_redirect(session: Session, place: Place, item_id: uuid.UUID) -> No
 class _Renderer:
     """Renders page groups from the current database state into a site folder."""
 
-    def __init__(self, session: Session, site: Site, output: SiteOutput, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        site: Site,
+        output: SiteOutput,
+        now: datetime,
+        *,
+        months: Iterable[str] | None = None,
+    ) -> None:
         self.session = session
         self.site = site
         self.output = output
         self.now = now
+        # The months whose item counts may have changed (an event's); None: every month.
+        self.months = None if months is None else sorted(set(months))
 
     def render(self, target: Target) -> None:
         kind = target[0]
@@ -314,11 +337,9 @@ class _Renderer:
         else:
             raise ValueError(f"unknown target {target!r}")
 
-    def _latest(self, condition=None, limit: int = views.LATEST_IN_FEED) -> list[Item]:
+    def _latest(self) -> list[Item]:
         query = select(Item).options(lazyload(Item.tags)).where(_visible(self.now))
-        if condition is not None:
-            query = query.where(condition)
-        return list(self.session.scalars(_newest_first(query).limit(limit)))
+        return list(self.session.scalars(_newest_first(query).limit(views.LATEST_IN_FEED)))
 
     def _pages(self) -> list[Page]:
         query = select(Page).where(Page.slug.not_in(RESERVED_SLUGS)).order_by(Page.slug)
@@ -370,16 +391,36 @@ class _Renderer:
             self.output.write(name, data)
 
     def render_archive(self) -> list[Month]:
-        query = (
-            select(Item.month, func.count())
-            .where(_visible(self.now))
-            .group_by(Item.month)
-            .order_by(Item.month.desc())
-        )
+        self._count_months()
+        query = select(RenderMonth.month, RenderMonth.count).order_by(RenderMonth.month.desc())
         months = [Month(month, count) for month, count in self.session.execute(query)]
         self.output.write("arkiv/index.html", views.render_archive(self.site, months))
         self.output.write("sitemap.xml", views.render_sitemap_index(self.site, months))
         return months
+
+    def _count_months(self) -> None:
+        """Bring the render_months rows of `self.months` (or of all months) up to date."""
+        query = select(Item.month, func.count()).where(_visible(self.now)).group_by(Item.month)
+        if self.months is not None:
+            # One month's rows through the (month, slug) index: the same cost at any size.
+            query = query.where(Item.month.in_(self.months))
+        counts = dict(self.session.execute(query).all())
+        stale = select(RenderMonth.month).where(RenderMonth.month.not_in(counts))
+        if self.months is not None:
+            stale = stale.where(RenderMonth.month.in_(self.months))
+        gone = list(self.session.scalars(stale))
+        if gone:
+            self.session.execute(delete(RenderMonth).where(RenderMonth.month.in_(gone)))
+        if counts:
+            dialect = postgresql if is_postgres(self.session) else sqlite
+            statement = dialect.insert(RenderMonth).values(
+                [{"month": month, "count": count} for month, count in sorted(counts.items())]
+            )
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[RenderMonth.month], set_={"count": statement.excluded.count}
+                )
+            )
 
     def render_month(self, month: str) -> None:
         page, sitemap = target_files(("month", month))
@@ -395,8 +436,23 @@ class _Renderer:
         self.output.write(sitemap, views.render_month_sitemap(self.site, items))
 
     def render_tag(self, kind: str, slug: str) -> None:
-        tagged = select(ItemTag.item_id).where(ItemTag.kind == kind, ItemTag.slug == slug)
-        items = self._latest(Item.id.in_(tagged))
+        # Newest first along the tag's own (kind, slug, published_at) index, which holds each
+        # item's date: the first 50 visible ones are found at once, however many the tag has
+        # (ordering by the items' index instead walks all items until 50 carry the tag).
+        query = (
+            select(Item)
+            .options(lazyload(Item.tags))
+            .join(ItemTag, ItemTag.item_id == Item.id)
+            .where(
+                ItemTag.kind == kind,
+                ItemTag.slug == slug,
+                ItemTag.published_at <= self.now,
+                _visible(self.now),
+            )
+            .order_by(ItemTag.published_at.desc(), ItemTag.item_id.desc())
+            .limit(views.LATEST_IN_FEED)
+        )
+        items = list(self.session.scalars(query))
         base = tag_dir(kind, slug)
         self.output.write(f"{base}/index.html", views.render_tag(self.site, kind, slug, items))
         scope = views.tag_scope(self.site, kind, slug)

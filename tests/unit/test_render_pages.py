@@ -4,6 +4,7 @@ from services.render.pages import (
     ARCHIVE,
     LATEST,
     Place,
+    first_targets,
     lock_key,
     place_from_event,
     target_files,
@@ -85,3 +86,10 @@ def test_lock_keys_are_stable_signed_64_bit():
     key = lock_key(("item", "2021-04", "hej"))
     assert key == lock_key(("item", "2021-04", "hej")) != lock_key(("item", "2021-04", "hej2"))
     assert -(2**63) <= key < 2**63
+
+
+def test_an_events_first_targets_are_the_item_page_and_the_latest_items():
+    place = Place("2021-04", "hej", ("region-skane",), ("miljo",))
+    assert first_targets(place) == {("item", "2021-04", "hej"), LATEST}
+    assert first_targets(place) < touched_targets(current=place)
+    assert first_targets(None) == {LATEST}
