@@ -151,6 +151,7 @@ class Bench:
             "median": statistics.median(result["files_changed"]),
             "max": max(result["files_changed"]),
             "apply_event_ms": summary(result["apply_event_ms"]),
+            "apply_event_cpu_ms": summary(result["apply_event_cpu_ms"]),
         }
         self.log(f"files per published item at {label}: {result['files_changed']}")
 
