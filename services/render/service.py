@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, lazyload, load_only
 
-from services.render import views
+from services.render import feeds, views
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import (
     LATEST,
@@ -387,7 +387,7 @@ class _Renderer:
         items = self._latest()
         self.output.write("index.html", views.render_front(self.site, items, self._pages()))
         self.output.write("aktuellt/index.html", views.render_latest(self.site, items))
-        for name, data in views.render_feeds(self.site, views.site_scope(self.site), items).items():
+        for name, data in feeds.render_feeds(self.site, feeds.site_scope(self.site), items).items():
             self.output.write(name, data)
 
     def render_archive(self) -> list[Month]:
@@ -455,8 +455,8 @@ class _Renderer:
         items = list(self.session.scalars(query))
         base = tag_dir(kind, slug)
         self.output.write(f"{base}/index.html", views.render_tag(self.site, kind, slug, items))
-        scope = views.tag_scope(self.site, kind, slug)
-        for name, data in views.render_feeds(self.site, scope, items).items():
+        scope = feeds.tag_scope(self.site, kind, slug)
+        for name, data in feeds.render_feeds(self.site, scope, items).items():
             self.output.write(f"{base}/{name}", data)
 
     def render_chrome(self) -> None:

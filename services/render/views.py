@@ -1,12 +1,10 @@
-"""Rendering from data to bytes: Jinja2 pages, feedgen feeds, JSON Feed and sitemaps."""
+"""Rendering from data to bytes: Jinja2 pages and sitemaps (the feeds are in feeds.py)."""
 
 from __future__ import annotations
 
-import json
-import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,11 +13,9 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from feedgen.feed import FeedGenerator
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from lxml import etree
 
-from services.render.pages import FEED_FILES, TAG_PREFIX, month_dir, tag_dir
+from services.render.pages import FEED_FILES, month_dir, tag_dir
 from shared import taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
@@ -29,10 +25,7 @@ STATIC = Path(__file__).parent / "static"
 LATEST_ON_FRONT = 10
 LATEST_ON_PAGE = 30
 LATEST_IN_FEED = 50
-# An empty feed still needs an `updated` time, and it must not come from the clock.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 TAG_KIND_NAMES = {"region": "Region", "topic": "Ämne"}
-ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_TYPES = {
     "rss.xml": "application/rss+xml",
     "atom.xml": "application/atom+xml",
@@ -271,175 +264,6 @@ def render_not_found(site: Site) -> bytes:
 
 def render_robots(site: Site) -> bytes:
     return f"User-agent: *\nAllow: /\n\nSitemap: {site.absolute('/sitemap.xml')}\n".encode()
-
-
-# Feeds ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeedScope:
-    """Which feed: the whole site (base "/") or one region or topic."""
-
-    base: str
-    title: str
-    description: str
-
-
-def site_scope(site: Site) -> FeedScope:
-    title = site.settings.site_title
-    return FeedScope("/", title, f"Nyheter från {title}")
-
-
-def tag_scope(site: Site, kind: str, slug: str) -> FeedScope:
-    name = site.tag_name(kind, slug)
-    return FeedScope(
-        f"/{tag_dir(kind, slug)}/",
-        f"{site.settings.site_title}: {name}",
-        f"Nyheter om {name}" if kind == "topic" else f"Nyheter från {name}",
-    )
-
-
-def feed_updated(items: Sequence[Item]) -> datetime:
-    """The newest change among the entries: the feed changes only when its data does."""
-    return max((item.updated_at for item in items), default=EPOCH)
-
-
-def _categories(site: Site, item: Item) -> list[tuple[str, str, str]]:
-    """(term, label, scheme) for each region and topic of an item."""
-    return [
-        (slug, site.tag_name(kind, slug), site.absolute(f"/{TAG_PREFIX[kind]}/"))
-        for kind, slugs in (("region", item.regions), ("topic", item.topics))
-        for slug in slugs or ()
-    ]
-
-
-def _attachment_type(url: str) -> str:
-    return mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
-
-
-def _feed_links(fg: FeedGenerator, site: Site, scope: FeedScope, self_name: str) -> None:
-    # feedgen takes the last feed link for RSS's <link>: the alternate must come last.
-    href = site.absolute(scope.base + self_name)
-    fg.link(href=href, rel="self", type=FEED_TYPES[self_name], replace=True)
-    fg.link(href=site.absolute(scope.base), rel="alternate", type="text/html")
-
-
-def _feed_generator(site: Site, scope: FeedScope, items: Sequence[Item]) -> FeedGenerator:
-    fg = FeedGenerator()
-    fg.load_extension("dc", atom=False, rss=True)
-    fg.id(site.absolute(scope.base))
-    fg.title(scope.title)
-    fg.subtitle(scope.description)
-    fg.language(site.settings.language)
-    # Atom requires an author per entry; the site is the author of entries that name none.
-    fg.author({"name": site.settings.site_title})
-    fg.updated(feed_updated(items))
-    for item in items[:LATEST_IN_FEED]:
-        entry = fg.add_entry(order="append")
-        entry.id(f"urn:uuid:{item.id}")
-        entry.guid(f"urn:uuid:{item.id}", permalink=False)
-        entry.title(item.title)
-        entry.link(href=site.absolute(item.path), rel="alternate", type="text/html")
-        if item.attachments:
-            # RSS holds one enclosure per item; Atom gets all of them in _atom_links.
-            first = item.attachments[0]["url"]
-            entry.enclosure(url=first, length=0, type=_attachment_type(first))
-        entry.published(item.published_at)
-        entry.updated(item.updated_at)
-        entry.summary(item.summary)
-        entry.description(item.summary)
-        entry.content(item.body_html, type="html")
-        if item.author_name:
-            entry.author({"name": item.author_name})
-            entry.dc.dc_creator(item.author_name)
-        for term, label, scheme in _categories(site, item):
-            entry.category(term=term, label=label, scheme=scheme)
-    return fg
-
-
-def render_rss(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
-    fg = _feed_generator(site, scope, items)
-    _feed_links(fg, site, scope, "rss.xml")
-    return fg.rss_str(pretty=True)
-
-
-def render_atom(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
-    fg = _feed_generator(site, scope, items)
-    _feed_links(fg, site, scope, "atom.xml")
-    return _atom_links(site, fg.atom_str(pretty=True), items[:LATEST_IN_FEED])
-
-
-def _atom_links(site: Site, atom: bytes, items: Sequence[Item]) -> bytes:
-    """Write the entries' links ourselves: feedgen 1.0 drops their rel, type and title."""
-    root = etree.fromstring(atom)
-    for entry, item in zip(root.iterfind(f"{{{ATOM_NS}}}entry"), items, strict=True):
-        for link in entry.findall(f"{{{ATOM_NS}}}link"):
-            entry.remove(link)
-        position = list(entry).index(entry.find(f"{{{ATOM_NS}}}title")) + 1
-        links = [{"href": site.absolute(item.path), "rel": "alternate", "type": "text/html"}]
-        for attachment in item.attachments or ():
-            link = {"href": attachment["url"], "rel": "enclosure"}
-            link["type"] = _attachment_type(attachment["url"])
-            if attachment.get("title"):
-                link["title"] = attachment["title"]
-            links.append(link)
-        for offset, attributes in enumerate(links):
-            element = etree.Element(f"{{{ATOM_NS}}}link", attributes)
-            element.tail = "\n    "
-            entry.insert(position + offset, element)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
-def render_json_feed(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
-    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), key order fixed for byte stability."""
-    entries = []
-    for item in items[:LATEST_IN_FEED]:
-        entry: dict[str, Any] = {
-            "id": f"urn:uuid:{item.id}",
-            "url": site.absolute(item.path),
-            "title": item.title,
-            "summary": item.summary,
-            "content_html": item.body_html,
-            "date_published": item.published_at.isoformat(),
-            "date_modified": item.updated_at.isoformat(),
-            "tags": [label for _term, label, _scheme in _categories(site, item)],
-            "language": site.settings.language,
-        }
-        if item.author_name:
-            entry["authors"] = [{"name": item.author_name}]
-        if item.image and item.image.get("url"):
-            entry["image"] = item.image["url"]
-        if item.attachments:
-            entry["attachments"] = [
-                {
-                    "url": attachment["url"],
-                    "mime_type": _attachment_type(attachment["url"]),
-                    **({"title": attachment["title"]} if attachment.get("title") else {}),
-                }
-                for attachment in item.attachments
-            ]
-        entries.append(entry)
-    feed = {
-        "version": "https://jsonfeed.org/version/1.1",
-        "title": scope.title,
-        "description": scope.description,
-        "home_page_url": site.absolute(scope.base),
-        "feed_url": site.absolute(scope.base + "feed.json"),
-        "language": site.settings.language,
-        "items": entries,
-    }
-    # Compact: json's C encoder runs only without indent (4 ms less per 50-entry feed).
-    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
-
-def render_feeds(site: Site, scope: FeedScope, items: Sequence[Item]) -> dict[str, bytes]:
-    """rss.xml, atom.xml and feed.json for one scope (one feedgen build for both XML feeds)."""
-    fg = _feed_generator(site, scope, items)
-    _feed_links(fg, site, scope, "rss.xml")
-    rss = fg.rss_str(pretty=True)
-    _feed_links(fg, site, scope, "atom.xml")
-    atom = _atom_links(site, fg.atom_str(pretty=True), items[:LATEST_IN_FEED])
-    return {"rss.xml": rss, "atom.xml": atom, "feed.json": render_json_feed(site, scope, items)}
 
 
 # Sitemaps ---------------------------------------------------------------------------------

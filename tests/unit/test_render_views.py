@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import feedparser
 
-from services.render import views
+from services.render import feeds, views
 from shared.config import Settings
 from shared.models import Item
 
@@ -49,9 +49,9 @@ def test_swedish_dates_have_no_abbreviation_dot():
 
 def test_feeds_take_their_dates_from_the_data_and_repeat_byte_for_byte():
     site, items = _site(), [_item()]
-    scope = views.site_scope(site)
-    first = views.render_feeds(site, scope, items)
-    assert views.render_feeds(site, scope, items) == first
+    scope = feeds.site_scope(site)
+    first = feeds.render_feeds(site, scope, items)
+    assert feeds.render_feeds(site, scope, items) == first
     atom = feedparser.parse(first["atom.xml"])
     assert atom.feed.updated.startswith("2021-05-02T08:00:00")
     [entry] = atom.entries
@@ -66,7 +66,7 @@ def test_feeds_take_their_dates_from_the_data_and_repeat_byte_for_byte():
 
 def test_empty_feed_has_a_fixed_date():
     site = _site()
-    rss = feedparser.parse(views.render_rss(site, views.site_scope(site), []))
+    rss = feedparser.parse(feeds.render_rss(site, feeds.site_scope(site), []))
     assert rss.feed.updated_parsed[:3] == (2000, 1, 1)
 
 

@@ -1,0 +1,285 @@
+"""The feeds: RSS 2.0 and Atom 1.0 (feedgen) and JSON Feed 1.1, for the site and each tag.
+
+An item's entry depends on the item and the site only, and the same item appears in the site
+feed, in its regions' and topics' feeds and in every feed written after it, so each entry is
+built once per version of the item and each feed gets copies of its XML and its JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import mimetypes
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+from lxml import etree
+from lxml import html as lxml_html
+
+from services.render.pages import TAG_PREFIX, tag_dir
+from services.render.views import FEED_TYPES, LATEST_IN_FEED, Site
+from shared.models import Item
+
+# An empty feed still needs an `updated` time, and it must not come from the clock.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# Entries kept per process: every feed's 50 entries (1 + 22 regions + 17 topics) fit.
+ENTRY_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class FeedScope:
+    """Which feed: the whole site (base "/") or one region or topic."""
+
+    base: str
+    title: str
+    description: str
+
+
+def site_scope(site: Site) -> FeedScope:
+    title = site.settings.site_title
+    return FeedScope("/", title, f"Nyheter från {title}")
+
+
+def tag_scope(site: Site, kind: str, slug: str) -> FeedScope:
+    name = site.tag_name(kind, slug)
+    return FeedScope(
+        f"/{tag_dir(kind, slug)}/",
+        f"{site.settings.site_title}: {name}",
+        f"Nyheter om {name}" if kind == "topic" else f"Nyheter från {name}",
+    )
+
+
+def feed_updated(items: Sequence[Item]) -> datetime:
+    """The newest change among the entries: the feed changes only when its data does."""
+    return max((item.updated_at for item in items), default=EPOCH)
+
+
+def _categories(site: Site, item: Item) -> list[tuple[str, str, str]]:
+    """(term, label, scheme) for each region and topic of an item."""
+    return [
+        (slug, site.tag_name(kind, slug), site.absolute(f"/{TAG_PREFIX[kind]}/"))
+        for kind, slugs in (("region", item.regions), ("topic", item.topics))
+        for slug in slugs or ()
+    ]
+
+
+def _attachment_type(url: str) -> str:
+    return mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
+
+
+# What a URI may hold besides letters, digits and "-._~" (RFC 3986 reserved characters and "%").
+_URI_SAFE = ";/?:@&=+$,!*'()%#"
+_URI = re.compile(r"[A-Za-z0-9\-._~;/?:@&=+$,!*'()%#]*")
+
+
+def _uri(url: str) -> str:
+    """An IRI as a URI (feeds require URIs): the host in IDNA, other characters that a URI
+    cannot hold (å, ä, ö, "|", ...) as UTF-8 percent-escapes; a URI is returned unchanged."""
+    if _URI.fullmatch(url):
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc if parts.netloc.isascii() else parts.netloc.encode("idna").decode()
+    return urlunsplit(
+        (parts.scheme, netloc, *(quote(part, safe=_URI_SAFE) for part in parts[2:]))
+    )
+
+
+# An href or src that does not start with a scheme (nh3 always writes attributes in "").
+_RELATIVE_REF = re.compile(r'\s(?:href|src)="(?![A-Za-z][A-Za-z0-9+.\-]*:)')
+
+
+def _absolute_links(fragment: str, base: str) -> str:
+    """The HTML with its relative links resolved against `base`: a feed entry is read away
+    from the page it came from, and feed readers do not all apply xml:base."""
+    if not _RELATIVE_REF.search(fragment):
+        return fragment
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    root.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
+    return lxml_html.tostring(root, encoding="unicode")[len("<div>") : -len("</div>")]
+
+
+class _Entry(FeedEntry):
+    """One item's feedgen entry, with its RSS and Atom XML built on first use and copied
+    into each feed (an lxml element has one parent)."""
+
+    def __init__(self, site: Site, item: Item) -> None:
+        super().__init__()
+        self.load_extension("dc", atom=False, rss=True)
+        self.item_url = site.absolute(item.path)
+        self.attachments = [
+            (_uri(attachment["url"]), attachment.get("title"))
+            for attachment in item.attachments or ()
+        ]
+        self.categories = _categories(site, item)
+        self.body_html = _absolute_links(item.body_html, self.item_url)
+        self.id(f"urn:uuid:{item.id}")
+        self.guid(f"urn:uuid:{item.id}", permalink=False)
+        self.title(item.title)
+        self.link(href=self.item_url, rel="alternate", type="text/html")
+        if self.attachments:
+            # RSS holds one enclosure per item; Atom gets all of them in _atom_links.
+            first = self.attachments[0][0]
+            self.enclosure(url=first, length=0, type=_attachment_type(first))
+        self.published(item.published_at)
+        self.updated(item.updated_at)
+        self.summary(item.summary)
+        # RSS's description is HTML: the plain-text summary goes in escaped.
+        self.description(html.escape(item.summary, quote=False))
+        self.content(self.body_html, type="html")
+        if item.author_name:
+            self.author({"name": item.author_name})
+            self.dc.dc_creator(item.author_name)
+        for term, label, scheme in self.categories:
+            self.category(term=term, label=label, scheme=scheme)
+        self._rss: etree._Element | None = None
+        self._atom: etree._Element | None = None
+        self.json = json.dumps(_json_entry(site, item, self), ensure_ascii=False,
+                               separators=(",", ":"))
+
+    def rss_entry(self, extensions: bool = True) -> etree._Element:
+        if self._rss is None:
+            self._rss = super().rss_entry(extensions)
+        return copy.deepcopy(self._rss)
+
+    def atom_entry(self, extensions: bool = True) -> etree._Element:
+        if self._atom is None:
+            self._atom = _atom_links(super().atom_entry(extensions), self)
+        return copy.deepcopy(self._atom)
+
+
+def _atom_links(entry: etree._Element, source: _Entry) -> etree._Element:
+    """Write the entry's links ourselves: feedgen 1.0 drops their rel, type and title.
+    (feedgen's entry elements have no namespace: they take the feed's default one.)"""
+    for link in entry.findall("link"):
+        entry.remove(link)
+    position = list(entry).index(entry.find("title")) + 1
+    links = [{"href": source.item_url, "rel": "alternate", "type": "text/html"}]
+    for url, title in source.attachments:
+        link = {"href": url, "rel": "enclosure", "type": _attachment_type(url)}
+        if title:
+            link["title"] = title
+        links.append(link)
+    for offset, attributes in enumerate(links):
+        entry.insert(position + offset, etree.Element("link", attributes))
+    return entry
+
+
+_ENTRIES: dict[Any, tuple[tuple, _Entry]] = {}
+
+
+def _entry(site: Site, item: Item) -> _Entry:
+    """The item's entry, from the cache when nothing it is built from has changed (compared
+    field by field, so an edit that keeps `updated_at` cannot serve a stale entry)."""
+    state = (
+        site, item.updated_at, item.version, item.title, item.summary, item.body_html,
+        item.month, item.slug, item.published_at, item.author_name, item.regions,
+        item.topics, item.attachments, item.image,
+    )
+    cached = _ENTRIES.get(item.id)
+    if cached is not None and cached[0] == state:
+        return cached[1]
+    entry = _Entry(site, item)
+    if len(_ENTRIES) >= ENTRY_CACHE_SIZE:
+        _ENTRIES.pop(next(iter(_ENTRIES)), None)  # the oldest
+    _ENTRIES[item.id] = (state, entry)
+    return entry
+
+
+def clear_entries() -> None:
+    """Forget every built entry (the next feeds build theirs again)."""
+    _ENTRIES.clear()
+
+
+def _feed_links(fg: FeedGenerator, site: Site, scope: FeedScope, self_name: str) -> None:
+    # feedgen takes the last feed link for RSS's <link>: the alternate must come last.
+    href = site.absolute(scope.base + self_name)
+    fg.link(href=href, rel="self", type=FEED_TYPES[self_name], replace=True)
+    fg.link(href=site.absolute(scope.base), rel="alternate", type="text/html")
+
+
+def _feed_generator(site: Site, scope: FeedScope, items: Sequence[Item]) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.id(site.absolute(scope.base))
+    fg.title(scope.title)
+    fg.subtitle(scope.description)
+    fg.language(site.settings.language)
+    # Atom requires an author per entry; the site is the author of entries that name none.
+    fg.author({"name": site.settings.site_title})
+    fg.updated(feed_updated(items))
+    for item in items[:LATEST_IN_FEED]:
+        fg.add_entry(_entry(site, item), order="append")
+    return fg
+
+
+def render_rss(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
+    fg = _feed_generator(site, scope, items)
+    _feed_links(fg, site, scope, "rss.xml")
+    return fg.rss_str(pretty=True)
+
+
+def render_atom(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
+    fg = _feed_generator(site, scope, items)
+    _feed_links(fg, site, scope, "atom.xml")
+    return fg.atom_str(pretty=True)
+
+
+def _json_entry(site: Site, item: Item, entry: _Entry) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": f"urn:uuid:{item.id}",
+        "url": entry.item_url,
+        "title": item.title,
+        "summary": item.summary,
+        "content_html": entry.body_html,
+        "date_published": item.published_at.isoformat(),
+        "date_modified": item.updated_at.isoformat(),
+        "tags": [label for _term, label, _scheme in entry.categories],
+        "language": site.settings.language,
+    }
+    if item.author_name:
+        data["authors"] = [{"name": item.author_name}]
+    if item.image and item.image.get("url"):
+        data["image"] = _uri(item.image["url"])
+    if entry.attachments:
+        data["attachments"] = [
+            {
+                "url": url,
+                "mime_type": _attachment_type(url),
+                **({"title": title} if title else {}),
+            }
+            for url, title in entry.attachments
+        ]
+    return data
+
+
+def render_json_feed(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), key order fixed for byte stability."""
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": scope.title,
+        "description": scope.description,
+        "home_page_url": site.absolute(scope.base),
+        "feed_url": site.absolute(scope.base + "feed.json"),
+        "language": site.settings.language,
+    }
+    # Compact, as json.dumps(..., separators=(",", ":")) writes it; "items" comes last.
+    head = json.dumps(feed, ensure_ascii=False, separators=(",", ":"))[:-1]
+    entries = ",".join(_entry(site, item).json for item in items[:LATEST_IN_FEED])
+    return f'{head},"items":[{entries}]}}\n'.encode()
+
+
+def render_feeds(site: Site, scope: FeedScope, items: Sequence[Item]) -> dict[str, bytes]:
+    """rss.xml, atom.xml and feed.json for one scope (one feedgen build for both XML feeds)."""
+    fg = _feed_generator(site, scope, items)
+    _feed_links(fg, site, scope, "rss.xml")
+    rss = fg.rss_str(pretty=True)
+    _feed_links(fg, site, scope, "atom.xml")
+    atom = fg.atom_str(pretty=True)
+    return {"rss.xml": rss, "atom.xml": atom, "feed.json": render_json_feed(site, scope, items)}
