@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from feedgen.entry import FeedEntry
+from feedgen.ext.dc import DcEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from lxml import html as lxml_html
@@ -29,8 +30,9 @@ from shared.models import Item
 
 # An empty feed still needs an `updated` time, and it must not come from the clock.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-# Entries kept per process: every feed's 50 entries (1 + 22 regions + 17 topics) fit.
-ENTRY_CACHE_SIZE = 4096
+# Entries kept per process (about 15 kB each): the 50 of every feed (1 + 22 regions + 17
+# topics) fit.
+ENTRY_CACHE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,13 @@ def _uri(url: str) -> str:
     if _URI.fullmatch(url):
         return url
     parts = urlsplit(url)
-    netloc = parts.netloc if parts.netloc.isascii() else parts.netloc.encode("idna").decode()
-    return urlunsplit(
-        (parts.scheme, netloc, *(quote(part, safe=_URI_SAFE) for part in parts[2:]))
-    )
+    netloc = parts.netloc
+    if not netloc.isascii():
+        try:
+            netloc = netloc.encode("idna").decode("ascii")
+        except UnicodeError:  # not a host name IDNA can write: escaped like the rest
+            netloc = quote(netloc, safe=":[]")
+    return urlunsplit((parts.scheme, netloc, *(quote(part, safe=_URI_SAFE) for part in parts[2:])))
 
 
 # An href or src that does not start with a scheme (nh3 always writes attributes in "").
@@ -106,63 +111,68 @@ def _absolute_links(fragment: str, base: str) -> str:
 
 
 class _Entry(FeedEntry):
-    """One item's feedgen entry, with its RSS and Atom XML built on first use and copied
-    into each feed (an lxml element has one parent)."""
+    """One item's entry: its RSS and Atom XML and its JSON, built once with feedgen. Each
+    feed gets copies of the XML (an lxml element has one parent)."""
 
     def __init__(self, site: Site, item: Item) -> None:
         super().__init__()
-        self.load_extension("dc", atom=False, rss=True)
-        self.item_url = site.absolute(item.path)
-        self.attachments = [
+        # As load_extension("dc") does, without its import attempts (a file system search).
+        self.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+        url = site.absolute(item.path)
+        attachments = [
             (_uri(attachment["url"]), attachment.get("title"))
             for attachment in item.attachments or ()
         ]
-        self.categories = _categories(site, item)
-        self.body_html = _absolute_links(item.body_html, self.item_url)
+        categories = _categories(site, item)
+        body_html = _absolute_links(item.body_html, url)
         self.id(f"urn:uuid:{item.id}")
         self.guid(f"urn:uuid:{item.id}", permalink=False)
         self.title(item.title)
-        self.link(href=self.item_url, rel="alternate", type="text/html")
-        if self.attachments:
+        self.link(href=url, rel="alternate", type="text/html")
+        if attachments:
             # RSS holds one enclosure per item; Atom gets all of them in _atom_links.
-            first = self.attachments[0][0]
+            first = attachments[0][0]
             self.enclosure(url=first, length=0, type=_attachment_type(first))
         self.published(item.published_at)
         self.updated(item.updated_at)
         self.summary(item.summary)
         # RSS's description is HTML: the plain-text summary goes in escaped.
         self.description(html.escape(item.summary, quote=False))
-        self.content(self.body_html, type="html")
+        self.content(body_html, type="html")
         if item.author_name:
             self.author({"name": item.author_name})
             self.dc.dc_creator(item.author_name)
-        for term, label, scheme in self.categories:
+        for term, label, scheme in categories:
             self.category(term=term, label=label, scheme=scheme)
-        self._rss: etree._Element | None = None
-        self._atom: etree._Element | None = None
-        self.json = json.dumps(_json_entry(site, item, self), ensure_ascii=False,
-                               separators=(",", ":"))
+        # Both in one document: an element made on its own has a whole document to itself.
+        self._xml = etree.Element("entry")
+        self._xml.append(super().rss_entry())
+        self._xml.append(_atom_links(super().atom_entry(), url, attachments))
+        self.json = json.dumps(
+            _json_entry(site, item, url, body_html, categories, attachments),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        FeedEntry.__init__(self)  # what feedgen kept to build them is not needed any more
 
     def rss_entry(self, extensions: bool = True) -> etree._Element:
-        if self._rss is None:
-            self._rss = super().rss_entry(extensions)
-        return copy.deepcopy(self._rss)
+        return copy.deepcopy(self._xml[0])
 
     def atom_entry(self, extensions: bool = True) -> etree._Element:
-        if self._atom is None:
-            self._atom = _atom_links(super().atom_entry(extensions), self)
-        return copy.deepcopy(self._atom)
+        return copy.deepcopy(self._xml[1])
 
 
-def _atom_links(entry: etree._Element, source: _Entry) -> etree._Element:
+def _atom_links(
+    entry: etree._Element, url: str, attachments: list[tuple[str, str | None]]
+) -> etree._Element:
     """Write the entry's links ourselves: feedgen 1.0 drops their rel, type and title.
     (feedgen's entry elements have no namespace: they take the feed's default one.)"""
     for link in entry.findall("link"):
         entry.remove(link)
     position = list(entry).index(entry.find("title")) + 1
-    links = [{"href": source.item_url, "rel": "alternate", "type": "text/html"}]
-    for url, title in source.attachments:
-        link = {"href": url, "rel": "enclosure", "type": _attachment_type(url)}
+    links = [{"href": url, "rel": "alternate", "type": "text/html"}]
+    for href, title in attachments:
+        link = {"href": href, "rel": "enclosure", "type": _attachment_type(href)}
         if title:
             link["title"] = title
         links.append(link)
@@ -178,9 +188,20 @@ def _entry(site: Site, item: Item) -> _Entry:
     """The item's entry, from the cache when nothing it is built from has changed (compared
     field by field, so an edit that keeps `updated_at` cannot serve a stale entry)."""
     state = (
-        site, item.updated_at, item.version, item.title, item.summary, item.body_html,
-        item.month, item.slug, item.published_at, item.author_name, item.regions,
-        item.topics, item.attachments, item.image,
+        site,
+        item.updated_at,
+        item.version,
+        item.title,
+        item.summary,
+        item.body_html,
+        item.month,
+        item.slug,
+        item.published_at,
+        item.author_name,
+        item.regions,
+        item.topics,
+        item.attachments,
+        item.image,
     )
     cached = _ENTRIES.get(item.id)
     if cached is not None and cached[0] == state:
@@ -231,30 +252,37 @@ def render_atom(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
     return fg.atom_str(pretty=True)
 
 
-def _json_entry(site: Site, item: Item, entry: _Entry) -> dict[str, Any]:
+def _json_entry(
+    site: Site,
+    item: Item,
+    url: str,
+    body_html: str,
+    categories: list[tuple[str, str, str]],
+    attachments: list[tuple[str, str | None]],
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": f"urn:uuid:{item.id}",
-        "url": entry.item_url,
+        "url": url,
         "title": item.title,
         "summary": item.summary,
-        "content_html": entry.body_html,
+        "content_html": body_html,
         "date_published": item.published_at.isoformat(),
         "date_modified": item.updated_at.isoformat(),
-        "tags": [label for _term, label, _scheme in entry.categories],
+        "tags": [label for _term, label, _scheme in categories],
         "language": site.settings.language,
     }
     if item.author_name:
         data["authors"] = [{"name": item.author_name}]
     if item.image and item.image.get("url"):
         data["image"] = _uri(item.image["url"])
-    if entry.attachments:
+    if attachments:
         data["attachments"] = [
             {
-                "url": url,
-                "mime_type": _attachment_type(url),
+                "url": href,
+                "mime_type": _attachment_type(href),
                 **({"title": title} if title else {}),
             }
-            for url, title in entry.attachments
+            for href, title in attachments
         ]
     return data
 

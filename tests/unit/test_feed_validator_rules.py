@@ -40,7 +40,9 @@ NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 # Characters of a URI (RFC 2396/3986): anything else (å, space, "|", ...) must be escaped.
 URI_CHARS = r"[A-Za-z0-9;/?:@&=+$.\-_!~*'()%,#]"
 ABSOLUTE_URI = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*:{URI_CHARS}+")
-HTTP_URL = re.compile(rf"https?://(?:[A-Za-z0-9\-]+\.)+[A-Za-z0-9][A-Za-z0-9\-]*(?::\d+)?/{URI_CHARS}*")
+HTTP_URL = re.compile(
+    rf"https?://(?:[A-Za-z0-9\-]+\.)+[A-Za-z0-9][A-Za-z0-9\-]*(?::\d+)?/{URI_CHARS}*"
+)
 URN_UUID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MIME = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+")
 RFC2822 = re.compile(
@@ -52,23 +54,92 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 CHAR_REF = re.compile(r"&(#?\w+)")
 UNSAFE_ELEMENTS = {
-    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form",
-    "input", "button", "textarea", "select", "link", "meta", "base", "svg", "math",
+    "script",
+    "style",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "form",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "link",
+    "meta",
+    "base",
+    "svg",
+    "math",
 }
 REGISTERED_RELS = {"alternate", "self", "enclosure", "related", "via"}
 RSS_CHANNEL = {
-    "title", "link", "description", "language", "copyright", "managingEditor", "webMaster",
-    "pubDate", "lastBuildDate", "category", "generator", "docs", "cloud", "ttl", "image",
-    "rating", "textInput", "skipHours", "skipDays", f"{A}link", "item",
+    "title",
+    "link",
+    "description",
+    "language",
+    "copyright",
+    "managingEditor",
+    "webMaster",
+    "pubDate",
+    "lastBuildDate",
+    "category",
+    "generator",
+    "docs",
+    "cloud",
+    "ttl",
+    "image",
+    "rating",
+    "textInput",
+    "skipHours",
+    "skipDays",
+    f"{A}link",
+    "item",
 }
 RSS_ITEM = {
-    "title", "link", "description", "author", "category", "comments", "enclosure", "guid",
-    "pubDate", "source", f"{{{CONTENT}}}encoded", f"{{{DC}}}creator",
+    "title",
+    "link",
+    "description",
+    "author",
+    "category",
+    "comments",
+    "enclosure",
+    "guid",
+    "pubDate",
+    "source",
+    f"{{{CONTENT}}}encoded",
+    f"{{{DC}}}creator",
 }
-ATOM_FEED = {"author", "category", "contributor", "generator", "icon", "id", "link", "logo",
-             "rights", "subtitle", "title", "updated", "entry"}
-ATOM_ENTRY = {"author", "category", "content", "contributor", "id", "link", "published",
-              "rights", "source", "summary", "title", "updated"}
+ATOM_FEED = {
+    "author",
+    "category",
+    "contributor",
+    "generator",
+    "icon",
+    "id",
+    "link",
+    "logo",
+    "rights",
+    "subtitle",
+    "title",
+    "updated",
+    "entry",
+}
+ATOM_ENTRY = {
+    "author",
+    "category",
+    "content",
+    "contributor",
+    "id",
+    "link",
+    "published",
+    "rights",
+    "source",
+    "summary",
+    "title",
+    "updated",
+}
 
 
 # The checks ---------------------------------------------------------------------------------
@@ -204,7 +275,7 @@ def rss_problems(document: bytes, location: str) -> list[str]:
     if set(names) - RSS_CHANNEL:
         problems.append("UndefinedElement")
     # MisplacedItem (RSS Profile): the channel's elements come before its items.
-    if "item" in names and set(names[names.index("item"):]) != {"item"}:
+    if "item" in names and set(names[names.index("item") :]) != {"item"}:
         problems.append("MisplacedItem")
     # MissingTitle / MissingLink / MissingDescription; DuplicateElement.
     for name in ("title", "link", "description"):
@@ -237,8 +308,7 @@ def rss_problems(document: bytes, location: str) -> list[str]:
         # NeedDescriptionBeforeContent (RSS Profile).
         encoded = f"{{{CONTENT}}}encoded"
         if encoded in children and (
-            "description" not in children
-            or children.index("description") > children.index(encoded)
+            "description" not in children or children.index("description") > children.index(encoded)
         ):
             problems.append("NeedDescriptionBeforeContent")
         # DuplicateItemSemantics: author and dc:creator say the same.
@@ -284,8 +354,11 @@ def rss_problems(document: bytes, location: str) -> list[str]:
 
 def _atom_links(parent: etree._Element, problems: list[str]) -> list[etree._Element]:
     links = parent.findall(f"{A}link")
-    alternates = [(link.get("type"), link.get("hreflang")) for link in links
-                  if link.get("rel", "alternate") == "alternate"]
+    alternates = [
+        (link.get("type"), link.get("hreflang"))
+        for link in links
+        if link.get("rel", "alternate") == "alternate"
+    ]
     # DuplicateAtomLink: one alternate link per type and language.
     if len(alternates) != len(set(alternates)):
         problems.append("DuplicateAtomLink")
@@ -340,7 +413,7 @@ def atom_problems(document: bytes, location: str) -> list[str]:
     if set(names) - ATOM_FEED:
         problems.append("UndefinedElement")
     # MisplacedMetadata: the feed's elements come before its entries.
-    if "entry" in names and set(names[names.index("entry"):]) != {"entry"}:
+    if "entry" in names and set(names[names.index("entry") :]) != {"entry"}:
         problems.append("MisplacedMetadata")
     # MissingElement (title, id, updated); DuplicateElement.
     for name in ("title", "id", "updated"):
@@ -434,44 +507,52 @@ def sample_items() -> list[Item]:
                 "\n\nLäs mer i [arkivet](/arkiv/), [om oss](../../../../vision/) och [här](#slut)."
                 "\n\n![Karta över Skåne](/media/karta-skåne.png)"
                 '\n\n<p onclick="alert(1)" style="color:red">Ö</p><script>alert(2)</script>'
-                "<iframe src=\"https://example.org/\"></iframe>"
+                '<iframe src="https://example.org/"></iframe>'
             )
         attachments = []
         if n % 4 == 0:
             attachments = [
-                {"title": "Årsrapport 2021", "url": "https://exempel.se/dokument/årsrapport|2021.pdf"},
+                {
+                    "title": "Årsrapport 2021",
+                    "url": "https://exempel.se/dokument/årsrapport|2021.pdf",
+                },
                 {"title": "Bilaga", "url": "https://exämpel.se/bilaga.docx"},
             ]
-        items.append(Item(
-            id=uuid.uuid5(uuid.NAMESPACE_URL, f"newsroom-sample-{n}"),
-            slug=f"nyhet-{n}",
-            month=published.strftime("%Y-%m"),
-            title=raw["title"] + (" & Blekinge: frågor och svar" if n == 1 else ""),
-            summary=raw["summary"] + (" Utsläppen < 5 % & målen > 2030." if n == 2 else ""),
-            body_md=body,
-            body_html=render_markdown(body),
-            published_at=published,
-            updated_at=published + timedelta(days=1, seconds=n),
-            regions=raw["regions"],
-            topics=raw["topics"],
-            author_name=["Åsa Öberg", "Jörgen Näslund", None][n % 3],
-            attachments=attachments,
-            image={"url": "https://exempel.se/bilder/skärgård.jpg", "alt": "Skärgård"}
-            if n % 2 else None,
-            status="published",
-            version=1,
-        ))
+        items.append(
+            Item(
+                id=uuid.uuid5(uuid.NAMESPACE_URL, f"newsroom-sample-{n}"),
+                slug=f"nyhet-{n}",
+                month=published.strftime("%Y-%m"),
+                title=raw["title"] + (" & Blekinge: frågor och svar" if n == 1 else ""),
+                summary=raw["summary"] + (" Utsläppen < 5 % & målen > 2030." if n == 2 else ""),
+                body_md=body,
+                body_html=render_markdown(body),
+                published_at=published,
+                updated_at=published + timedelta(days=1, seconds=n),
+                regions=raw["regions"],
+                topics=raw["topics"],
+                author_name=["Åsa Öberg", "Jörgen Näslund", None][n % 3],
+                attachments=attachments,
+                image={"url": "https://exempel.se/bilder/skärgård.jpg", "alt": "Skärgård"}
+                if n % 2
+                else None,
+                status="published",
+                version=1,
+            )
+        )
     return sorted(items, key=lambda item: item.published_at, reverse=True)
 
 
 def _scopes(site: views.Site, items: list[Item]):
     yield feeds.site_scope(site), items
-    yield feeds.tag_scope(site, "region", "region-skane"), [
-        item for item in items if "region-skane" in item.regions
-    ]
-    yield feeds.tag_scope(site, "topic", "miljo"), [
-        item for item in items if "miljo" in item.topics
-    ]
+    yield (
+        feeds.tag_scope(site, "region", "region-skane"),
+        [item for item in items if "region-skane" in item.regions],
+    )
+    yield (
+        feeds.tag_scope(site, "topic", "miljo"),
+        [item for item in items if "miljo" in item.topics],
+    )
 
 
 def test_our_feeds_break_none_of_the_validator_rules():
@@ -520,10 +601,10 @@ def test_feeds_read_back_as_the_items_say():
 # The checks can fail ------------------------------------------------------------------------
 
 
-def _one_feed() -> tuple[views.Site, dict[str, bytes], str]:
+def _one_feed() -> tuple[dict[str, bytes], str]:
     site = _site()
     written = feeds.render_feeds(site, feeds.site_scope(site), sample_items()[:3])
-    return site, written, site.absolute("/")
+    return written, site.absolute("/")
 
 
 @pytest.mark.parametrize(
@@ -538,13 +619,16 @@ def _one_feed() -> tuple[views.Site, dict[str, bytes], str]:
         (b"&lt;/p&gt;", b"&lt;/div&gt;", "NotHtml"),
         (b"<title>", b"<title>&lt;b&gt;fet&lt;/b&gt; ", "ContainsHTML"),
         (b"<language>sv", b"<language>svenska", "InvalidLanguage"),
-        (b"<dc:creator>", b"<author>a@example.org (A)</author><dc:creator>",
-         "DuplicateItemSemantics"),
+        (
+            b"<dc:creator>",
+            b"<author>a@example.org (A)</author><dc:creator>",
+            "DuplicateItemSemantics",
+        ),
         (b"<docs>", b"<blink/><docs>", "UndefinedElement"),
     ],
 )
 def test_the_rss_checks_fail_on_a_broken_feed(old, new, expected):
-    _site_, written, base = _one_feed()
+    written, base = _one_feed()
     assert old in written["rss.xml"]
     broken = written["rss.xml"].replace(old, new, 1)
     assert expected in rss_problems(broken, base + "rss.xml")
@@ -554,22 +638,32 @@ def test_the_rss_checks_fail_on_a_broken_feed(old, new, expected):
     ("old", "new", "expected"),
     [
         (b'rel="self"', b'rel="via"', "MissingSelf"),
-        (b'/atom.xml" rel="self" type="application/atom+xml"',
-         b'/atom.xml" rel="self" type="text/xml"', "SelfNotAtom"),
+        (
+            b'/atom.xml" rel="self" type="application/atom+xml"',
+            b'/atom.xml" rel="self" type="text/xml"',
+            "SelfNotAtom",
+        ),
         (b"<id>urn:uuid:", b"<id>urn:uuid:X", "InvalidUUID"),
         (b"<id>http://localhost:8000/", b"<id>HTTP://localhost:8000/", "NonCanonicalURI"),
         (b"<updated>", b"<updated>2021-04-29 ", "InvalidRFC3339Date"),
-        (b'type="text/html"/>\n    <updated>', b'type="text/html"/>\n    <link href="http://x.example/" type="text/html"/>'
-         b'\n    <updated>', "DuplicateAtomLink"),
-        (b'rel="alternate" type="text/html"/>\n    <updated>',
-         b'rel="replies" type="text/html"/>\n    <updated>', "UnregisteredAtomLinkRel"),
+        (
+            b'type="text/html"/>\n    <updated>',
+            b'type="text/html"/>\n    <link href="http://x.example/" type="text/html"/>\n'
+            + b"    <updated>",
+            "DuplicateAtomLink",
+        ),
+        (
+            b'rel="alternate" type="text/html"/>\n    <updated>',
+            b'rel="replies" type="text/html"/>\n    <updated>',
+            "UnregisteredAtomLinkRel",
+        ),
         (b"<summary>", b"<summary>Se &amp;amp; ", "ContainsUndeclaredHTML"),
         (b"&lt;/p&gt;", b"&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;", "SecurityRisk"),
         (b' xml:lang="sv"', b"", "InvalidLanguage"),
     ],
 )
 def test_the_atom_checks_fail_on_a_broken_feed(old, new, expected):
-    _site_, written, base = _one_feed()
+    written, base = _one_feed()
     assert old in written["atom.xml"]
     broken = written["atom.xml"].replace(old, new, 1)
     assert expected in atom_problems(broken, base + "atom.xml")
