@@ -553,12 +553,12 @@ def _scopes(site: views.Site, items: list[Item]):
         feeds.tag_scope(site, "topic", "miljo"),
         [item for item in items if "miljo" in item.topics],
     )
+    yield feeds.tag_scope(site, "topic", "handskar"), []  # a tag with no items yet
 
 
 def test_our_feeds_break_none_of_the_validator_rules():
     site, items = _site(), sample_items()
     for scope, scoped in _scopes(site, items):
-        assert scoped
         written = feeds.render_feeds(site, scope, scoped)
         base = site.absolute(scope.base)
         assert rss_problems(written["rss.xml"], base + "rss.xml") == [], scope
