@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -52,12 +53,13 @@ def relay_pending(*, limit: int = RELAY_BATCH) -> int:
     relays run at once without sending the same event twice in the normal case. The messages
     of one run go to the broker together (one Redis pipeline) and are marked in one UPDATE.
     """
+    table = OutboxEvent.__table__.c  # Core statements: plain rows, no ORM bookkeeping
     with _relay_lock, session_scope() as session:
         query = (
-            select(OutboxEvent.id, OutboxEvent.event_id, OutboxEvent.type, OutboxEvent.payload)
-            .where(OutboxEvent.relayed_at.is_(None))
-            .where(or_(OutboxEvent.deliver_after.is_(None), OutboxEvent.deliver_after <= utcnow()))
-            .order_by(OutboxEvent.id)
+            select(table.id, table.event_id, table.type, table.payload)
+            .where(table.relayed_at.is_(None))
+            .where(or_(table.deliver_after.is_(None), table.deliver_after <= utcnow()))
+            .order_by(table.id)
             .limit(limit)
         )
         if is_postgres(session):
@@ -79,9 +81,9 @@ def relay_pending(*, limit: int = RELAY_BATCH) -> int:
                     )
         _fault("crash-after-send")
         session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_([event.id for event in events]))
-            .values(relayed_at=utcnow(), attempts=OutboxEvent.attempts + 1)
+            update(OutboxEvent.__table__)
+            .where(table.id.in_([event.id for event in events]))
+            .values(relayed_at=utcnow(), attempts=table.attempts + 1)
         )
         for event in events:
             metrics.EVENTS_RELAYED.labels(event.type).inc()
@@ -103,15 +105,26 @@ def wake() -> None:
 
 
 class RelayThread(threading.Thread):
-    """Relays right after each commit (woken by `wake`) and sweeps every `interval` seconds."""
+    """Relays right after each commit (woken by `wake`) and sweeps every `interval` seconds.
 
-    def __init__(self, interval: float = 1.0) -> None:
+    Runs start at least `min_gap` seconds apart: an event committed after a quiet spell goes
+    out at once, while under load the commits of those few milliseconds share one run (one
+    query, one broker round trip, one update) instead of costing a run each.
+    """
+
+    def __init__(self, interval: float = 1.0, min_gap: float = 0.02) -> None:
         super().__init__(name="outbox-relay", daemon=True)
         self.interval = interval
+        self.min_gap = min_gap
         self._stopping = threading.Event()
 
     def run(self) -> None:
+        started = -self.min_gap
         while not self._stopping.is_set():
+            gap = self.min_gap - (time.monotonic() - started)
+            if gap > 0:
+                self._stopping.wait(gap)
+            started = time.monotonic()
             _wake.clear()
             try:
                 # A full batch may leave more behind; otherwise the next commit wakes it.
