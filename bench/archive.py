@@ -37,14 +37,16 @@ def templates() -> list[dict]:
     return out
 
 
-def rows(count: int, *, end: datetime, seed: int = 1, prefix: str = "a"):
-    """(item dict, [tag dicts]) for `count` published items, oldest first, ending at `end`."""
+def rows(count: int, *, end: datetime, seed: int = 1, prefix: str = "a", jitter: bool = True):
+    """(item dict, [tag dicts]) for `count` published items, oldest first, ending at `end`
+    (each up to a minute earlier than its slot, unless `jitter` is false)."""
     rng = random.Random(seed)
     samples = templates()
     regions, topics = list(DEFAULT_REGIONS), list(DEFAULT_TOPICS)
     for n in range(count):
         tmpl = samples[n % len(samples)]
-        published_at = end - SPACING * (count - 1 - n) - timedelta(seconds=rng.randrange(60))
+        offset = timedelta(seconds=rng.randrange(60)) if jitter else timedelta(0)
+        published_at = end - SPACING * (count - 1 - n) - offset
         item_regions = list(tmpl.get("regions") or [])
         if rng.random() < 0.5:  # spread items over every tag page, as a network of 22 would
             item_regions = [rng.choice(regions)]
@@ -85,11 +87,15 @@ def rows(count: int, *, end: datetime, seed: int = 1, prefix: str = "a"):
         yield item, tags
 
 
-def load(database_url: str, count: int, *, end: datetime, seed: int = 1, prefix: str = "a") -> int:
+def load(
+    database_url: str, count: int, *, end: datetime, seed: int = 1, prefix: str = "a",
+    jitter: bool = True,
+) -> int:
     """Insert `count` items ending at `end`; return how many tag rows were written."""
+    generated = rows(count, end=end, seed=seed, prefix=prefix, jitter=jitter)
     if database_url.startswith("postgresql"):
-        return _copy_postgres(database_url, rows(count, end=end, seed=seed, prefix=prefix))
-    return _insert_sqlalchemy(rows(count, end=end, seed=seed, prefix=prefix))
+        return _copy_postgres(database_url, generated)
+    return _insert_sqlalchemy(generated)
 
 
 def _copy_postgres(database_url: str, generated) -> int:

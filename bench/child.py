@@ -66,10 +66,9 @@ def files_per_event(count: int) -> dict:
     written, millis, cpu = [], [], []
     for n in range(count):
         prefix = f"probe{uuid.uuid4().hex[:6]}-"
-        load(settings.database_url, 1, end=utcnow() - timedelta(seconds=1), seed=100 + n,
-             prefix=prefix)
-        # By its slug: the load gives each item a random second, so the newest by date or
-        # creation time may be an earlier probe.
+        # The newest item, as a new post is: one neighbour, whatever was published before.
+        load(settings.database_url, 1, end=utcnow() - timedelta(milliseconds=1), seed=100 + n,
+             prefix=prefix, jitter=False)
         with session_scope() as session:
             item_id = session.scalars(select(Item.id).where(Item.slug.like(f"%-{prefix}0"))).one()
         event = ItemPublished(item_id=item_id, item_version=1).model_dump(mode="json")
