@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from feedgen.entry import FeedEntry
-from feedgen.ext.dc import DcEntryExtension
+from feedgen.ext.dc import DcEntryExtension, DcExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from lxml import html as lxml_html
@@ -155,11 +155,12 @@ class _Entry(FeedEntry):
         )
         FeedEntry.__init__(self)  # what feedgen kept to build them is not needed any more
 
+    # lxml copies an element with all it holds (copy.copy does not need deepcopy's memo).
     def rss_entry(self, extensions: bool = True) -> etree._Element:
-        return copy.deepcopy(self._xml[0])
+        return copy.copy(self._xml[0])
 
     def atom_entry(self, extensions: bool = True) -> etree._Element:
-        return copy.deepcopy(self._xml[1])
+        return copy.copy(self._xml[1])
 
 
 def _atom_links(
@@ -227,7 +228,7 @@ def _feed_links(fg: FeedGenerator, site: Site, scope: FeedScope, self_name: str)
 
 def _feed_generator(site: Site, scope: FeedScope, items: Sequence[Item]) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("dc", DcExtension, DcEntryExtension, atom=False, rss=True)
     fg.id(site.absolute(scope.base))
     fg.title(scope.title)
     fg.subtitle(scope.description)
