@@ -255,6 +255,10 @@ class FileTransport:
         pass
 
 
+# A line starting with a dot, which SMTP's DATA doubles (the message ends at CRLF "." CRLF).
+_DOT_LINE = re.compile(rb"^\.", re.MULTILINE)
+
+
 class SMTPTransport:
     """One SMTP connection, opened on the first message and reused for the rest of a batch."""
 
@@ -269,6 +273,7 @@ class SMTPTransport:
         self.sender = sender
         self.timeout = timeout
         self._smtp: smtplib.SMTP | None = None
+        self._pipelining = False
 
     def _connect(self) -> smtplib.SMTP:
         try:
@@ -284,6 +289,7 @@ class SMTPTransport:
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password or "")
+            self._pipelining = smtp.has_extn("pipelining")
         except smtplib.SMTPResponseException as exc:
             raise ConnectionFailure(
                 _reply(exc.smtp_code, exc.smtp_error), code=exc.smtp_code
@@ -296,7 +302,10 @@ class SMTPTransport:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
-            self._smtp.sendmail(self.sender, [recipient], data)
+            if self._pipelining:
+                self._send_pipelined(self._smtp, recipient, data)
+            else:
+                self._smtp.sendmail(self.sender, [recipient], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(recipient, (None, b""))
             self._raise_for(code, reply)
@@ -313,6 +322,39 @@ class SMTPTransport:
         except OSError as exc:  # includes SMTPServerDisconnected: no reply, nothing accepted
             self._smtp = None
             raise ConnectionFailure(f"connection lost: {exc}") from exc
+
+    def _send_pipelined(self, smtp: smtplib.SMTP, recipient: str, data: bytes) -> None:
+        """What `sendmail` does, in two round trips instead of four (RFC 2920 PIPELINING):
+        MAIL, RCPT and DATA in one write, then the message once the server said 354. Raises
+        what `sendmail` raises, so both paths fail alike."""
+        if "\r" in recipient or "\n" in recipient:
+            raise smtplib.SMTPRecipientsRefused({recipient: (553, b"invalid address")})
+        smtp.send(f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+        sender_code, sender_reply = smtp.getreply()
+        recipient_code, recipient_reply = smtp.getreply()
+        data_code, data_reply = smtp.getreply()
+        envelope_ok = sender_code == 250 and recipient_code in (250, 251)
+        if data_code == 354:
+            # The message, dot-stuffed (RFC 5321 4.5.2); after a refused envelope only the
+            # end of DATA, since nobody is there to deliver it to.
+            body = b""
+            if envelope_ok:
+                body = _DOT_LINE.sub(b"..", data)
+                if not body.endswith(b"\r\n"):
+                    body += b"\r\n"
+            smtp.send(body + b".\r\n")
+            data_code, data_reply = smtp.getreply()
+            if envelope_ok and data_code == 250:
+                return
+        try:
+            smtp.rset()
+        except smtplib.SMTPServerDisconnected:
+            pass
+        if sender_code != 250:
+            raise smtplib.SMTPSenderRefused(sender_code, sender_reply, self.sender)
+        if recipient_code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (recipient_code, recipient_reply)})
+        raise smtplib.SMTPDataError(data_code, data_reply)
 
     def _raise_for(self, code: int | None, reply: bytes | str) -> None:
         text = _reply(code, reply)

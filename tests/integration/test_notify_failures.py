@@ -147,3 +147,29 @@ def test_a_duplicated_batch_sends_nothing_twice(db, scripted_smtp):
     assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 4
     assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 0
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})
+
+
+def test_each_mail_is_taken_alone_and_the_one_before_is_marked_sent(
+    db, scripted_smtp, monkeypatch
+):
+    # What bounds the duplicates a crash can cause: when a mail goes to SMTP its own row is
+    # the only one `sending` (so the stalled sweep could resend at most that one) and every
+    # mail accepted before it is already marked sent.
+    from services.notify import mail
+
+    recorder, _ = scripted_smtp
+    add_subscribers(*PEOPLE)
+    newsletter, ids = plan(make_item())
+    seen: list[tuple[str, int, int]] = []
+    original = mail.SMTPTransport.send
+
+    def watched(self, *, recipient, data):
+        states = Counter(ledger(newsletter).values())
+        seen.append((ledger(newsletter)[recipient], states["sending"], states["sent"]))
+        return original(self, recipient=recipient, data=data)
+
+    monkeypatch.setattr(mail.SMTPTransport, "send", watched)
+    assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 4
+    assert seen == [("sending", 1, n) for n in range(4)]
+    assert set(ledger(newsletter).values()) == {"sent"}
+    assert received(recorder) == Counter({p: 1 for p in PEOPLE})

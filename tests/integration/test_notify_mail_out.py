@@ -1,4 +1,5 @@
-"""Mail leaving the process: `.eml` files in embedded mode, DKIM signing, the standalone app."""
+"""Mail leaving the process: `.eml` files in embedded mode, DKIM signing, pipelined SMTP, the
+standalone app."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import email
 import email.policy
 import subprocess
 
+import pytest
 from fastapi.testclient import TestClient
 
 from shared.config import get_settings
@@ -87,3 +89,40 @@ def test_standalone_app_health_readiness_metrics_and_docs(db):
         assert set(body) == {"application/json", "application/x-www-form-urlencoded"}
         missing = standalone.get("/api/v1/nothing")
         assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_pipelined_smtp_keeps_leading_dots_and_fails_like_sendmail(monkeypatch):
+    from tests import servers
+    from tests.integration.test_notify_support import ScriptedHandler
+
+    handler = None
+
+    def factory(recorder):
+        nonlocal handler
+        handler = ScriptedHandler(recorder)
+        handler.pipelining = True
+        return handler
+
+    data = b"Subject: punkter\r\n\r\n.en rad\r\n..\r\n.\r\nslut"
+    with servers.smtp(factory) as recorder:
+        handler.script["full@example.se"] = ["452 4.2.2 Mailbox full"]
+        handler.script["gone@example.se"] = ["550 5.1.1 No such user"]
+        transport = mail.SMTPTransport(recorder.url, sender="nyheter@example.se")
+        try:
+            transport.send(recipient="a@example.se", data=data)
+            assert transport._pipelining
+            with pytest.raises(mail.TemporaryFailure) as deferred:
+                transport.send(recipient="full@example.se", data=data)
+            with pytest.raises(mail.PermanentFailure) as refused:
+                transport.send(recipient="gone@example.se", data=data)
+            transport.send(recipient="b@example.se", data=data)  # the same connection goes on
+        finally:
+            transport.close()
+        assert (deferred.value.code, refused.value.code) == (452, 550)
+        assert handler.connections == 1
+        assert recorder.envelopes == [
+            ("nyheter@example.se", ["a@example.se"]),
+            ("nyheter@example.se", ["b@example.se"]),
+        ]
+        body = recorder.messages[0].get_content()
+        assert body.replace("\r\n", "\n") == ".en rad\n..\n.\nslut\n"

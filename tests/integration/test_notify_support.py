@@ -148,10 +148,13 @@ class ScriptedHandler:
         self.recorder = recorder
         self.script: dict[str, list[str]] = {}
         self.connections = 0
+        self.pipelining = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads it anyway)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         self.connections += 1
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -170,17 +173,28 @@ class ScriptedHandler:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture(name="scripted_smtp")
-def scripted_smtp_fixture(monkeypatch: pytest.MonkeyPatch):
-    """A real SMTP server whose RCPT answers a test scripts; yields (recorder, handler)."""
+@pytest.fixture(name="scripted_smtp", params=["lockstep", "pipelining"])
+def scripted_smtp_fixture(request, monkeypatch: pytest.MonkeyPatch):
+    """A real SMTP server whose RCPT answers a test scripts; yields (recorder, handler).
+    Each test runs twice: against a server without PIPELINING (smtplib's `sendmail`) and one
+    that offers it (the transport's pipelined conversation, and never `sendmail`)."""
+    import smtplib
+
     from tests import servers
 
     made: list[ScriptedHandler] = []
 
     def factory(recorder):
         made.append(ScriptedHandler(recorder))
+        made[0].pipelining = request.param == "pipelining"
         return made[0]
 
+    if request.param == "pipelining":
+
+        def no_sendmail(*args, **kwargs):
+            raise AssertionError("sendmail used although the server offers PIPELINING")
+
+        monkeypatch.setattr(smtplib.SMTP, "sendmail", no_sendmail)
     with servers.smtp(factory) as recorder:
         use_smtp(monkeypatch, recorder.url)
         yield recorder, made[0]

@@ -227,3 +227,27 @@ def test_digest_lists_only_matching_items_and_is_never_empty():
         digest.message_for(a_subscriber(frequency="weekly", regions=["region-kronoberg"]), now=now)
         is None
     )
+
+
+def test_later_batches_reuse_the_common_part_until_the_item_changes(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    calls = []
+    original = rendering.render
+
+    def counting(name, **context):
+        calls.append(name)
+        return original(name, **context)
+
+    monkeypatch.setattr(rendering, "render", counting)
+    now = datetime(2021, 5, 1, tzinfo=UTC)
+    item = an_item(version=1)
+    for _ in range(3):  # three batches, each with a newsletter of its own
+        service.ItemNewsletter(item, now=now).message_for(a_subscriber(), now=now)
+    assert calls == ["mail/item.txt", "mail/item.html"]
+    item.version, item.title = 2, "Rättelse: uppföljning av handskar"
+    message = service.ItemNewsletter(item, now=now).message_for(a_subscriber(), now=now)
+    assert len(calls) == 4 and parse(message)["Subject"] == item.title
+    monkeypatch.setattr(service, "PARTS_REUSED_FOR", 0.0)  # a minute later: made afresh
+    service.ItemNewsletter(item, now=now).message_for(a_subscriber(), now=now)
+    assert len(calls) == 6
