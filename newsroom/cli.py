@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -124,12 +125,17 @@ def post(file: Path, url: str | None, token: str | None, dry_run: bool) -> None:
     sys.exit(code)
 
 
-def _rebuild(*, quiet: bool = False) -> None:
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from services.render.service import rebuild
 
     settings = get_settings()
+    # Refreshed from `advance` only: no refresh thread, since the rebuild forks its helpers.
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -137,21 +143,26 @@ def _rebuild(*, quiet: bool = False) -> None:
         TimeElapsedColumn(),
         disable=quiet,
         transient=quiet,
+        auto_refresh=False,
     ) as progress:
         task = progress.add_task("Bygger webbplatsen", total=None)
 
         def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            progress.update(task, completed=done, total=total, refresh=True)
 
-        report = rebuild(site_dir=settings.site_dir, progress=advance)
+        report = rebuild(
+            site_dir=settings.site_dir, progress=advance, workers=workers or _cpus()
+        )
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
 
 
 @main.command("rebuild")
-def rebuild_command() -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes rendering at once (default: one per CPU).")
+def rebuild_command(workers: int | None) -> None:
     """Render the whole site from the database."""
-    _rebuild()
+    _rebuild(workers=workers)
 
 
 @main.command()

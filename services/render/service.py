@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
+import multiprocessing
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -31,13 +33,14 @@ from services.render.pages import (
 )
 from services.render.views import Month, Site
 from shared.config import get_settings
-from shared.db import is_postgres, session_scope, utcnow
+from shared.db import get_engine, is_postgres, session_scope, utcnow
 from shared.events import parse_event
 from shared.models import Item, ItemTag, Page, RenderMonth, RenderRedirect
 
 __all__ = ["RenderReport", "apply_event", "needs_rebuild", "rebuild"]
 
 Progress = Callable[[int, int], None]
+Position = tuple[datetime, uuid.UUID]  # an item's place in date order
 
 # Static pages may not take a name the site already uses.
 RESERVED_SLUGS = {"aktuellt", "arkiv", "region", "amne", "prenumerera", "static", "sitemaps"}
@@ -51,6 +54,9 @@ LISTED_COLUMNS = (
     "updated_at",
     "regions",
 )
+# A rebuild renders item pages in runs of this many, in date order; each process takes the
+# next run when done with one, so all finish together (3 queries per run).
+RUN = 500
 # On SQLite renders are serialized (a lock in the process and a lock file beside the
 # database), so the last writer of a file has read the newest committed state.
 _sqlite_lock = threading.Lock()
@@ -106,50 +112,78 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
 
 
 def rebuild(
-    *, site_dir: Path, progress: Progress | None = None, session: Session | None = None
+    *,
+    site_dir: Path,
+    progress: Progress | None = None,
+    session: Session | None = None,
+    workers: int = 1,
 ) -> RenderReport:
-    """Render the whole site, streaming items; remove files that no longer belong."""
-    if session is None:
-        with session_scope() as own_session:
-            return rebuild(site_dir=site_dir, progress=progress, session=own_session)
+    """Render the whole site, streaming items; remove files that no longer belong.
+
+    Up to `workers` processes render item pages at once: this one and forked helpers, when
+    the rebuild reads through its own sessions from a database other processes can open.
+    """
+    if session is not None:
+        return _rebuild(session, Path(site_dir), progress, helpers=0)
+    with session_scope() as own_session:
+        shareable = is_postgres(own_session) or own_session.get_bind().url.database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        helpers = max(workers - 1, 0) if shareable else 0
+        return _rebuild(own_session, Path(site_dir), progress, helpers=helpers)
+
+
+def _rebuild(
+    session: Session, site_dir: Path, progress: Progress | None, *, helpers: int
+) -> RenderReport:
     with _serialized(session):
         now = utcnow()
         site = Site.from_settings(get_settings())
-        output = SiteOutput(site_dir, remember=True)
+        # Into an empty folder nothing needs removing afterwards, so no path is remembered.
+        fresh = not site_dir.exists() or not any(site_dir.iterdir())
+        output = SiteOutput(site_dir, remember=not fresh)
         renderer = _Renderer(session, site, output, now)
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(_visible(now), unlisted))) or 0
-        done = 0
-        if progress:
-            progress(done, total)
-        renderer.render_chrome()
-        renderer.render(LATEST)
-        months = renderer.render_archive()
-        for month in months:
-            renderer.render(("month", month.month))
-        for kind, slug in _all_tags(session, site):
-            renderer.render((kind, slug))
-        # Item pages in date order with a window of three: each page's neighbours come from
-        # the stream itself, so memory stays flat and there is no query per item.
-        older: Item | None = None
-        this: Item | None = None
-        for newer in _stream(session, _visible(now), order="asc"):
-            if this is not None:
-                renderer.write_item(this, newer=newer, older=older)
-            older, this = this, newer
-            done += 1
-            if progress and done % 100 == 0:
-                progress(done, total)
-        if this is not None:
-            renderer.write_item(this, newer=None, older=older)
-        for item in _stream(session, unlisted, order="asc"):
-            renderer.render(("item", item.month, item.slug))
-            done += 1
-            if progress and done % 100 == 0:
-                progress(done, total)
-        for month, slug in _orphan_redirects(session):
-            renderer.render(("item", month, slug))
-        output.prune()
+        runs = _Runs(_run_bounds(session, now, RUN))
+
+        def report_progress() -> None:
+            if progress:
+                progress(runs.done.value, total)
+
+        report_progress()
+        with _helpers(helpers, runs, site_dir=site_dir, now=now, remember=not fresh) as tasks:
+            try:
+                renderer.render_chrome()
+                renderer.render(LATEST)
+                months = renderer.render_archive()
+                for month in months:
+                    renderer.render(("month", month.month))
+                for kind, slug in _all_tags(session, site):
+                    renderer.render((kind, slug))
+                for after, until in runs:
+                    runs.count(renderer.write_items(after, until))
+                    report_progress()
+                for item in _stream(session, unlisted, order="asc"):
+                    renderer.render(("item", item.month, item.slug))
+                    runs.count(1)
+                    if runs.done.value % 100 == 0:
+                        report_progress()
+                for month, slug in _orphan_redirects(session):
+                    renderer.render(("item", month, slug))
+                while concurrent.futures.wait(tasks, timeout=0.2).not_done:
+                    report_progress()
+                for task in tasks:
+                    report, produced = task.result()
+                    output.report.add(report)
+                    if output.produced is not None:
+                        output.produced |= produced
+            finally:
+                runs.stop()  # after a failure here, helpers take no further run
+        if not fresh:
+            output.prune()
         if progress:
             progress(total, total)
         return output.report
@@ -241,9 +275,46 @@ def _stream(session: Session, condition, order: str) -> Iterator[Item]:
     if order == "asc":
         query = query.order_by(Item.published_at, Item.id)
     # yield_per: fetched in batches (a server-side cursor on PostgreSQL), never all at once.
-    for item in session.scalars(query.execution_options(yield_per=500)):
-        yield item
-        session.expunge(item)
+    # The session holds unchanged objects weakly: each is freed once the caller drops it.
+    yield from session.scalars(query.execution_options(yield_per=500))
+
+
+def _after(position: Position):
+    """Items later than a position (published_at, id) in date order."""
+    published_at, item_id = position
+    # The plain bound first, as in _newer: an index range scan on SQLite too.
+    return and_(
+        Item.published_at >= published_at,
+        or_(Item.published_at > published_at, Item.id > item_id),
+    )
+
+
+def _up_to(position: Position):
+    """Items at or before a position (published_at, id) in date order."""
+    published_at, item_id = position
+    return and_(
+        Item.published_at <= published_at,
+        or_(Item.published_at < published_at, Item.id <= item_id),
+    )
+
+
+def _run_bounds(
+    session: Session, now: datetime, size: int
+) -> list[tuple[Position | None, Position | None]]:
+    """(after, until) of consecutive runs of `size` visible items in date order (None: open)."""
+    order = (Item.published_at, Item.id)
+    numbered = (
+        select(Item.published_at, Item.id, func.row_number().over(order_by=order).label("n"))
+        .where(_visible(now))
+        .subquery()
+    )
+    query = (
+        select(numbered.c.published_at, numbered.c.id)
+        .where(numbered.c.n % size == 0)
+        .order_by(numbered.c.n)
+    )
+    ends: list[Position | None] = [tuple(row) for row in session.execute(query)]
+    return list(zip([None, *ends], [*ends, None], strict=True))
 
 
 def _all_tags(session: Session, site: Site) -> list[tuple[str, str]]:
@@ -260,6 +331,73 @@ def _orphan_redirects(session: Session) -> list[tuple[str, str]]:
     )
     query = select(RenderRedirect.month, RenderRedirect.slug).where(~occupied.exists()).distinct()
     return sorted(tuple(row) for row in session.execute(query))
+
+
+# Sharing a rebuild between processes -------------------------------------------------------
+
+
+class _Runs:
+    """The runs of item pages of one rebuild, taken one at a time by each of its processes."""
+
+    def __init__(self, bounds: list[tuple[Position | None, Position | None]]) -> None:
+        context = multiprocessing.get_context("fork")
+        self.bounds = bounds
+        self.next = context.Value("i", 0)  # shared with forked helpers, as `done` is
+        self.done = context.Value("i", 0)  # pages written, for the progress bar
+
+    def __iter__(self) -> Iterator[tuple[Position | None, Position | None]]:
+        while True:
+            with self.next.get_lock():
+                index = self.next.value
+                self.next.value = index + 1
+            if index >= len(self.bounds):
+                return
+            yield self.bounds[index]
+
+    def count(self, pages: int) -> None:
+        with self.done.get_lock():
+            self.done.value += pages
+
+    def stop(self) -> None:
+        with self.next.get_lock():
+            self.next.value = len(self.bounds)
+
+
+_runs: _Runs | None = None  # in a helper process: the runs it shares with its parent
+
+
+@contextmanager
+def _helpers(count: int, runs: _Runs, **task) -> Iterator[list[concurrent.futures.Future]]:
+    """`count` helper processes rendering runs; their futures give what each one wrote.
+
+    Forked: they start with the parent's imports and compiled templates (spawned ones would
+    spend a second each on those) and share `runs` by inheritance."""
+    if not count:
+        yield []
+        return
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(
+        count, mp_context=context, initializer=_start_helper, initargs=(runs,)
+    ) as pool:
+        yield [pool.submit(_help, **task) for _ in range(count)]
+
+
+def _start_helper(runs: _Runs) -> None:
+    global _runs
+    _runs = runs
+    # The parent's pooled connections are the parent's: this process opens its own.
+    get_engine().dispose(close=False)
+
+
+def _help(*, site_dir: Path, now: datetime, remember: bool) -> tuple[RenderReport, set | None]:
+    """A helper process of a rebuild: item pages, run after run, until none is left."""
+    assert _runs is not None
+    with session_scope() as session:
+        output = SiteOutput(site_dir, remember=remember)
+        renderer = _Renderer(session, Site.from_settings(get_settings()), output, now)
+        for after, until in _runs:
+            _runs.count(renderer.write_items(after, until))
+    return output.report, output.produced
 
 
 # Writing ---------------------------------------------------------------------------------
@@ -378,6 +516,35 @@ class _Renderer:
             self.output.write(path, views.render_gone(self.site))
         else:
             self.output.remove(path)
+
+    def write_items(self, after: Position | None, until: Position | None) -> int:
+        """The pages of the visible items after `after` up to `until` in date order; how many.
+
+        A window of three over the stream: each page's neighbours come from the stream itself
+        (a query only at the ends), so memory stays flat and there is no query per item."""
+        condition = _visible(self.now)
+        if after is not None:
+            condition = and_(condition, _after(after))
+        if until is not None:
+            condition = and_(condition, _up_to(until))
+        older: Item | None = None
+        this: Item | None = None
+        count = 0
+        for newer in _stream(self.session, condition, order="asc"):
+            if this is None:
+                if after is not None:
+                    older = _older(self.session, newer.published_at, newer.id, self.now)
+            else:
+                self.write_item(this, newer=newer, older=older)
+                older = this
+            this = newer
+            count += 1
+        if this is not None:
+            newer = None
+            if until is not None:
+                newer = _newer(self.session, this.published_at, this.id, self.now)
+            self.write_item(this, newer=newer, older=older)
+        return count
 
     def write_item(self, item: Item, *, newer: Item | None, older: Item | None) -> None:
         path = f"{item_dir(item.month, item.slug)}/index.html"

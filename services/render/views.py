@@ -97,6 +97,8 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates change only with a deploy: no stat() of each template file per page.
+            auto_reload=False,
         )
         env.globals.update(
             site=self,

@@ -1,0 +1,113 @@
+"""A full rebuild shared between processes: the same bytes as one process, errors surface."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.render import service, views
+from shared.db import session_scope
+from shared.models import Item, RenderRedirect
+from tests.integration.test_render_site import add_item, change_item, snapshot
+
+START = datetime(2021, 1, 30, 23, 30, tzinfo=UTC)
+
+
+def archive() -> None:
+    """Items across months, two at the same instant (ordered by id), a draft, a withdrawn
+    one, a scheduled one and a moved one (its old URL redirects)."""
+    for n in range(14):
+        add_item(title=f"Nyhet {n}", published_at=START + timedelta(days=3 * n))
+    add_item(title="Samtidigt A", published_at=START + timedelta(days=7))
+    add_item(title="Samtidigt B", published_at=START + timedelta(days=7))
+    add_item(title="Utkast", status="draft")
+    add_item(title="Indragen", status="withdrawn", published_at=START + timedelta(days=4))
+    add_item(title="Planerad", published_at=datetime.now(UTC) + timedelta(days=2))
+    moved = add_item(title="Flyttad", slug="gammal", published_at=START + timedelta(days=20))
+    change_item(moved, slug="ny")
+    with session_scope() as session:
+        session.add(RenderRedirect(month="2021-02", slug="gammal", item_id=moved))
+
+
+def test_helpers_and_runs_render_the_same_bytes_as_one_pass(db, tmp_path, monkeypatch):
+    archive()
+    service.rebuild(site_dir=tmp_path / "one")  # one run: the stream alone gives neighbours
+    # Runs of 3 items: neighbours across every run boundary come from the boundary queries.
+    monkeypatch.setattr(service, "RUN", 3)
+    service.rebuild(site_dir=tmp_path / "runs")
+    calls = []
+    report = service.rebuild(
+        site_dir=tmp_path / "shared",
+        workers=3,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    one = snapshot(tmp_path / "one")
+    assert snapshot(tmp_path / "runs") == one
+    assert snapshot(tmp_path / "shared") == one
+    assert sorted(report.written) == sorted(one)
+    assert calls[-1] == (19, 19)  # 17 visible, a draft and a withdrawn item
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert "aktuellt/2021/02/ny/index.html" in one and "aktuellt/2021/02/gammal/index.html" in one
+
+
+def test_rebuild_with_helpers_over_an_old_site_removes_what_no_longer_belongs(
+    db, tmp_path, monkeypatch
+):
+    archive()
+    monkeypatch.setattr(service, "RUN", 4)
+    site = tmp_path / "site"
+    service.rebuild(site_dir=site, workers=2)
+    expected = snapshot(site)
+    (site / "aktuellt/2020/01/borta").mkdir(parents=True)
+    (site / "aktuellt/2020/01/borta/index.html").write_text("gammalt")
+    (site / "aktuellt/2021/02/ny/index.html").write_text("ändrad")
+    report = service.rebuild(site_dir=site, workers=2)
+    assert snapshot(site) == expected
+    assert not (site / "aktuellt/2020").exists()
+    assert report.written == ["aktuellt/2021/02/ny/index.html"]
+    assert report.removed == ["aktuellt/2020/01/borta/index.html"]
+    assert report.unchanged == len(expected) - 1
+
+
+def test_a_failing_helper_fails_the_rebuild(db, tmp_path, monkeypatch):
+    archive()
+    monkeypatch.setattr(service, "RUN", 2)
+    parent = os.getpid()
+    failed = multiprocessing.get_context("fork").Event()  # shared with the forked helper
+    render_item, all_tags = views.render_item, service._all_tags
+
+    def failing_in_helpers(*args, **kwargs):
+        if os.getpid() != parent:
+            failed.set()
+            raise RuntimeError("helper broke")
+        return render_item(*args, **kwargs)
+
+    def after_the_helper_failed(*args):
+        assert failed.wait(timeout=120)  # so the helper takes a run before this process
+        return all_tags(*args)
+
+    monkeypatch.setattr(views, "render_item", failing_in_helpers)
+    monkeypatch.setattr(service, "_all_tags", after_the_helper_failed)
+    with pytest.raises(RuntimeError, match="helper broke"):
+        service.rebuild(site_dir=tmp_path / "site", workers=2)
+
+
+def test_a_given_session_renders_alone(db, tmp_path, monkeypatch):
+    """The caller's session may hold what other processes cannot see: no helpers then."""
+    archive()
+    monkeypatch.setattr(service, "RUN", 2)
+    with session_scope() as session:
+        for n in range(6):  # not committed: only this session sees them
+            session.add(
+                Item(
+                    slug=f"osynlig-{n}", month="2021-03", title=f"Ny {n}", summary="S",
+                    body_md="B", body_html="<p>B</p>", regions=[], topics=[], attachments=[],
+                    published_at=datetime(2021, 3, 10 + n, tzinfo=UTC),
+                )
+            )
+        session.flush()
+        report = service.rebuild(site_dir=tmp_path / "site", session=session, workers=4)
+    assert {f"aktuellt/2021/03/osynlig-{n}/index.html" for n in range(6)} <= set(report.written)

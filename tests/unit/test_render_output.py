@@ -1,0 +1,62 @@
+"""The site folder: atomic writes, unchanged files left alone, pruning after a rebuild."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+
+from services.render import output as output_module
+from services.render.output import SiteOutput
+
+
+def test_write_creates_folders_readable_files_and_no_temporaries(tmp_path):
+    old = os.umask(0o077)
+    try:
+        output = SiteOutput(tmp_path)
+        output.write("aktuellt/2021/04/nyhet/index.html", b"<p>1</p>")
+    finally:
+        os.umask(old)
+    path = tmp_path / "aktuellt/2021/04/nyhet/index.html"
+    assert path.read_bytes() == b"<p>1</p>"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # the web server reads it
+    assert os.listdir(path.parent) == ["index.html"]
+    assert output.report.written == ["aktuellt/2021/04/nyhet/index.html"]
+
+
+def test_an_unchanged_file_is_not_written_again(tmp_path):
+    SiteOutput(tmp_path).write("index.html", b"a")
+    before = (tmp_path / "index.html").stat()
+    output = SiteOutput(tmp_path)
+    output.write("index.html", b"a")
+    output.write("rss.xml", b"b")
+    assert (tmp_path / "index.html").stat().st_ino == before.st_ino
+    assert output.report.written == ["rss.xml"] and output.report.unchanged == 1
+    output.write("index.html", b"ny")
+    assert (tmp_path / "index.html").read_bytes() == b"ny"
+
+
+def test_a_temporary_left_by_a_crash_is_neither_reused_nor_pruned(tmp_path, monkeypatch):
+    monkeypatch.setattr(output_module, "_serial", itertools.count())
+    (tmp_path / "arkiv").mkdir()
+    stale = tmp_path / "arkiv" / f".index.html.{os.getpid()}-0.tmp"
+    stale.write_bytes(b"halv")
+    output = SiteOutput(tmp_path, remember=True)
+    for n in range(3):
+        output.write("arkiv/index.html", f"{n}".encode())
+    output.prune()
+    assert (tmp_path / "arkiv/index.html").read_bytes() == b"2"
+    assert stale.read_bytes() == b"halv"
+
+
+def test_prune_removes_what_was_not_produced_and_empty_folders(tmp_path):
+    for relative in ("index.html", "aktuellt/2020/01/borta/index.html", "amne/x/rss.xml"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"gammal")
+    output = SiteOutput(tmp_path, remember=True)
+    output.write("index.html", b"gammal")
+    output.write("amne/y/rss.xml", b"ny")
+    output.prune()
+    assert sorted(output.report.removed) == ["aktuellt/2020/01/borta/index.html", "amne/x/rss.xml"]
+    assert sorted(os.listdir(tmp_path)) == ["amne", "index.html"]
+    assert os.listdir(tmp_path / "amne") == ["y"]
