@@ -76,6 +76,19 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
         )
         current = _place(item) if item is not None else None
         before = place_from_event(previous.model_dump() if previous else None)
+        site = Site.from_settings(get_settings())
+        months = {place.month for place in (current, before) if place is not None}
+        renderer = _Renderer(session, site, SiteOutput(site_dir), now, months=months)
+        # What readers look for first (the item's page, /aktuellt/, the front page and the site
+        # feeds) is written and its locks released (the commit) before the rest is even looked
+        # up, so the next event waits neither for this one's archive, month and tag pages nor
+        # for their locks. Each page group is still rendered under its own lock, from the
+        # state committed when it was taken.
+        first = first_targets(current)
+        _lock(session, first)
+        for target in sorted(first):
+            renderer.render(target)
+        session.commit()
         positions = [(p, parsed.item_id) for p in _published_ats(item, previous)]
         targets = touched_targets(
             current=current,
@@ -87,18 +100,6 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
                 )
             ).all(),
         )
-        site = Site.from_settings(get_settings())
-        months = {place.month for place in (current, before) if place is not None}
-        renderer = _Renderer(session, site, SiteOutput(site_dir), now, months=months)
-        # What readers look for first (the item's page, /aktuellt/, the front page and the site
-        # feeds) is written and its locks released (the commit) before the rest, so the next
-        # event waits neither for this one's archive, month and tag pages nor for their locks.
-        # Each page group is still rendered under its own lock from the committed state.
-        first = first_targets(current)
-        _lock(session, first)
-        for target in sorted(first):
-            renderer.render(target)
-        session.commit()
         rest = targets - first
         _lock(session, rest)
         # After the locks: the old URL's page group is locked, so no two workers can wait on
