@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import metrics
@@ -33,8 +33,9 @@ def record(
 ) -> None:
     """Add the event to the caller's transaction; it is relayed once that commits and, when
     `deliver_after` is given (a scheduled item), not before that time."""
-    session.add(
-        OutboxEvent(
+    # A Core INSERT: cheaper than the unit of work for a row nothing else touches.
+    session.execute(
+        insert(OutboxEvent.__table__).values(
             event_id=event.event_id,
             type=event.type,
             payload=event.model_dump(mode="json"),
@@ -108,11 +109,11 @@ class RelayThread(threading.Thread):
     """Relays right after each commit (woken by `wake`) and sweeps every `interval` seconds.
 
     Runs start at least `min_gap` seconds apart: an event committed after a quiet spell goes
-    out at once, while under load the commits of those few milliseconds share one run (one
+    out at once, while under load the commits of those milliseconds share one run (one
     query, one broker round trip, one update) instead of costing a run each.
     """
 
-    def __init__(self, interval: float = 1.0, min_gap: float = 0.02) -> None:
+    def __init__(self, interval: float = 1.0, min_gap: float = 0.05) -> None:
         super().__init__(name="outbox-relay", daemon=True)
         self.interval = interval
         self.min_gap = min_gap

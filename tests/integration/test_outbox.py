@@ -48,6 +48,24 @@ def test_committed_event_reaches_both_queues_once(broker):
     assert queued(broker, "notify") == [("notify.handle_event", str(event.event_id))]
 
 
+def test_one_run_sends_every_pending_event_in_order_and_marks_each_once(broker):
+    events = [ItemPublished(item_id=uuid.uuid4(), item_version=1) for _ in range(5)]
+    with session_scope() as session:
+        for event in events:
+            outbox.record(session, event)
+
+    assert outbox.relay_pending(limit=3) == 3  # a full batch; the rest waits for the next run
+    assert outbox.relay_pending(limit=3) == 2
+    assert outbox.relay_pending() == 0
+    ids = [str(event.event_id) for event in events]
+    assert queued(broker, "render")[::-1] == [("render.handle_event", i) for i in ids]
+    assert queued(broker, "notify")[::-1] == [("notify.handle_event", i) for i in ids]
+    with session_scope() as session:
+        rows = session.query(OutboxEvent).all()
+        assert {row.attempts for row in rows} == {1}
+        assert all(row.relayed_at is not None for row in rows)
+
+
 def test_rolled_back_event_is_never_sent(broker):
     with pytest.raises(RuntimeError), session_scope() as session:
         outbox.record(session, ItemPublished(item_id=uuid.uuid4(), item_version=1))
