@@ -96,8 +96,10 @@ def measures(bench) -> list[dict]:
         mib = reb["maxrss_kb"] / 1024
         _measure(rows, "rebuild_big_peak_rss", f"full rebuild of {big} items: peak RSS",
                  "≤ 300 MB", mib, "MiB", mib <= 300 * 1e6 / 2**20,
-                 f"child process VmHWM; {reb['seconds']:.0f} s, "
-                 f"{reb['pages_per_s']:.0f} pages/s")
+                 f"process tree: rebuild VmHWM {reb.get('main_maxrss_kb', 0) / 1024:.0f} MiB + "
+                 f"{reb.get('workers', 1) - 1} × helper peak "
+                 f"{reb.get('helper_maxrss_kb', 0) / 1024:.0f} MiB (shared pages counted in "
+                 f"each); {reb['seconds']:.0f} s, {reb['pages_per_s']:.0f} pages/s")
     feeds = raw.get("feeds")
     if feeds:
         for kind in ("rss", "atom", "json"):

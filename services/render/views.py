@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import escape as escape_html
 
 from services.render.pages import FEED_FILES, month_dir, tag_dir
 from shared import taxonomy
@@ -104,7 +105,8 @@ class Site:
             site=self,
             site_title=self.settings.site_title,
             lang=self.settings.language,
-            url=self.url,
+            # The same few paths on every page (menu, feeds, tags): each escaped once.
+            url=lru_cache(maxsize=4096)(lambda path: escape_html(self.url(path))),
             absolute=self.absolute,
             item_url=lambda item: self.url(item.path),
             region_name=lambda slug: self.regions.get(slug, slug),
@@ -149,11 +151,18 @@ class Site:
 
     def feed_links(self, base: str = "/", title: str | None = None) -> list[dict[str, str]]:
         """Autodiscovery links for the feeds under `base` (the site's or a tag's)."""
+        if base == "/" and title is None:
+            return self.site_feed_links
         label = title or self.settings.site_title
         return [
             {"href": self.url(base + name), "type": FEED_TYPES[name], "title": f"{label} ({kind})"}
             for name, kind in zip(FEED_FILES, ("RSS", "Atom", "JSON Feed"), strict=True)
         ]
+
+    @cached_property
+    def site_feed_links(self) -> list[dict[str, str]]:
+        """The site's own feed links, which every page shows (made once)."""
+        return self.feed_links("/", self.settings.site_title)
 
 
 # Pages ------------------------------------------------------------------------------------
