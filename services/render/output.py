@@ -40,11 +40,13 @@ class RenderReport:
 class SiteOutput:
     """Writes into one site folder and records what changed."""
 
-    def __init__(self, root: Path, *, remember: bool = False) -> None:
+    def __init__(self, root: Path, *, remember: bool = False, fresh: bool = False) -> None:
         self.root = Path(root)
         self.report = RenderReport()
         # A rebuild remembers every path it produced, to remove what no longer belongs.
         self.produced: set[str] | None = set() if remember else None
+        # Into a folder that was empty, a rebuild writes without reading anything back.
+        self.fresh = fresh
 
     def put(self, relative: str, data: bytes | None) -> None:
         """Write `data` at `relative`, or remove the file when `data` is None."""
@@ -59,13 +61,14 @@ class SiteOutput:
         # Plain os calls: creating a file costs the kernel far more than rendering the page
         # (0.3 ms here), so a write makes no system call it can do without.
         path = os.path.join(self.root, relative)
-        try:
-            with open(path, "rb") as handle:
-                if handle.read() == data:
-                    self.report.unchanged += 1
-                    return
-        except FileNotFoundError:
-            pass
+        if not self.fresh:
+            try:
+                with open(path, "rb") as handle:
+                    if handle.read() == data:
+                        self.report.unchanged += 1
+                        return
+            except FileNotFoundError:
+                pass
         folder, name = os.path.split(path)
         # Temp file in the same folder, then rename: readers see the old or the new file,
         # never half of one, and rename is atomic only within one file system.

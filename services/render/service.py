@@ -144,7 +144,7 @@ def _rebuild(
         site = Site.from_settings(get_settings())
         # Into an empty folder nothing needs removing afterwards, so no path is remembered.
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
-        output = SiteOutput(site_dir, remember=not fresh)
+        output = SiteOutput(site_dir, remember=not fresh, fresh=fresh)
         renderer = _Renderer(session, site, output, now)
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(_visible(now), unlisted))) or 0
@@ -155,7 +155,7 @@ def _rebuild(
                 progress(runs.done.value, total)
 
         report_progress()
-        with _helpers(helpers, runs, site_dir=site_dir, now=now, remember=not fresh) as tasks:
+        with _helpers(helpers, runs, site_dir=site_dir, now=now, fresh=fresh) as tasks:
             try:
                 renderer.render_chrome()
                 renderer.render(LATEST)
@@ -390,11 +390,11 @@ def _start_helper(runs: _Runs) -> None:
     get_engine().dispose(close=False)
 
 
-def _help(*, site_dir: Path, now: datetime, remember: bool) -> tuple[RenderReport, set | None]:
+def _help(*, site_dir: Path, now: datetime, fresh: bool) -> tuple[RenderReport, set | None]:
     """A helper process of a rebuild: item pages, run after run, until none is left."""
     assert _runs is not None
     with session_scope() as session:
-        output = SiteOutput(site_dir, remember=remember)
+        output = SiteOutput(site_dir, remember=not fresh, fresh=fresh)
         renderer = _Renderer(session, Site.from_settings(get_settings()), output, now)
         for after, until in _runs:
             _runs.count(renderer.write_items(after, until))

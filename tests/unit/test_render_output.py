@@ -60,3 +60,11 @@ def test_prune_removes_what_was_not_produced_and_empty_folders(tmp_path):
     assert sorted(output.report.removed) == ["aktuellt/2020/01/borta/index.html", "amne/x/rss.xml"]
     assert sorted(os.listdir(tmp_path)) == ["amne", "index.html"]
     assert os.listdir(tmp_path / "amne") == ["y"]
+
+
+def test_into_a_fresh_folder_nothing_is_read_back(tmp_path, monkeypatch):
+    output = SiteOutput(tmp_path, fresh=True)
+    monkeypatch.setattr("builtins.open", None)  # a read would fail
+    output.write("aktuellt/index.html", b"a")
+    assert (tmp_path / "aktuellt/index.html").read_bytes() == b"a"
+    assert output.report.written == ["aktuellt/index.html"] and output.produced is None
