@@ -70,7 +70,6 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
     parsed = parse_event(event)
     previous = getattr(parsed, "previous", None)
     with _serialized(session):
-        now = utcnow()
         item = session.get(
             Item, parsed.item_id, options=[lazyload(Item.tags)], populate_existing=True
         )
@@ -78,7 +77,7 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
         before = place_from_event(previous.model_dump() if previous else None)
         site = Site.from_settings(get_settings())
         months = {place.month for place in (current, before) if place is not None}
-        renderer = _Renderer(session, site, SiteOutput(site_dir), now, months=months)
+        renderer = _Renderer(session, site, SiteOutput(site_dir), utcnow(), months=months)
         # What readers look for first (the item's page, /aktuellt/, the front page and the site
         # feeds) is written and its locks released (the commit) before the rest is even looked
         # up, so the next event waits neither for this one's archive, month and tag pages nor
@@ -86,14 +85,19 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
         # state committed when it was taken.
         first = first_targets(current)
         _lock(session, first)
+        # The clock after the locks: whatever was published before them is shown, even when
+        # its own event rendered these pages while this one waited.
+        renderer.now = utcnow()
         for target in sorted(first):
             renderer.render(target)
         session.commit()
+    # On SQLite too, another event's first pages may be rendered before this one's rest.
+    with _serialized(session):
         positions = [(p, parsed.item_id) for p in _published_ats(item, previous)]
         targets = touched_targets(
             current=current,
             previous=before,
-            neighbours=_neighbours(session, positions, now),
+            neighbours=_neighbours(session, positions, renderer.now),
             redirects=session.execute(
                 select(RenderRedirect.month, RenderRedirect.slug).where(
                     RenderRedirect.item_id == parsed.item_id
@@ -102,6 +106,7 @@ def apply_event(*, event: dict, site_dir: Path, session: Session | None = None) 
         )
         rest = targets - first
         _lock(session, rest)
+        renderer.now = utcnow()
         # After the locks: the old URL's page group is locked, so no two workers can wait on
         # each other's insert of this row while holding the other's lock.
         moved = before is not None and item is not None and previous.status == "published"

@@ -144,3 +144,23 @@ def test_the_migration_counts_the_months_of_an_existing_site(database_url, monke
     add_item(title="Senare", published_at=datetime.now(UTC) + timedelta(days=3))
     upgrade(database_url)
     assert _counts() == {"2021-06": 2, "2021-07": 1}
+
+
+def test_pages_show_what_was_published_while_the_event_waited_for_its_locks(
+    db, site_dir, monkeypatch
+):
+    first = add_item(title="Den första", published_at=datetime.now(UTC) - timedelta(minutes=1))
+    late: list = []
+    lock = service._lock
+
+    def slow_lock(session, targets):
+        # Another post commits (and its own event may render) while this event waits.
+        if not late:
+            late.append(add_item(title="Den sena", published_at=datetime.now(UTC)))
+        lock(session, targets)
+
+    monkeypatch.setattr(service, "_lock", slow_lock)
+    service.apply_event(event=published(first), site_dir=site_dir)
+    assert late
+    for name in ("aktuellt/index.html", "index.html", "feed.json"):
+        assert "Den sena" in read(site_dir, name), name
