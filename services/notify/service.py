@@ -372,9 +372,13 @@ def claim(
     if not ids:
         return
     if is_postgres(session):
-        # One statement for the whole list: 100,000 rows in a fraction of a second, with
-        # only the list of ids in memory.
-        session.execute(_CLAIM_POSTGRES, {"newsletter": newsletter, "ids": ids, "now": now})
+        # One statement per 10,000 rows (the array parameter costs some 250 bytes a row in
+        # this process while it is sent): 100,000 rows in a fraction of a second.
+        for start in range(0, len(ids), 10_000):
+            session.execute(
+                _CLAIM_POSTGRES,
+                {"newsletter": newsletter, "ids": ids[start : start + 10_000], "now": now},
+            )
         return
     session.execute(
         sqlite_insert(_deliveries).on_conflict_do_nothing(
@@ -395,11 +399,13 @@ def claim(
 
 def waiting(*, session: Session, newsletter: str) -> list[int]:
     """Subscribers whose ledger row for this newsletter is claimed and not yet sent."""
+    # Streamed: only the ids are kept, not every row fetched at once besides them.
     return list(
         session.scalars(
             select(Delivery.subscriber_id)
             .where(Delivery.newsletter == newsletter, Delivery.status == "claimed")
             .order_by(Delivery.subscriber_id)
+            .execution_options(yield_per=10_000)
         )
     )
 
