@@ -192,8 +192,9 @@ class Subscriber(Base):
 class Delivery(Base):
     """The ledger: one row per (newsletter, subscriber), claimed before the mail is sent.
 
-    `status`: claimed (reserved, not yet accepted by SMTP), sending (handed to SMTP; never
-    sent again automatically), sent, failed (5xx) or skipped (no longer wanted).
+    `status`: claimed (reserved, not yet accepted by SMTP), sending (handed to SMTP; sent
+    again only by the stalled sweep, long after a crashed worker took it), sent, failed (5xx)
+    or skipped (no longer wanted).
     """
 
     __tablename__ = "deliveries"
@@ -201,7 +202,9 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     newsletter: Mapped[str] = mapped_column(String(100))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="claimed")
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

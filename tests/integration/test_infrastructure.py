@@ -11,6 +11,18 @@ def test_database_is_migrated(db):
         assert session.execute(text("SELECT count(*) FROM items")).scalar_one() == 0
 
 
+def test_migrations_build_the_schema_the_models_declare(db):
+    """Every table, column and index of shared.models comes from a migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from shared.db import engine_for
+    from shared.models import Base
+
+    with engine_for(db).connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
 def test_redis_database_is_our_own(redis_url):
     import redis
 
