@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from markupsafe import escape as escape_html
 
 from services.render.pages import FEED_FILES, month_dir, tag_dir
@@ -32,6 +33,14 @@ FEED_TYPES = {
     "atom.xml": "application/atom+xml",
     "feed.json": "application/feed+json",
 }
+
+
+class FeedLink(NamedTuple):
+    """An autodiscovery link in a page's head (attributes: Jinja reads them directly)."""
+
+    href: str
+    type: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -105,20 +114,33 @@ class Site:
             site=self,
             site_title=self.settings.site_title,
             lang=self.settings.language,
-            # The same few paths on every page (menu, feeds, tags): each escaped once.
-            url=lru_cache(maxsize=4096)(lambda path: escape_html(self.url(path))),
             absolute=self.absolute,
-            item_url=lambda item: self.url(item.path),
             region_name=lambda slug: self.regions.get(slug, slug),
             topic_name=lambda slug: self.topics.get(slug, slug),
         )
+        # Filters, not globals: Jinja calls a filter directly (a global goes through
+        # Context.call), and folds a filter of a constant, such as '/arkiv/'|url, into the
+        # compiled template. Both are pure: their output depends on the site only.
         env.filters.update(
+            # The same few paths on every page (menu, feeds, tags): each escaped once.
+            url=lru_cache(maxsize=4096)(lambda path: escape_html(self.url(path))),
+            item_url=lambda item: self.url(item.path),
+            tag_links=self.tag_links,
             date=self.format_date,
             iso=self.iso,
             month_name=self.month_name,
             region_names=lambda slugs: ", ".join(self.regions.get(s, s) for s in slugs),
         )
         return env
+
+    def tag_links(self, slugs: Iterable[str], kind: str) -> Markup:
+        """The list of links to tag pages (the tag_links macro), made once per set of tags."""
+        return self._tag_links(kind, tuple(slugs))
+
+    @cached_property
+    def _tag_links(self) -> Callable[[str, tuple[str, ...]], Markup]:
+        macro = self.env.get_template("_macros.html").module.tag_links
+        return lru_cache(maxsize=4096)(macro)
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz)
@@ -149,18 +171,18 @@ class Site:
     def page(self, template: str, **context: Any) -> bytes:
         return self.env.get_template(template).render(**context).encode()
 
-    def feed_links(self, base: str = "/", title: str | None = None) -> list[dict[str, str]]:
+    def feed_links(self, base: str = "/", title: str | None = None) -> tuple[FeedLink, ...]:
         """Autodiscovery links for the feeds under `base` (the site's or a tag's)."""
         if base == "/" and title is None:
             return self.site_feed_links
         label = title or self.settings.site_title
-        return [
-            {"href": self.url(base + name), "type": FEED_TYPES[name], "title": f"{label} ({kind})"}
+        return tuple(
+            FeedLink(self.url(base + name), FEED_TYPES[name], f"{label} ({kind})")
             for name, kind in zip(FEED_FILES, ("RSS", "Atom", "JSON Feed"), strict=True)
-        ]
+        )
 
     @cached_property
-    def site_feed_links(self) -> list[dict[str, str]]:
+    def site_feed_links(self) -> tuple[FeedLink, ...]:
         """The site's own feed links, which every page shows (made once)."""
         return self.feed_links("/", self.settings.site_title)
 
