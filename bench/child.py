@@ -40,7 +40,7 @@ def rebuild() -> dict:
     began = time.perf_counter()
     report = render_rebuild(site_dir=site_dir, workers=workers)
     seconds = time.perf_counter() - began
-    pages = sum(1 for path in report.written if path.endswith(".html"))
+    pages = report.pages_written
     own = resource.getrusage(resource.RUSAGE_SELF)
     helpers = resource.getrusage(resource.RUSAGE_CHILDREN)  # helpers have exited by now
     cpu = own.ru_utime + own.ru_stime + helpers.ru_utime + helpers.ru_stime
@@ -48,12 +48,12 @@ def rebuild() -> dict:
     return {
         "seconds": seconds,
         "workers": workers,
-        "files_written": len(report.written),
+        "files_written": report.files_written,
         "html_pages_written": pages,
         "unchanged": report.unchanged,
-        "removed": len(report.removed),
+        "removed": report.files_removed,
         "pages_per_s": pages / seconds,
-        "files_per_s": len(report.written) / seconds,
+        "files_per_s": report.files_written / seconds,
         "cpu_seconds": cpu,
         "pages_per_cpu_s": pages / cpu,
         "main_maxrss_kb": main_kb,

@@ -14,25 +14,52 @@ _serial = itertools.count()
 
 @dataclass
 class RenderReport:
-    """What a render did to the site folder (paths relative to it)."""
+    """What a render did to the site folder: counts, and the paths (relative to it) if kept.
 
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    One event's render keeps its paths; a rebuild counts only, so its memory does not grow
+    with the size of the site (`written` and `removed` are None then)."""
+
+    files_written: int = 0
+    pages_written: int = 0  # of the files written, HTML pages
+    files_removed: int = 0
     unchanged: int = 0
+    written: list[str] | None = field(default_factory=list)
+    removed: list[str] | None = field(default_factory=list)
+
+    @classmethod
+    def counting(cls) -> RenderReport:
+        return cls(written=None, removed=None)
 
     @property
     def changed(self) -> int:
-        return len(self.written) + len(self.removed)
+        return self.files_written + self.files_removed
+
+    def wrote(self, relative: str) -> None:
+        self.files_written += 1
+        if relative.endswith(".html"):
+            self.pages_written += 1
+        if self.written is not None:
+            self.written.append(relative)
+
+    def dropped(self, relative: str) -> None:
+        self.files_removed += 1
+        if self.removed is not None:
+            self.removed.append(relative)
 
     def add(self, other: RenderReport) -> None:
         """Count in what another render of the same site did (a rebuild's helper process)."""
-        self.written += other.written
-        self.removed += other.removed
+        self.files_written += other.files_written
+        self.pages_written += other.pages_written
+        self.files_removed += other.files_removed
         self.unchanged += other.unchanged
+        if self.written is not None:
+            self.written += other.written or ()
+        if self.removed is not None:
+            self.removed += other.removed or ()
 
     def __str__(self) -> str:
         return (
-            f"{len(self.written)} files written, {len(self.removed)} removed, "
+            f"{self.files_written} files written, {self.files_removed} removed, "
             f"{self.unchanged} unchanged"
         )
 
@@ -40,9 +67,12 @@ class RenderReport:
 class SiteOutput:
     """Writes into one site folder and records what changed."""
 
-    def __init__(self, root: Path, *, remember: bool = False, fresh: bool = False) -> None:
+    def __init__(
+        self, root: Path, *, remember: bool = False, fresh: bool = False, paths: bool = True
+    ) -> None:
         self.root = Path(root)
-        self.report = RenderReport()
+        # `paths`: the report lists what changed (one event's render), else counts it only.
+        self.report = RenderReport() if paths else RenderReport.counting()
         # A rebuild remembers every path it produced, to remove what no longer belongs.
         self.produced: set[str] | None = set() if remember else None
         # Into a folder that was empty, a rebuild writes without reading anything back.
@@ -94,7 +124,7 @@ class SiteOutput:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self.report.written.append(relative)
+        self.report.wrote(relative)
 
     def remove(self, relative: str) -> None:
         path = self.root / relative
@@ -102,7 +132,7 @@ class SiteOutput:
             path.unlink()
         except FileNotFoundError:
             return
-        self.report.removed.append(relative)
+        self.report.dropped(relative)
         # An item's own folder goes with its page; shared parents (months, years) stay.
         if path.name == "index.html" and relative.startswith("aktuellt/"):
             try:
@@ -121,6 +151,6 @@ class SiteOutput:
                 relative = prefix + name
                 if relative not in self.produced and not name.endswith(".tmp"):
                     os.unlink(os.path.join(folder, name))
-                    self.report.removed.append(relative)
+                    self.report.dropped(relative)
             if prefix and not os.listdir(folder):
                 os.rmdir(folder)

@@ -126,6 +126,10 @@ def rebuild(
 ) -> RenderReport:
     """Render the whole site, streaming items; remove files that no longer belong.
 
+    The report counts files and lists no path: a rebuild's memory does not grow with the size
+    of the site (over an existing site, the paths it produced are still remembered for the
+    removal of what no longer belongs).
+
     Up to `workers` processes render item pages at once: this one and forked helpers, when
     the rebuild reads through its own sessions from a database other processes can open.
     """
@@ -149,7 +153,7 @@ def _rebuild(
         site = Site.from_settings(get_settings())
         # Into an empty folder nothing needs removing afterwards, so no path is remembered.
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
-        output = SiteOutput(site_dir, remember=not fresh, fresh=fresh)
+        output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = _Renderer(session, site, output, now)
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(_visible(now), unlisted))) or 0
@@ -399,7 +403,7 @@ def _help(*, site_dir: Path, now: datetime, fresh: bool) -> tuple[RenderReport, 
     """A helper process of a rebuild: item pages, run after run, until none is left."""
     assert _runs is not None
     with session_scope() as session:
-        output = SiteOutput(site_dir, remember=not fresh, fresh=fresh)
+        output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = _Renderer(session, Site.from_settings(get_settings()), output, now)
         for after, until in _runs:
             _runs.count(renderer.write_items(after, until))

@@ -68,3 +68,24 @@ def test_into_a_fresh_folder_nothing_is_read_back(tmp_path, monkeypatch):
     output.write("aktuellt/index.html", b"a")
     assert (tmp_path / "aktuellt/index.html").read_bytes() == b"a"
     assert output.report.written == ["aktuellt/index.html"] and output.produced is None
+
+
+def test_a_counting_report_counts_files_and_pages_and_keeps_no_path(tmp_path):
+    (tmp_path / "amne/x").mkdir(parents=True)
+    (tmp_path / "amne/x/rss.xml").write_bytes(b"gammal")
+    output = SiteOutput(tmp_path, remember=True, paths=False)
+    output.write("index.html", b"a")
+    output.write("aktuellt/2021/04/nyhet/index.html", b"b")
+    output.write("rss.xml", b"c")
+    output.write("rss.xml", b"c")
+    output.prune()
+    report = output.report
+    assert report.written is None and report.removed is None
+    assert (report.files_written, report.pages_written, report.unchanged) == (3, 2, 1)
+    assert report.files_removed == 1 and report.changed == 4
+    assert not (tmp_path / "amne").exists()
+    listed = SiteOutput(tmp_path)
+    listed.write("404.html", b"d")
+    report.add(listed.report)  # a listing report's paths are not kept by a counting one
+    assert (report.files_written, report.pages_written, report.written) == (4, 3, None)
+    assert str(report) == "4 files written, 1 removed, 1 unchanged"
