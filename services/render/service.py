@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import fcntl
 import multiprocessing
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -131,7 +132,12 @@ def rebuild(
     removal of what no longer belongs).
 
     Up to `workers` processes render item pages at once: this one and forked helpers, when
-    the rebuild reads through its own sessions from a database other processes can open.
+    the rebuild reads through its own sessions from a database other processes can open. On
+    PostgreSQL they all read one snapshot of the database (exported by this process).
+
+    With `workers` > 1, call it only from a process that runs no other thread: a forked
+    helper gets a copy of every lock as it was at the fork, held or not, but only the thread
+    that forked. `newsroom rebuild`, `seed` and `run` call it before any other thread starts.
     """
     if session is not None:
         return _rebuild(session, Path(site_dir), progress, helpers=0)
@@ -155,6 +161,14 @@ def _rebuild(
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = _Renderer(session, site, output, now)
+        snapshot = None
+        if helpers and is_postgres(session):
+            # Every process of the rebuild reads the same snapshot of the database. The month
+            # counts are written first, in a transaction of their own: in the repeatable-read
+            # one, writing a row an event changed meanwhile would fail.
+            renderer.count_months()
+            session.commit()
+            snapshot = _export_snapshot(session)
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(_visible(now), unlisted))) or 0
         runs = _Runs(_run_bounds(session, now, RUN))
@@ -164,11 +178,12 @@ def _rebuild(
                 progress(runs.done.value, total)
 
         report_progress()
-        with _helpers(helpers, runs, site_dir=site_dir, now=now, fresh=fresh) as tasks:
+        task = {"site_dir": site_dir, "now": now, "fresh": fresh, "snapshot": snapshot}
+        with _helpers(helpers, runs, **task) as tasks:
             try:
                 renderer.render_chrome()
                 renderer.render(LATEST)
-                months = renderer.render_archive()
+                months = renderer.render_archive(count=snapshot is None)
                 for month in months:
                     renderer.render(("month", month.month))
                 for kind, slug in _all_tags(session, site):
@@ -399,15 +414,40 @@ def _start_helper(runs: _Runs) -> None:
     get_engine().dispose(close=False)
 
 
-def _help(*, site_dir: Path, now: datetime, fresh: bool) -> tuple[RenderReport, set | None]:
+def _help(
+    *, site_dir: Path, now: datetime, fresh: bool, snapshot: str | None
+) -> tuple[RenderReport, set | None]:
     """A helper process of a rebuild: item pages, run after run, until none is left."""
     assert _runs is not None
     with session_scope() as session:
+        if snapshot is not None:
+            _import_snapshot(session, snapshot)
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = _Renderer(session, Site.from_settings(get_settings()), output, now)
         for after, until in _runs:
             _runs.count(renderer.write_items(after, until))
     return output.report, output.produced
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
+_REPEATABLE_READ = {"isolation_level": "REPEATABLE READ"}
+
+
+def _export_snapshot(session: Session) -> str:
+    """Begin a repeatable-read transaction and name its snapshot for the helper processes.
+
+    It stays importable while this transaction is open: until the rebuild, which waits for
+    its helpers, ends."""
+    session.connection(execution_options=_REPEATABLE_READ)
+    return session.scalar(text("SELECT pg_export_snapshot()"))
+
+
+def _import_snapshot(session: Session, snapshot: str) -> None:
+    """Begin a repeatable-read transaction that sees exactly what the exporting one sees."""
+    if not _SNAPSHOT_ID.fullmatch(snapshot):  # a literal in the statement: no parameters
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    session.connection(execution_options=_REPEATABLE_READ)
+    session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
 
 
 # Writing ---------------------------------------------------------------------------------
@@ -567,15 +607,17 @@ class _Renderer:
         for name, data in feeds.render_feeds(self.site, feeds.site_scope(self.site), items).items():
             self.output.write(name, data)
 
-    def render_archive(self) -> list[Month]:
-        self._count_months()
+    def render_archive(self, *, count: bool = True) -> list[Month]:
+        """The archive and the sitemap index; `count`: bring the month counts up to date first."""
+        if count:
+            self.count_months()
         query = select(RenderMonth.month, RenderMonth.count).order_by(RenderMonth.month.desc())
         months = [Month(month, count) for month, count in self.session.execute(query)]
         self.output.write("arkiv/index.html", views.render_archive(self.site, months))
         self.output.write("sitemap.xml", views.render_sitemap_index(self.site, months))
         return months
 
-    def _count_months(self) -> None:
+    def count_months(self) -> None:
         """Bring the render_months rows of `self.months` (or of all months) up to date."""
         query = select(Item.month, func.count()).where(_visible(self.now)).group_by(Item.month)
         if self.months is not None:

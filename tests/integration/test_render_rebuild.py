@@ -116,3 +116,40 @@ def test_a_given_session_renders_alone(db, tmp_path, monkeypatch):
     site = snapshot(tmp_path / "site")
     assert {f"aktuellt/2021/03/osynlig-{n}/index.html" for n in range(6)} <= set(site)
     assert report.files_written == len(site)
+
+
+def test_every_process_of_a_rebuild_reads_one_snapshot(db, tmp_path, monkeypatch):
+    """On PostgreSQL an item committed while the rebuild runs is in none of its pages: not
+    in this process's, not in its helpers' (each would otherwise read its own state)."""
+    if not db.startswith("postgresql"):
+        pytest.skip("SQLite: a rebuild with its own session renders in one process")
+    archive()
+    service.rebuild(site_dir=tmp_path / "before")
+    monkeypatch.setattr(service, "RUN", 3)
+    parent = os.getpid()
+    helped = multiprocessing.get_context("fork").Event()  # shared with the forked helpers
+    export, render_item, all_tags = service._export_snapshot, views.render_item, service._all_tags
+
+    def export_then_publish(session):
+        exported = export(session)
+        monkeypatch.setattr(service, "_export_snapshot", export)  # once
+        add_item(title="Under bygget", slug="under-bygget", published_at=START + timedelta(days=10))
+        return exported
+
+    def noting_helpers(*args, **kwargs):
+        if os.getpid() != parent:
+            helped.set()
+        return render_item(*args, **kwargs)
+
+    def after_a_helper_rendered(*args):
+        assert helped.wait(timeout=120)  # a helper has taken a run before this process
+        return all_tags(*args)
+
+    monkeypatch.setattr(service, "_export_snapshot", export_then_publish)
+    monkeypatch.setattr(views, "render_item", noting_helpers)
+    monkeypatch.setattr(service, "_all_tags", after_a_helper_rendered)
+    service.rebuild(site_dir=tmp_path / "site", workers=3)
+    assert snapshot(tmp_path / "site") == snapshot(tmp_path / "before")
+    service.rebuild(site_dir=tmp_path / "site", workers=3)  # the next rebuild shows it
+    page = tmp_path / "site/aktuellt/2021/02/under-bygget/index.html"
+    assert "Under bygget" in page.read_text()
