@@ -64,7 +64,14 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip on every checkout. A connection that died with the
+    # server fails its first statement instead; SQLAlchemy then sees a disconnect and
+    # invalidates the whole pool (every connection older than the error is replaced on its
+    # next checkout), and the API answers that one request 503 with Retry-After.
+    # A pool as large as the requests a process serves at once: a connection beyond
+    # pool_size is closed when handed back, and one opened and closed per request costs a
+    # PostgreSQL backend start each time. The ceiling (30 per process) is what it was.
+    return create_engine(url, pool_size=20, max_overflow=10)
 
 
 def get_engine() -> Engine:

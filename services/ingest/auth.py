@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -21,6 +22,14 @@ from shared.problems import Problem
 
 TOKEN_PREFIX = "nr_"
 MAX_TOKEN_LENGTH = 200
+# How long this process trusts a token it has looked up without asking the database again.
+# A revoked token, or a contributor's new role or region, takes effect within this many
+# seconds in every ingest process (`newsroom contributor revoke` runs in another process).
+TOKEN_CACHE_SECONDS = 2.0
+TOKEN_CACHE_SIZE = 10_000
+# token hash -> (monotonic expiry, detached contributor); only active contributors
+_token_cache: dict[str, tuple[float, Contributor]] = {}
+_clock = time.monotonic
 
 bearer = HTTPBearer(auto_error=False, description="Token från `newsroom contributor add`.")
 
@@ -72,6 +81,42 @@ def find_contributor(*, session: Session, token: str) -> Contributor | None:
     return contributor
 
 
+def authenticate(*, session: Session, token: str) -> Contributor | None:
+    """`find_contributor`, remembered for TOKEN_CACHE_SECONDS: a request of a known token
+    costs no query. The contributor is detached from `session`, so later requests share it
+    read-only (nothing a rollback can expire)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    contributor = cached_contributor(token)
+    if contributor is not None:
+        return contributor
+    contributor = find_contributor(session=session, token=token)
+    if contributor is not None:
+        session.expunge(contributor)
+        if len(_token_cache) >= TOKEN_CACHE_SIZE:
+            _token_cache.clear()
+        _token_cache[contributor.token_hash] = (_clock() + TOKEN_CACHE_SECONDS, contributor)
+    return contributor
+
+
+def cached_contributor(token: str) -> Contributor | None:
+    """The contributor of `token` from this process's cache, unless missing or expired."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    digest = hash_token(token)
+    entry = _token_cache.get(digest)
+    if entry is None:
+        return None
+    if entry[0] <= _clock():
+        _token_cache.pop(digest, None)
+        return None
+    return entry[1]
+
+
+def clear_token_cache() -> None:
+    _token_cache.clear()
+
+
 async def get_session() -> AsyncIterator[Session]:
     """One session per request; the route commits it, anything left uncommitted is rolled back.
 
@@ -89,18 +134,25 @@ async def get_session() -> AsyncIterator[Session]:
             session.close()
 
 
-def current_contributor(
+async def current_contributor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     session: Annotated[Session, Depends(get_session)],
 ) -> Contributor:
-    """The contributor behind `Authorization: Bearer <token>`, else 401."""
+    """The contributor behind `Authorization: Bearer <token>`, else 401.
+
+    Async: a token seen in the last TOKEN_CACHE_SECONDS is answered from the cache without
+    a trip through the thread pool; only a lookup in the database runs in a worker thread.
+    """
     if credentials is None:
         raise Problem(
             401,
             "Ange en token: Authorization: Bearer <token>.",
             headers={"WWW-Authenticate": 'Bearer realm="newsroom"'},
         )
-    contributor = find_contributor(session=session, token=credentials.credentials)
+    token = credentials.credentials
+    contributor = cached_contributor(token)
+    if contributor is None:
+        contributor = await run_in_threadpool(authenticate, session=session, token=token)
     if contributor is None:
         raise Problem(
             401,

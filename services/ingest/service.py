@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -37,7 +38,12 @@ EDITOR_ROLES = ("editor", "admin")
 
 def make_slug(title: str) -> str:
     """The URL slug of a title: lower-case ASCII words joined by hyphens."""
-    return slugify(title, max_length=80, word_boundary=True) or FALLBACK_SLUG
+    # An explicit backend: "auto" tries to import Unidecode on every call before falling back
+    # to text-unidecode, and would change the slugs if Unidecode were ever installed.
+    return (
+        slugify(title, max_length=80, word_boundary=True, backend="text-unidecode")
+        or FALLBACK_SLUG
+    )
 
 
 def month_of(published_at: datetime) -> str:
@@ -201,6 +207,13 @@ def create_item(
     return item
 
 
+@functools.cache
+def _insert_into(table: Any) -> Any:
+    # One statement object per table: its cache key is cheap, unlike one built per call
+    # with .values(), which coerces every value into a bound parameter first.
+    return insert(table)
+
+
 def _insert(session: Session, rows: list[Any]) -> None:
     """INSERT new ORM objects of one class as one Core statement, bypassing the unit of work.
 
@@ -218,7 +231,7 @@ def _insert(session: Session, rows: list[Any]) -> None:
         }
         for state in map(inspect, rows)
     ]
-    session.execute(insert(mapper.local_table), values)
+    session.execute(_insert_into(mapper.local_table), values[0] if len(values) == 1 else values)
 
 
 def _reschedule_pending(*, session: Session, item_id: uuid.UUID, when: datetime | None) -> int:

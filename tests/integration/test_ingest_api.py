@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from services.ingest import api, service
+from services.ingest import auth as auth_module
 from services.ingest.auth import add_contributor, revoke_contributor
 from shared.db import session_scope, utcnow
 from shared.models import Contributor, Item, ItemTag, OutboxEvent, Page
@@ -176,6 +177,34 @@ def test_a_revoked_token_is_401(client, token):
         assert revoke_contributor(session=session, name="Ingen") is False
     response = client.post("/api/v1/items", json=ITEM, headers=auth(token))
     assert response.status_code == 401
+
+
+def test_a_token_revoked_after_use_is_401_once_its_cache_entry_expires(
+    client, token, monkeypatch
+):
+    now = [1000.0]
+    monkeypatch.setattr(auth_module, "_clock", lambda: now[0])
+    assert client.post("/api/v1/items", json=ITEM, headers=auth(token)).status_code == 201
+    with session_scope() as session:
+        assert revoke_contributor(session=session, name="Kansliet") is True
+    item = {**ITEM, "title": "En till"}
+    now[0] += auth_module.TOKEN_CACHE_SECONDS - 0.5  # still trusted from the cache
+    assert client.post("/api/v1/items", json=item, headers=auth(token)).status_code == 201
+    now[0] += 1.0  # past TOKEN_CACHE_SECONDS: the database is asked again
+    response = client.post("/api/v1/items", json={**item, "title": "En tredje"}, headers=auth(token))
+    assert response.status_code == 401
+    assert count(Item) == 2
+
+
+def test_a_new_role_takes_effect_once_the_cache_entry_expires(client, token, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(auth_module, "_clock", lambda: now[0])
+    foreign = {**ITEM, "regions": ["region-skane"]}
+    assert client.post("/api/v1/items", json=foreign, headers=auth(token)).status_code == 403
+    with session_scope() as session:
+        session.scalar(select(Contributor)).role = "editor"
+    now[0] += auth_module.TOKEN_CACHE_SECONDS + 0.1
+    assert client.post("/api/v1/items", json=foreign, headers=auth(token)).status_code == 201
 
 
 def test_tokens_are_stored_only_as_hashes(db):
