@@ -38,15 +38,26 @@ def record(
     """Add the event to the caller's transaction; it is relayed once that commits and, when
     `deliver_after` is given (a scheduled item), not before that time."""
     # A Core INSERT: cheaper than the unit of work for a row nothing else touches.
-    session.execute(
-        _INSERT,
-        {
-            "event_id": event.event_id,
-            "type": event.type,
-            "payload": event.model_dump(mode="json"),
-            "deliver_after": deliver_after,
-        },
-    )
+    session.execute(_INSERT, event_row(event, deliver_after=deliver_after))
+    logged(event)
+
+
+def event_row(
+    event: ItemPublished | ItemUpdated | ItemWithdrawn, *, deliver_after: datetime | None = None
+) -> dict:
+    """The outbox row of `event`, for a caller that writes it in a statement of its own
+    (and then calls `logged`)."""
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "payload": event.model_dump(mode="json"),
+        "created_at": utcnow(),
+        "deliver_after": deliver_after,
+        "attempts": 0,
+    }
+
+
+def logged(event: ItemPublished | ItemUpdated | ItemWithdrawn) -> None:
     log.info("event recorded", extra={"event_id": str(event.event_id), "event_type": event.type,
                                       "item_id": str(event.item_id)})
 
@@ -75,15 +86,22 @@ def relay_pending(*, limit: int = RELAY_BATCH) -> int:
             return 0
         _fault("crash-before-send")
         with celery_app.producer_or_acquire() as producer, producer.batch():
+            # The queues are declared once per run, not by Celery once per message.
+            queues = {queue for event in events for _, queue in CONSUMERS[event.type]}
+            for queue in sorted(queues):
+                producer.maybe_declare(celery_app.amqp.queues[queue])
             for event in events:
+                kwargs = {"event": event.payload}
+                # What Celery would show (its own saferepr is slow for what it does).
+                kwargsrepr = repr(kwargs)
                 for task_name, queue in CONSUMERS[event.type]:
                     celery_app.send_task(
                         task_name,
-                        kwargs={"event": event.payload},
+                        kwargs=kwargs,
                         queue=queue,
                         producer=producer,
-                        # What Celery would show (its own saferepr is slow for what it does).
-                        kwargsrepr=repr({"event": event.payload}),
+                        kwargsrepr=kwargsrepr,
+                        declare=[],
                     )
         _fault("crash-after-send")
         session.execute(

@@ -310,6 +310,10 @@ def post_item(
                     return _item_response(
                         stored.response, status_code=stored.status_code, location=True
                     )
+            if attempt == 0 and not idempotency_key:
+                # The first attempt is one statement (item, tags and event; see
+                # service.insert_rows): atomic by itself, so it needs no BEGIN and COMMIT.
+                service.autocommit(session)
             item = service.create_item(
                 session=session,
                 contributor=contributor,

@@ -91,6 +91,39 @@ def test_post_creates_the_item_and_its_event_together(client, token):
         assert event.deliver_after is None  # already due
 
 
+def test_a_new_item_its_tags_and_its_event_are_one_statement_on_postgresql(client, token):
+    from sqlalchemy import event as sa_event
+
+    from shared.db import get_engine
+
+    client.post("/api/v1/items", json=ITEM, headers=auth(token))  # the token is cached now
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa_event.listen(get_engine(), "before_cursor_execute", seen)
+    try:
+        response = client.post(
+            "/api/v1/items", json={**ITEM, "title": "Andra"}, headers=auth(token)
+        )
+    finally:
+        sa_event.remove(get_engine(), "before_cursor_execute", seen)
+    assert response.status_code == 201, response.text
+    writes = [sql for sql in statements if "INSERT" in sql]
+    postgres = get_engine().dialect.name == "postgresql"
+    assert len(writes) == (1 if postgres else 3), statements
+    with session_scope() as session:
+        item = session.get(Item, uuid.UUID(response.json()["id"]))
+        assert len(item.tags) == 3
+        assert all(tag.published_at == item.published_at and tag.visible for tag in item.tags)
+        assert item.published_at.utcoffset() == timedelta(0)
+        assert item.regions == ["nationella-kansliet"] and item.attachments == []
+        events = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+        assert events[-1].payload["item_id"] == str(item.id)
+        assert events[-1].attempts == 0 and events[-1].relayed_at is None
+
+
 def test_the_event_is_part_of_the_items_transaction(db):
     token = make_token()
     with session_scope() as session:
@@ -191,8 +224,8 @@ def test_a_token_revoked_after_use_is_401_once_its_cache_entry_expires(
     now[0] += auth_module.TOKEN_CACHE_SECONDS - 0.5  # still trusted from the cache
     assert client.post("/api/v1/items", json=item, headers=auth(token)).status_code == 201
     now[0] += 1.0  # past TOKEN_CACHE_SECONDS: the database is asked again
-    response = client.post("/api/v1/items", json={**item, "title": "En tredje"}, headers=auth(token))
-    assert response.status_code == 401
+    third = {**item, "title": "En tredje"}
+    assert client.post("/api/v1/items", json=third, headers=auth(token)).status_code == 401
     assert count(Item) == 2
 
 
