@@ -126,6 +126,7 @@ class Site:
             url=lru_cache(maxsize=4096)(lambda path: escape_html(self.url(path))),
             item_url=lambda item: self.url(item.path),
             tag_links=self.tag_links,
+            alternate_links=self.alternate_links,
             date=self.format_date,
             iso=self.iso,
             month_name=self.month_name,
@@ -139,8 +140,16 @@ class Site:
 
     @cached_property
     def _tag_links(self) -> Callable[[str, tuple[str, ...]], Markup]:
-        macro = self.env.get_template("_macros.html").module.tag_links
-        return lru_cache(maxsize=4096)(macro)
+        return lru_cache(maxsize=4096)(self.env.get_template("_macros.html").module.tag_links)
+
+    def alternate_links(self, feeds: tuple[FeedLink, ...]) -> Markup:
+        """A page head's feed links (the alternate_links macro), made once per set of feeds."""
+        return self._alternate_links(feeds)
+
+    @cached_property
+    def _alternate_links(self) -> Callable[[tuple[FeedLink, ...]], Markup]:
+        macro = self.env.get_template("_macros.html").module.alternate_links
+        return lru_cache(maxsize=256)(macro)
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz)
