@@ -100,6 +100,7 @@ def relay_pending(*, limit: int = RELAY_BATCH) -> int:
                         kwargs=kwargs,
                         queue=queue,
                         producer=producer,
+                        argsrepr="()",
                         kwargsrepr=kwargsrepr,
                         declare=[],
                     )
