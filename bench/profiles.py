@@ -1,5 +1,6 @@
 """Profiles for the targets a run misses: pyinstrument around a child measurement, py-spy
-(idle threads left out) on a running server or worker process."""
+on a running server or worker process (only the thread holding the GIL is sampled, so the
+profile shows where its Python CPU time goes, not threads waiting for work)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def pyinstrument(out: Path, args: list[str], env: dict, *, timeout: float = 900)
 
 def py_spy_start(pid: int, raw: Path, seconds: float) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(BIN / "py-spy"), "record", "-r", "100", "-f", "raw", "-o", str(raw),
+        [str(BIN / "py-spy"), "record", "--gil", "-r", "100", "-f", "raw", "-o", str(raw),
          "-d", str(int(seconds)), "-p", str(pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -47,7 +48,7 @@ def summarise_raw(raw: Path, out: Path, *, title: str, top: int = 45) -> Path:
             own[frames[-1]] += n
             for frame in set(frames):
                 inclusive[frame] += n
-    lines = [f"# {title}", f"# py-spy samples (idle threads left out): {total}", "", "## inclusive"]
+    lines = [f"# {title}", f"# py-spy samples of the thread holding the GIL: {total}", "", "## inclusive"]
     shown = 0
     for frame, n in inclusive.most_common():
         if any(noise in frame for noise in NOISE):
