@@ -98,6 +98,13 @@ class Processes:
         wait_for_port("127.0.0.1", port, timeout=60)
         return f"http://127.0.0.1:{port}"
 
+    def embedded(self, name: str) -> str:
+        """`newsroom run` (the embedded mode) on a free port; its URL once it answers."""
+        port = free_port()
+        self.start(name, str(BIN / "newsroom"), "run", "--port", str(port))
+        wait_for_port("127.0.0.1", port, timeout=120)
+        return f"http://127.0.0.1:{port}"
+
     def celery_worker(self, name: str, module: str, queue: str, *, concurrency: int = 2):
         proc = self.start(
             name, str(BIN / "celery"), "-A", f"{module}:celery_app", "worker", "-Q", queue,

@@ -121,10 +121,7 @@ class Bench:
         flush_redis()
         with self.processes(env) as procs:
             if embedded:
-                port = free_port()
-                procs.start("embedded", str(BIN / "newsroom"), "run", "--port", str(port))
-                wait_for_port("127.0.0.1", port, timeout=120)
-                url = f"http://127.0.0.1:{port}"
+                url = procs.embedded("embedded")
             else:
                 procs.celery_worker("render-worker", "services.render.tasks", "render")
                 procs.celery_worker("notify-worker", "services.notify.tasks", "notify",
@@ -165,10 +162,7 @@ class Bench:
         seconds = 5 if self.args.quick else 15
         with self.processes(env) as procs:
             if embedded:
-                port = free_port()
-                procs.start("embedded-ingest", str(BIN / "newsroom"), "run", "--port", str(port))
-                wait_for_port("127.0.0.1", port, timeout=120)
-                url = f"http://127.0.0.1:{port}"
+                url = procs.embedded("embedded-ingest")
             else:
                 url = procs.uvicorn("ingest", "services.ingest.api:create_app",
                                     workers=self.args.ingest_workers)

@@ -364,9 +364,9 @@ def _not_subscribed_page() -> HTMLResponse:
     )
 
 
-@router.get("/prenumeration/installningar", **PAGE_ROUTE)
-def show_preferences(token: Token = "") -> HTMLResponse:
-    """Show a subscriber's regions, topics and frequency."""
+def _with_settings_link(token: str, action) -> HTMLResponse:
+    """`action(session, subscriber)` for the confirmed subscriber a settings link names; a
+    page saying why not for a bad link or an address that no longer subscribes."""
     try:
         with session_scope() as session:
             subscriber = service.subscriber_for_token(
@@ -374,9 +374,15 @@ def show_preferences(token: Token = "") -> HTMLResponse:
             )
             if subscriber.status != "confirmed":
                 return _not_subscribed_page()
-            return _manage_page(subscriber, token=token)
+            return action(session, subscriber)
     except InvalidToken:
         return invalid_link_page()
+
+
+@router.get("/prenumeration/installningar", **PAGE_ROUTE)
+def show_preferences(token: Token = "") -> HTMLResponse:
+    """Show a subscriber's regions, topics and frequency."""
+    return _with_settings_link(token, lambda _, subscriber: _manage_page(subscriber, token=token))
 
 
 @router.post("/prenumeration/installningar", **PAGE_ROUTE)
@@ -392,22 +398,11 @@ async def change_preferences(request: Request, token: Token = "") -> HTMLRespons
     except service.InvalidSubscription as exc:
         return page("Något blev fel", *[e["message"] for e in exc.errors], status=400, error=True)
 
-    def save() -> HTMLResponse:
-        try:
-            with session_scope() as session:
-                subscriber = service.subscriber_for_token(
-                    session=session, purpose="manage", token=token
-                )
-                if subscriber.status != "confirmed":
-                    return _not_subscribed_page()
-                service.update_preferences(
-                    session=session, subscriber=subscriber, preferences=preferences
-                )
-                return _manage_page(subscriber, token=token, saved=True)
-        except InvalidToken:
-            return invalid_link_page()
+    def save(session, subscriber) -> HTMLResponse:
+        service.update_preferences(session=session, subscriber=subscriber, preferences=preferences)
+        return _manage_page(subscriber, token=token, saved=True)
 
-    return await run_in_threadpool(save)
+    return await run_in_threadpool(_with_settings_link, token, save)
 
 
 @router.get("/prenumeration/avregistrera", **PAGE_ROUTE)

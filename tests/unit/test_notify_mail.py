@@ -37,6 +37,20 @@ def an_item(**changes) -> Item:
     return Item(**values)
 
 
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the templates rendered during the test, in order."""
+    names: list[str] = []
+    original = rendering.render
+
+    def counting(name, **context):
+        names.append(name)
+        return original(name, **context)
+
+    monkeypatch.setattr(rendering, "render", counting)
+    return names
+
+
 def a_subscriber(**changes) -> Subscriber:
     values = dict(
         id=7,
@@ -118,15 +132,7 @@ def test_item_newsletter_links_to_the_item_and_carries_personal_links():
     assert unsubscribe in text and unsubscribe.startswith(f"{base}/prenumeration/avregistrera")
 
 
-def test_common_part_is_rendered_once_per_newsletter(monkeypatch: pytest.MonkeyPatch):
-    calls = []
-    original = rendering.render
-
-    def counting(name, **context):
-        calls.append(name)
-        return original(name, **context)
-
-    monkeypatch.setattr(rendering, "render", counting)
+def test_common_part_is_rendered_once_per_newsletter(calls: list[str]):
     now = datetime(2021, 5, 1, tzinfo=UTC)
     newsletter = service.ItemNewsletter(an_item(), now=now)
     messages = [
@@ -230,16 +236,8 @@ def test_digest_lists_only_matching_items_and_is_never_empty():
 
 
 def test_later_batches_reuse_the_common_part_until_the_item_changes(
-    monkeypatch: pytest.MonkeyPatch,
+    calls: list[str], monkeypatch: pytest.MonkeyPatch
 ):
-    calls = []
-    original = rendering.render
-
-    def counting(name, **context):
-        calls.append(name)
-        return original(name, **context)
-
-    monkeypatch.setattr(rendering, "render", counting)
     now = datetime(2021, 5, 1, tzinfo=UTC)
     item = an_item(version=1)
     for _ in range(3):  # three batches, each with a newsletter of its own
