@@ -24,6 +24,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+## ruff: lint rules and the formatter's check; fails on any finding.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 

@@ -21,9 +21,26 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 SPACING = timedelta(minutes=72)
 AUTHORS = ["Anna Ström", "Åsa Öberg", "Jörgen Näslund", "Märta Ek", "Lars-Åke Sjöö"]
 ITEM_COLUMNS = (
-    "id", "slug", "month", "title", "summary", "body_md", "body_html", "published_at",
-    "regions", "topics", "author_name", "author_email", "attachments", "image", "status",
-    "version", "contributor_id", "created_at", "updated_at", "withdrawn_at",
+    "id",
+    "slug",
+    "month",
+    "title",
+    "summary",
+    "body_md",
+    "body_html",
+    "published_at",
+    "regions",
+    "topics",
+    "author_name",
+    "author_email",
+    "attachments",
+    "image",
+    "status",
+    "version",
+    "contributor_id",
+    "created_at",
+    "updated_at",
+    "withdrawn_at",
 )
 TAG_COLUMNS = ("item_id", "kind", "slug", "published_at", "visible")
 
@@ -79,8 +96,13 @@ def rows(count: int, *, end: datetime, seed: int = 1, prefix: str = "a", jitter:
             "withdrawn_at": None,
         }
         tags = [
-            {"item_id": item_id, "kind": kind, "slug": slug, "published_at": published_at,
-             "visible": True}
+            {
+                "item_id": item_id,
+                "kind": kind,
+                "slug": slug,
+                "published_at": published_at,
+                "visible": True,
+            }
             for kind, slugs in (("region", item_regions), ("topic", item_topics))
             for slug in slugs
         ]
@@ -88,7 +110,12 @@ def rows(count: int, *, end: datetime, seed: int = 1, prefix: str = "a", jitter:
 
 
 def load(
-    database_url: str, count: int, *, end: datetime, seed: int = 1, prefix: str = "a",
+    database_url: str,
+    count: int,
+    *,
+    end: datetime,
+    seed: int = 1,
+    prefix: str = "a",
     jitter: bool = True,
 ) -> int:
     """Insert `count` items ending at `end`; return how many tag rows were written."""
@@ -110,8 +137,12 @@ def _copy_postgres(database_url: str, generated) -> int:
             with cur.copy(f"COPY items ({', '.join(ITEM_COLUMNS)}) FROM STDIN") as copy:
                 for item, item_tags in generated:
                     copy.write_row(
-                        [json.dumps(item[c], ensure_ascii=False) if c in json_columns
-                         and item[c] is not None else item[c] for c in ITEM_COLUMNS]
+                        [
+                            json.dumps(item[c], ensure_ascii=False)
+                            if c in json_columns and item[c] is not None
+                            else item[c]
+                            for c in ITEM_COLUMNS
+                        ]
                     )
                     tags.extend(tuple(tag[c] for c in TAG_COLUMNS) for tag in item_tags)
                     count += 1
@@ -156,15 +187,33 @@ def load_subscribers(database_url: str, count: int, *, item_region: str, start: 
 
     rng = random.Random(start + 7)
     regions = list(DEFAULT_REGIONS)
-    columns = ("email", "regions", "topics", "frequency", "status", "created_at", "confirmed_at",
-               "consent_at", "consent_source")
+    columns = (
+        "email",
+        "regions",
+        "topics",
+        "frequency",
+        "status",
+        "created_at",
+        "confirmed_at",
+        "consent_at",
+        "consent_source",
+    )
     now = datetime.now(tz=STOCKHOLM)
     with pg_connect(database_url) as conn, conn.cursor() as cur:
         with cur.copy(f"COPY subscribers ({', '.join(columns)}) FROM STDIN") as copy:
             for n in range(start, start + count):
                 chosen = [] if rng.random() < 0.7 else sorted({item_region, rng.choice(regions)})
-                copy.write_row([
-                    f"prenumerant-{n}@kommun{n % 290}.example.se", json.dumps(chosen), "[]",
-                    "immediate", "confirmed", now, now, now, "bench",
-                ])
+                copy.write_row(
+                    [
+                        f"prenumerant-{n}@kommun{n % 290}.example.se",
+                        json.dumps(chosen),
+                        "[]",
+                        "immediate",
+                        "confirmed",
+                        now,
+                        now,
+                        now,
+                        "bench",
+                    ]
+                )
         conn.execute("ANALYZE subscribers")

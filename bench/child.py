@@ -65,21 +65,28 @@ def rebuild() -> dict:
 def files_per_event(count: int) -> dict:
     """Publish `count` new items into the archive (rows, then the render service's own
     `apply_event`, as its worker runs it) and read the render report of each."""
+    from sqlalchemy import select
+
     from bench.archive import load
     from services.render.service import apply_event
     from shared.config import get_settings
     from shared.db import session_scope, utcnow
     from shared.events import ItemPublished
     from shared.models import Item
-    from sqlalchemy import select
 
     settings = get_settings()
     written, millis, cpu = [], [], []
     for n in range(count):
         prefix = f"probe{uuid.uuid4().hex[:6]}-"
         # The newest item, as a new post is: one neighbour, whatever was published before.
-        load(settings.database_url, 1, end=utcnow() - timedelta(milliseconds=1), seed=100 + n,
-             prefix=prefix, jitter=False)
+        load(
+            settings.database_url,
+            1,
+            end=utcnow() - timedelta(milliseconds=1),
+            seed=100 + n,
+            prefix=prefix,
+            jitter=False,
+        )
         with session_scope() as session:
             item_id = session.scalars(select(Item.id).where(Item.slug.like(f"%-{prefix}0"))).one()
         event = ItemPublished(item_id=item_id, item_version=1).model_dump(mode="json")
@@ -103,10 +110,15 @@ def feeds(repeat: int = 200) -> dict:
 
     site = views.Site.from_settings(get_settings())
     with session_scope() as session:
-        items = list(session.scalars(
-            select(Item).options(lazyload(Item.tags)).where(Item.status == "published")
-            .order_by(Item.published_at.desc()).limit(50)
-        ))
+        items = list(
+            session.scalars(
+                select(Item)
+                .options(lazyload(Item.tags))
+                .where(Item.status == "published")
+                .order_by(Item.published_at.desc())
+                .limit(50)
+            )
+        )
         session.expunge_all()
     assert len(items) == 50, len(items)
     scope = feeds.site_scope(site)
@@ -131,8 +143,11 @@ def feeds(repeat: int = 200) -> dict:
             began = time.perf_counter()
             fn()
             times.append((time.perf_counter() - began) * 1000)
-        out[name] = {"median_ms": statistics.median(times), "min_ms": min(times),
-                     "p90_ms": sorted(times)[int(len(times) * 0.9)]}
+        out[name] = {
+            "median_ms": statistics.median(times),
+            "min_ms": min(times),
+            "p90_ms": sorted(times)[int(len(times) * 0.9)],
+        }
     return out
 
 
@@ -168,8 +183,13 @@ def mail_render(count: int) -> dict:
         for message in messages:
             mail.message_bytes(message)
         serialise = (time.perf_counter() - began) * 1000 / len(messages)
-    return {"per_recipient_ms": per, "first_ms": first_ms, "recipients": len(subscribers),
-            "build_message_ms": build, "as_bytes_ms": serialise}
+    return {
+        "per_recipient_ms": per,
+        "first_ms": first_ms,
+        "recipients": len(subscribers),
+        "build_message_ms": build,
+        "as_bytes_ms": serialise,
+    }
 
 
 def main() -> None:

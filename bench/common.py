@@ -80,9 +80,13 @@ class Processes:
         self.children: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        log = open(self.logdir / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            args,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
             start_new_session=True,
         )
         self.children.append((name, proc))
@@ -91,9 +95,19 @@ class Processes:
     def uvicorn(self, name: str, app: str, *, workers: int = 1) -> str:
         port = free_port()
         self.start(
-            name, str(BIN / "uvicorn"), app, "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--no-access-log",
-            "--log-level", "warning",
+            name,
+            str(BIN / "uvicorn"),
+            app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
         )
         wait_for_port("127.0.0.1", port, timeout=60)
         return f"http://127.0.0.1:{port}"
@@ -107,9 +121,22 @@ class Processes:
 
     def celery_worker(self, name: str, module: str, queue: str, *, concurrency: int = 2):
         proc = self.start(
-            name, str(BIN / "celery"), "-A", f"{module}:celery_app", "worker", "-Q", queue,
-            "--concurrency", str(concurrency), "--loglevel", "WARNING", "-n", f"{name}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            name,
+            str(BIN / "celery"),
+            "-A",
+            f"{module}:celery_app",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         )
         return proc
 
@@ -131,9 +158,7 @@ def run_json(args: list[str], env: dict, *, timeout: float = 900) -> dict:
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run(
-        args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
+    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -196,16 +221,23 @@ def children_of(pid: int) -> list[int]:
 
 def smtp_sink_binary() -> str | None:
     """Postfix's smtp-sink; installs postfix (Debian) when it is missing and we are root."""
-    found = shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None)
+    found = shutil.which("smtp-sink") or (
+        "/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None
+    )
     if found or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(
-        ["debconf-set-selections"], input="postfix postfix/main_mailer_type select No configuration\n",
-        text=True, env=env, capture_output=True,
+        ["debconf-set-selections"],
+        input="postfix postfix/main_mailer_type select No configuration\n",
+        text=True,
+        env=env,
+        capture_output=True,
     )
     subprocess.run(["apt-get", "install", "-y", "-q", "postfix"], env=env, capture_output=True)
-    return shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None)
+    return shutil.which("smtp-sink") or (
+        "/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None
+    )
 
 
 def wait_until(check, *, timeout: float, interval: float = 0.05, what: str = ""):

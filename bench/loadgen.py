@@ -33,14 +33,19 @@ def bodies(count: int, offset: int) -> list[bytes]:
     out = []
     for n in range(offset, offset + count):
         tmpl = samples["items"][n % len(samples["items"])]
-        out.append(json.dumps({
-            "title": f"Nr {n}: {tmpl['title']}",
-            "summary": tmpl["summary"],
-            "body": tmpl["body"],
-            "regions": tmpl["regions"],
-            "topics": tmpl.get("topics", []),
-            "author": {"name": "Åsa Öberg", "email": "asa.oberg@region.example.se"},
-        }, ensure_ascii=False).encode())
+        out.append(
+            json.dumps(
+                {
+                    "title": f"Nr {n}: {tmpl['title']}",
+                    "summary": tmpl["summary"],
+                    "body": tmpl["body"],
+                    "regions": tmpl["regions"],
+                    "topics": tmpl.get("topics", []),
+                    "author": {"name": "Åsa Öberg", "email": "asa.oberg@region.example.se"},
+                },
+                ensure_ascii=False,
+            ).encode()
+        )
     return out
 
 
@@ -77,8 +82,10 @@ async def run_rate(cfg: dict) -> dict:
     rate, seconds = cfg["rate"], cfg["seconds"]
     total = int(rate * seconds)
     tokens = cfg["tokens"]
-    payloads = [post_request(url.netloc, b, tokens[i % len(tokens)])
-                for i, b in enumerate(bodies(total, cfg.get("offset", 0)))]
+    payloads = [
+        post_request(url.netloc, b, tokens[i % len(tokens)])
+        for i, b in enumerate(bodies(total, cfg.get("offset", 0)))
+    ]
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(cfg.get("connections", 64)):
         pool.put_nowait(Connection(url.hostname, url.port))
@@ -108,9 +115,16 @@ async def run_rate(cfg: dict) -> dict:
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    return {"mode": "rate", "offered_per_s": rate, "requests": total, "statuses": statuses,
-            "elapsed_s": elapsed, "accepted_per_s": statuses.get(201, 0) / elapsed,
-            "latency_ms": latencies, "service_ms": service}
+    return {
+        "mode": "rate",
+        "offered_per_s": rate,
+        "requests": total,
+        "statuses": statuses,
+        "elapsed_s": elapsed,
+        "accepted_per_s": statuses.get(201, 0) / elapsed,
+        "latency_ms": latencies,
+        "service_ms": service,
+    }
 
 
 async def run_max(cfg: dict) -> dict:
@@ -118,8 +132,10 @@ async def run_max(cfg: dict) -> dict:
     url = urlsplit(cfg["url"])
     seconds, conns = cfg["seconds"], cfg.get("connections", 32)
     tokens = cfg["tokens"]
-    payloads = [post_request(url.netloc, b, tokens[i % len(tokens)])
-                for i, b in enumerate(bodies(cfg.get("max_requests", 20000), cfg.get("offset", 0)))]
+    payloads = [
+        post_request(url.netloc, b, tokens[i % len(tokens)])
+        for i, b in enumerate(bodies(cfg.get("max_requests", 20000), cfg.get("offset", 0)))
+    ]
     counter = iter(range(len(payloads)))
     latencies, statuses = [], {}
     start = time.perf_counter()
@@ -142,8 +158,14 @@ async def run_max(cfg: dict) -> dict:
 
     await asyncio.gather(*(client() for _ in range(conns)))
     elapsed = time.perf_counter() - start
-    return {"mode": "max", "connections": conns, "statuses": statuses, "elapsed_s": elapsed,
-            "accepted_per_s": statuses.get(201, 0) / elapsed, "latency_ms": latencies}
+    return {
+        "mode": "max",
+        "connections": conns,
+        "statuses": statuses,
+        "elapsed_s": elapsed,
+        "accepted_per_s": statuses.get(201, 0) / elapsed,
+        "latency_ms": latencies,
+    }
 
 
 def _watch(site: Path, targets: dict[str, bytes], started: float, timeout: float) -> dict:

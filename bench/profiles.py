@@ -10,27 +10,58 @@ from pathlib import Path
 
 from bench.common import BIN, ROOT
 
-NOISE = ("threading.py", "click/core.py", "uvicorn/main.py", "asyncio/runners.py", "<module>",
-         "uvicorn/_compat.py", "uvicorn/server.py", "billiard/", "celery/concurrency",
-         "celery/worker", "celery/bootsteps", "celery/apps", "celery/bin", "kombu/asynchronous")
+NOISE = (
+    "threading.py",
+    "click/core.py",
+    "uvicorn/main.py",
+    "asyncio/runners.py",
+    "<module>",
+    "uvicorn/_compat.py",
+    "uvicorn/server.py",
+    "billiard/",
+    "celery/concurrency",
+    "celery/worker",
+    "celery/bootsteps",
+    "celery/apps",
+    "celery/bin",
+    "kombu/asynchronous",
+)
 
 
 def pyinstrument(out: Path, args: list[str], env: dict, *, timeout: float = 900) -> Path:
     """Run `python -m bench.child ARGS` under pyinstrument; a text profile lands in `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [str(BIN / "pyinstrument"), "-r", "text", "-o", str(out), "-m",
-         "bench.child", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=True,
+        [str(BIN / "pyinstrument"), "-r", "text", "-o", str(out), "-m", "bench.child", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
     )
     return out
 
 
 def py_spy_start(pid: int, raw: Path, seconds: float) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(BIN / "py-spy"), "record", "--gil", "-r", "100", "-f", "raw", "-o", str(raw),
-         "-d", str(int(seconds)), "-p", str(pid)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(BIN / "py-spy"),
+            "record",
+            "--gil",
+            "-r",
+            "100",
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "-d",
+            str(int(seconds)),
+            "-p",
+            str(pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -48,7 +79,12 @@ def summarise_raw(raw: Path, out: Path, *, title: str, top: int = 45) -> Path:
             own[frames[-1]] += n
             for frame in set(frames):
                 inclusive[frame] += n
-    lines = [f"# {title}", f"# py-spy samples of the thread holding the GIL: {total}", "", "## inclusive"]
+    lines = [
+        f"# {title}",
+        f"# py-spy samples of the thread holding the GIL: {total}",
+        "",
+        "## inclusive",
+    ]
     shown = 0
     for frame, n in inclusive.most_common():
         if any(noise in frame for noise in NOISE):

@@ -24,8 +24,22 @@ from pathlib import Path
 
 from bench import archive, profiles
 from bench.common import (
-    BIN, ROOT, Processes, apply_env, base_env, children_of, cpu_seconds, flush_redis, free_port,
-    peak_rss_kb, pg_connect, redis_url, run_json, smtp_sink_binary, summary, wait_for_port,
+    BIN,
+    ROOT,
+    Processes,
+    apply_env,
+    base_env,
+    children_of,
+    cpu_seconds,
+    flush_redis,
+    free_port,
+    peak_rss_kb,
+    pg_connect,
+    redis_url,
+    run_json,
+    smtp_sink_binary,
+    summary,
+    wait_for_port,
 )
 
 RESULTS = ROOT / "bench" / "results"
@@ -59,13 +73,15 @@ class Bench:
             name = getattr(fn, "__name__", str(fn))
             self.log(f"FAILED {name}{args[:2]!r}: {exc!r}"[:3000])
             self.raw.setdefault("errors", []).append(
-                {"scenario": name, "args": repr(args[:2]), "error": repr(exc)[-3000:]})
+                {"scenario": name, "args": repr(args[:2]), "error": repr(exc)[-3000:]}
+            )
             self.notes.append(f"{name} {args[:2]!r} failed: {repr(exc)[:300]}")
             return None
 
     def env(self, database_url: str, site: Path, smtp_url: str = "file:/dev/null") -> dict:
-        return base_env(database_url=database_url, broker_url=redis_url(), site_dir=site,
-                        smtp_url=smtp_url)
+        return base_env(
+            database_url=database_url, broker_url=redis_url(), site_dir=site, smtp_url=smtp_url
+        )
 
     def prepare(self, env: dict, items: int) -> None:
         """Migrate, load `items` archive items, and create contributors."""
@@ -75,8 +91,9 @@ class Bench:
         upgrade(env["NEWSROOM_DATABASE_URL"])
         began = time.perf_counter()
         if items:
-            archive.load(env["NEWSROOM_DATABASE_URL"], items,
-                         end=datetime.now(UTC) - timedelta(minutes=5))
+            archive.load(
+                env["NEWSROOM_DATABASE_URL"], items, end=datetime.now(UTC) - timedelta(minutes=5)
+            )
         self.log(f"archive of {items} items loaded in {time.perf_counter() - began:.1f} s")
 
     def contributors(self, count: int) -> list[str]:
@@ -86,16 +103,24 @@ class Bench:
         tokens = []
         with session_scope() as session:
             for n in range(count):
-                tokens.append(add_contributor(session=session, name=f"Bänk {uuid.uuid4().hex[:8]} {n}",
-                                              region="region-skane", role="editor"))
+                tokens.append(
+                    add_contributor(
+                        session=session,
+                        name=f"Bänk {uuid.uuid4().hex[:8]} {n}",
+                        region="region-skane",
+                        role="editor",
+                    )
+                )
         return tokens
 
     def rebuild(self, env: dict, label: str) -> dict:
         self.log(f"rebuild ({label}) ...")
         result = run_json([PY, "-m", "bench.child", "rebuild"], env, timeout=1200)
-        self.log(f"rebuild ({label}): {result['html_pages_written']} pages in "
-                 f"{result['seconds']:.1f} s = {result['pages_per_s']:.0f} pages/s, "
-                 f"peak RSS {result['maxrss_kb'] / 1024:.0f} MiB")
+        self.log(
+            f"rebuild ({label}): {result['html_pages_written']} pages in "
+            f"{result['seconds']:.1f} s = {result['pages_per_s']:.0f} pages/s, "
+            f"peak RSS {result['maxrss_kb'] / 1024:.0f} MiB"
+        )
         self.raw[f"rebuild_{label}"] = result
         return result
 
@@ -124,24 +149,38 @@ class Bench:
                 url = procs.embedded("embedded")
             else:
                 procs.celery_worker("render-worker", "services.render.tasks", "render")
-                procs.celery_worker("notify-worker", "services.notify.tasks", "notify",
-                                    concurrency=1)
+                procs.celery_worker(
+                    "notify-worker", "services.notify.tasks", "notify", concurrency=1
+                )
                 url = procs.uvicorn("ingest", "services.ingest.api:create_app")
                 time.sleep(3)  # the workers connect to Redis
             count = 15 if self.args.quick else 50
             # The rebuild just wrote every page of the archive (a gigabyte at 100k) for the
             # kernel to write back: flush that first, or the posts measure its write-back.
             os.sync()
-            result = self.loadgen(env, {
-                "mode": "publish", "url": url, "tokens": tokens, "site_dir":
-                env["NEWSROOM_SITE_DIR"], "warmup": 5, "count": count, "gap": 0.3,
-            }, f"publish-{label}")
+            result = self.loadgen(
+                env,
+                {
+                    "mode": "publish",
+                    "url": url,
+                    "tokens": tokens,
+                    "site_dir": env["NEWSROOM_SITE_DIR"],
+                    "warmup": 5,
+                    "count": count,
+                    "gap": 0.3,
+                },
+                f"publish-{label}",
+            )
         samples = result["samples"]
-        out = {key: summary([s[key] for s in samples])
-               for key in ("all_ms", "item_ms", "latest_ms", "feeds_ms", "post_ms")}
+        out = {
+            key: summary([s[key] for s in samples])
+            for key in ("all_ms", "item_ms", "latest_ms", "feeds_ms", "post_ms")
+        }
         self.raw[f"publish_{label}"] = out
-        self.log(f"publish at {label}: p50 {out['all_ms']['p50']:.0f} ms, "
-                 f"p99 {out['all_ms']['p99']:.0f} ms")
+        self.log(
+            f"publish at {label}: p50 {out['all_ms']['p50']:.0f} ms, "
+            f"p99 {out['all_ms']['p99']:.0f} ms"
+        )
 
     def files_per_event(self, env: dict, label: str) -> None:
         apply_env(env)
@@ -164,40 +203,74 @@ class Bench:
             if embedded:
                 url = procs.embedded("embedded-ingest")
             else:
-                url = procs.uvicorn("ingest", "services.ingest.api:create_app",
-                                    workers=self.args.ingest_workers)
+                url = procs.uvicorn(
+                    "ingest", "services.ingest.api:create_app", workers=self.args.ingest_workers
+                )
             base = {"url": url, "tokens": tokens}
-            self.loadgen(env, {**base, "mode": "rate", "rate": 100, "seconds": 3,
-                               "offset": 0}, f"ingest-warmup-{label}")
-            fixed = self.loadgen(env, {**base, "mode": "rate", "rate": 200, "seconds": seconds,
-                                       "offset": 1000}, f"ingest-rate-{label}")
-            result = {"fixed_200": {
-                "accepted_per_s": fixed["accepted_per_s"], "statuses": fixed["statuses"],
-                "latency_ms": summary(fixed["latency_ms"]),
-                "service_ms": summary(fixed["service_ms"]),
-            }}
+            self.loadgen(
+                env,
+                {**base, "mode": "rate", "rate": 100, "seconds": 3, "offset": 0},
+                f"ingest-warmup-{label}",
+            )
+            fixed = self.loadgen(
+                env,
+                {**base, "mode": "rate", "rate": 200, "seconds": seconds, "offset": 1000},
+                f"ingest-rate-{label}",
+            )
+            result = {
+                "fixed_200": {
+                    "accepted_per_s": fixed["accepted_per_s"],
+                    "statuses": fixed["statuses"],
+                    "latency_ms": summary(fixed["latency_ms"]),
+                    "service_ms": summary(fixed["service_ms"]),
+                }
+            }
             if not embedded:
                 server = procs.children[0][1].pid
                 cpu_before = cpu_seconds(server)
-                peak = self.loadgen(env, {**base, "mode": "max", "seconds": seconds,
-                                          "connections": 32, "offset": 10000,
-                                          "max_requests": 40000}, f"ingest-max-{label}")
+                peak = self.loadgen(
+                    env,
+                    {
+                        **base,
+                        "mode": "max",
+                        "seconds": seconds,
+                        "connections": 32,
+                        "offset": 10000,
+                        "max_requests": 40000,
+                    },
+                    f"ingest-max-{label}",
+                )
                 cpu = cpu_seconds(server) - cpu_before
                 accepted = peak["statuses"].get("201", 0)
-                result["max"] = {"accepted_per_s": peak["accepted_per_s"],
-                                 "statuses": peak["statuses"],
-                                 "latency_ms": summary(peak["latency_ms"]),
-                                 "server_cpu_ms_per_item": 1000 * cpu / max(accepted, 1)}
+                result["max"] = {
+                    "accepted_per_s": peak["accepted_per_s"],
+                    "statuses": peak["statuses"],
+                    "latency_ms": summary(peak["latency_ms"]),
+                    "server_cpu_ms_per_item": 1000 * cpu / max(accepted, 1),
+                }
                 if self.args.profile:
                     # The busiest child: uvicorn's workers, not its resource tracker.
                     worker = max(children_of(server) or [server], key=cpu_seconds)
                     raw = self.work / "ingest.pyspy"
                     spy = profiles.py_spy_start(worker, raw, 8)
-                    self.loadgen(env, {**base, "mode": "max", "seconds": 8, "connections": 32,
-                                       "offset": 60000, "max_requests": 20000}, "ingest-profile")
+                    self.loadgen(
+                        env,
+                        {
+                            **base,
+                            "mode": "max",
+                            "seconds": 8,
+                            "connections": 32,
+                            "offset": 60000,
+                            "max_requests": 20000,
+                        },
+                        "ingest-profile",
+                    )
                     spy.wait(timeout=60)
-                    profiles.summarise_raw(raw, PROFILES / "ingest.txt",
-                                           title="ingest: one uvicorn worker under full load")
+                    profiles.summarise_raw(
+                        raw,
+                        PROFILES / "ingest.txt",
+                        title="ingest: one uvicorn worker under full load",
+                    )
         self.raw[f"ingest_{label}"] = result
         self.log(f"ingest ({label}): {json.dumps(result)}")
 
@@ -216,8 +289,9 @@ class Bench:
             self.prepare(env, 0)
             archive.load(url, 2, end=datetime.now(UTC) - timedelta(minutes=1), prefix="mail")
             with pg_connect(url) as conn:
-                item_ids = [row[0] for row in conn.execute(
-                    "SELECT id FROM items ORDER BY published_at")]
+                item_ids = [
+                    row[0] for row in conn.execute("SELECT id FROM items ORDER BY published_at")
+                ]
             archive.load_subscribers(url, small, item_region="region-skane")
             # Every subscriber must want the item: give both items region-skane.
             with pg_connect(url) as conn:
@@ -229,41 +303,54 @@ class Bench:
                 sink_cmd = [binary, "-u", "postfix", f"127.0.0.1:{port}", "512"]
             else:
                 self.smtp_sink = "aiosmtpd Sink handler (smtp-sink not available)"
-                sink_cmd = [PY, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                            "-c", "aiosmtpd.handlers.Sink"]
+                sink_cmd = [
+                    PY,
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    f"127.0.0.1:{port}",
+                    "-c",
+                    "aiosmtpd.handlers.Sink",
+                ]
             env["NEWSROOM_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
             apply_env(env)
             render = run_json([PY, "-m", "bench.child", "mail-render", "2000"], env)
             self.raw["newsletter_render"] = render
             if self.args.profile:
-                profiles.pyinstrument(PROFILES / "newsletter_render.txt",
-                                      ["mail-render", "2000"], env)
+                profiles.pyinstrument(
+                    PROFILES / "newsletter_render.txt", ["mail-render", "2000"], env
+                )
             self.log(f"newsletter render: {json.dumps(render)}")
             with open(sink_log, "wb") as sink_out:
-                sink = subprocess.Popen(sink_cmd, stdout=sink_out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                sink = subprocess.Popen(
+                    sink_cmd, stdout=sink_out, stderr=subprocess.STDOUT, start_new_session=True
+                )
             try:
                 wait_for_port("127.0.0.1", port, timeout=30)
-                self.raw["newsletter_small"] = self._send(env, url, item_ids[0], small,
-                                                          self.args.mail_cap_small)
-                archive.load_subscribers(url, big - small, item_region="region-skane",
-                                         start=small)
+                self.raw["newsletter_small"] = self._send(
+                    env, url, item_ids[0], small, self.args.mail_cap_small
+                )
+                archive.load_subscribers(url, big - small, item_region="region-skane", start=small)
                 self.raw["newsletter_big"] = self._send(
-                    env, url, item_ids[1], big, self.args.mail_cap, profile=self.args.profile)
+                    env, url, item_ids[1], big, self.args.mail_cap, profile=self.args.profile
+                )
             finally:
                 sink.terminate()
                 sink.wait(timeout=10)
 
-    def _send(self, env: dict, url: str, item_id, recipients: int, cap: float,
-              profile: bool = False) -> dict:
+    def _send(
+        self, env: dict, url: str, item_id, recipients: int, cap: float, profile: bool = False
+    ) -> dict:
         from shared.celery_app import celery_app
         from shared.events import ItemPublished
 
         flush_redis()
         newsletter = f"item:{item_id}"
         with self.processes(env) as procs:
-            worker = procs.celery_worker("notify-worker", "services.notify.tasks", "notify",
-                                         concurrency=2)
+            worker = procs.celery_worker(
+                "notify-worker", "services.notify.tasks", "notify", concurrency=2
+            )
             time.sleep(4)
             event = ItemPublished(item_id=item_id, item_version=1).model_dump(mode="json")
             began = time.perf_counter()
@@ -279,24 +366,40 @@ class Bench:
                 while time.perf_counter() - began < cap:
                     sent = conn.execute(
                         "SELECT count(*) FROM deliveries WHERE newsletter = %s AND status = 'sent'",
-                        (newsletter,)).fetchone()[0]
+                        (newsletter,),
+                    ).fetchone()[0]
                     if sent >= recipients:
                         break
                     time.sleep(0.1)
                 elapsed = time.perf_counter() - began
-                states = dict(conn.execute(
-                    "SELECT status, count(*) FROM deliveries WHERE newsletter = %s GROUP BY status",
-                    (newsletter,)).fetchall())
+                states = dict(
+                    conn.execute(
+                        "SELECT status, count(*) FROM deliveries WHERE newsletter = %s"
+                        " GROUP BY status",
+                        (newsletter,),
+                    ).fetchall()
+                )
             if spy is not None:
                 spy.wait(timeout=60)
-                profiles.summarise_raw(raw, PROFILES / "newsletter_delivery.txt",
-                                       title="notify worker pool process delivering batches")
+                profiles.summarise_raw(
+                    raw,
+                    PROFILES / "newsletter_delivery.txt",
+                    title="notify worker pool process delivering batches",
+                )
             pids = children_of(worker.pid)
-            rss = {"main_kb": peak_rss_kb(worker.pid),
-                   "children_kb": [peak_rss_kb(pid) for pid in pids]}
-        result = {"recipients": recipients, "sent": sent, "seconds": elapsed,
-                  "mails_per_s": sent / elapsed, "complete": sent >= recipients,
-                  "ledger": states, "worker_peak_rss": rss}
+            rss = {
+                "main_kb": peak_rss_kb(worker.pid),
+                "children_kb": [peak_rss_kb(pid) for pid in pids],
+            }
+        result = {
+            "recipients": recipients,
+            "sent": sent,
+            "seconds": elapsed,
+            "mails_per_s": sent / elapsed,
+            "complete": sent >= recipients,
+            "ledger": states,
+            "worker_peak_rss": rss,
+        }
         self.log(f"newsletter to {recipients}: {json.dumps(result)}")
         return result
 
@@ -317,7 +420,9 @@ class Bench:
                     self.attempt(self.rebuild, env, "small")
                     if self.args.profile:  # the same code as the big rebuilds, in seconds
                         shutil.rmtree(self.work / "site-small", ignore_errors=True)
-                        self.attempt(profiles.pyinstrument, PROFILES / "rebuild.txt", ["rebuild"], env)
+                        self.attempt(
+                            profiles.pyinstrument, PROFILES / "rebuild.txt", ["rebuild"], env
+                        )
                     if "publish" in only:
                         self.attempt(self.publish, env, "small")
                         self.attempt(self.files_per_event, env, "small")
@@ -341,25 +446,35 @@ class Bench:
                         self.attempt(self.publish, env, "big")
                         self.attempt(self.files_per_event, env, "big")
                         if self.args.profile:
-                            self.attempt(profiles.pyinstrument, PROFILES / "publish_apply_event.txt",
-                                         ["files-per-event", "5"], env)
+                            self.attempt(
+                                profiles.pyinstrument,
+                                PROFILES / "publish_apply_event.txt",
+                                ["files-per-event", "5"],
+                                env,
+                            )
                 shutil.rmtree(self.work / "site-big", ignore_errors=True)
             if "newsletter" in only:
                 self.attempt(self.newsletter, pg)
         if "embedded" in only:
             db = self.work / "embedded.db"
-            env = base_env(database_url=f"sqlite:///{db}", broker_url="memory://",
-                           site_dir=self.work / "site-embedded",
-                           smtp_url=f"file:{self.work / 'outbox'}")
+            env = base_env(
+                database_url=f"sqlite:///{db}",
+                broker_url="memory://",
+                site_dir=self.work / "site-embedded",
+                smtp_url=f"file:{self.work / 'outbox'}",
+            )
             self.prepare(env, small)
             self.attempt(self.rebuild, env, "embedded_small")
             self.attempt(self.publish, env, "embedded_small", embedded=True)
             self.attempt(self.ingest, env, "embedded", embedded=True)
             db.unlink(missing_ok=True)
             db2 = self.work / "embedded-mid.db"
-            env = base_env(database_url=f"sqlite:///{db2}", broker_url="memory://",
-                           site_dir=self.work / "site-embedded-mid",
-                           smtp_url=f"file:{self.work / 'outbox'}")
+            env = base_env(
+                database_url=f"sqlite:///{db2}",
+                broker_url="memory://",
+                site_dir=self.work / "site-embedded-mid",
+                smtp_url=f"file:{self.work / 'outbox'}",
+            )
             self.prepare(env, mid)
             self.attempt(self.rebuild, env, "embedded_mid")
         flush_redis()
@@ -368,19 +483,36 @@ class Bench:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
-    parser.add_argument("--big", type=int, default=int(os.environ.get("BENCH_BIG", 100_000)),
-                        help="the large archive and mailing list (default 100000)")
+    parser.add_argument(
+        "--big",
+        type=int,
+        default=int(os.environ.get("BENCH_BIG", 100_000)),
+        help="the large archive and mailing list (default 100000)",
+    )
     parser.add_argument("--only", default="", help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--ingest-workers", type=int, default=2)
-    parser.add_argument("--mail-cap-small", type=float, default=180.0,
-                        help="seconds the 10k newsletter may take before it is cut short")
-    parser.add_argument("--mail-cap", type=float, default=60.0,
-                        help="seconds the 100k newsletter may take before it is cut short")
+    parser.add_argument(
+        "--mail-cap-small",
+        type=float,
+        default=180.0,
+        help="seconds the 10k newsletter may take before it is cut short",
+    )
+    parser.add_argument(
+        "--mail-cap",
+        type=float,
+        default=60.0,
+        help="seconds the 100k newsletter may take before it is cut short",
+    )
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the other figures of the last results in --out")
-    parser.add_argument("--no-profile", dest="profile", action="store_false",
-                        help="skip the profiles (bench/results/profiles/)")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other figures of the last results in --out"
+    )
+    parser.add_argument(
+        "--no-profile",
+        dest="profile",
+        action="store_false",
+        help="skip the profiles (bench/results/profiles/)",
+    )
     args = parser.parse_args()
     bench = Bench(args)
     previous = Path(args.out) / "latest.json"
@@ -391,8 +523,10 @@ def main() -> None:
         bench.raw.pop("errors", None)
         bench.smtp_sink = data["meta"].get("smtp_sink", bench.smtp_sink)
         bench.notes.extend(data["meta"].get("notes", []))
-        bench.notes.append(f"merged: {args.only} re-measured on {datetime.now(UTC):%Y-%m-%d %H:%M} "
-                           f"UTC; the rest from the run of {data['meta']['date']}")
+        bench.notes.append(
+            f"merged: {args.only} re-measured on {datetime.now(UTC):%Y-%m-%d %H:%M} "
+            f"UTC; the rest from the run of {data['meta']['date']}"
+        )
     try:
         bench.run()
     finally:

@@ -148,8 +148,9 @@ class Local:
         """Container paths and loopback ports inside one argument, made local."""
         value = value.replace(IMAGE_WORKDIR, f"{ROOT}/")
         for container_port in self.ports:
-            value = re.sub(rf"(?<=127\.0\.0\.1:){container_port}\b", str(self.port(container_port)),
-                           value)
+            value = re.sub(
+                rf"(?<=127\.0\.0\.1:){container_port}\b", str(self.port(container_port)), value
+            )
         return value
 
     def program(self, name: str) -> str:
@@ -206,8 +207,11 @@ def healthcheck_command(
 
     if kind == "CMD-SHELL":
         script = localize(" ".join(rest))
-        script = re.sub(r"(?:(?<=^)|(?<= ))(celery|python|newsroom|uvicorn)(?= )",
-                        lambda m: shlex.quote(local.program(m[1])), script)
+        script = re.sub(
+            r"(?:(?<=^)|(?<= ))(celery|python|newsroom|uvicorn)(?= )",
+            lambda m: shlex.quote(local.program(m[1])),
+            script,
+        )
         return ["sh", "-c", script]
     if kind == "CMD":
         return [local.program(rest[0]), *(localize(arg) for arg in rest[1:])]
@@ -332,7 +336,10 @@ def nginx_binary(*, install: bool = True) -> str:
                 subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
             done = subprocess.run(
                 ["apt-get", "install", "-y", "--no-install-recommends", "nginx-light"],
-                env=env, capture_output=True, text=True, check=False,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if done.returncode == 0 and Path("/usr/sbin/nginx").exists():
                 return "/usr/sbin/nginx"
@@ -360,23 +367,35 @@ def _create_database(url: str) -> None:
     if not parsed.drivername.startswith("postgresql"):
         return
     with psycopg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-        password=parsed.password, dbname="postgres", autocommit=True,
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                            (parsed.database,)).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)
+        ).fetchone():
             conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__)
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "stack")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("NEWSROOM_HTTP_PORT",
-                                                                         "8080")))
-    parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=N",
-                        help="run N processes of a worker, e.g. --scale render-worker=2")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="write the Procfile and nginx.conf, start nothing")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("NEWSROOM_HTTP_PORT", "8080"))
+    )
+    parser.add_argument(
+        "--scale",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="run N processes of a worker, e.g. --scale render-worker=2",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="write the Procfile and nginx.conf, start nothing"
+    )
     args = parser.parse_args(argv)
 
     compose = load()
@@ -416,11 +435,13 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(1, count + 1):
             instance = n if count > 1 else None
             label = f"{name}-{n}" if count > 1 else name
-            own = process_environment(compose, name, overrides, local, instance=instance,
-                                      metrics_port=metrics_port)
+            own = process_environment(
+                compose, name, overrides, local, instance=instance, metrics_port=metrics_port
+            )
             if "NEWSROOM_METRICS_PORT" in own:
-                print(f"{label}: metrics on http://127.0.0.1:{metrics_port}/metrics",
-                      file=sys.stderr)
+                print(
+                    f"{label}: metrics on http://127.0.0.1:{metrics_port}/metrics", file=sys.stderr
+                )
                 metrics_port += 1
             argv = service_command(compose, name, local, instance=instance)
             assignments = [f"{key}={value}" for key, value in own.items()]
@@ -439,17 +460,22 @@ def main(argv: list[str] | None = None) -> int:
     _create_database(overrides["NEWSROOM_DATABASE_URL"])
     for name in app:
         if is_one_shot(services[name]):
-            print(f"--- {name}: {shlex.join(service_command(compose, name, local))}",
-                  file=sys.stderr)
-            subprocess.run(service_command(compose, name, local), env=one_shot_env, cwd=ROOT,
-                           check=True)
+            print(
+                f"--- {name}: {shlex.join(service_command(compose, name, local))}", file=sys.stderr
+            )
+            subprocess.run(
+                service_command(compose, name, local), env=one_shot_env, cwd=ROOT, check=True
+            )
     print(f"--- the site: http://localhost:{args.port}/  (stop with Ctrl-C)", file=sys.stderr)
     honcho = Local.program(local, "honcho")
     os.chdir(ROOT)
     # An empty env file: honcho would otherwise let a developer's .env override these values.
     (workdir / "honcho.env").write_text("")
-    os.execvpe(honcho, [honcho, "start", "-f", str(procfile), "-d", str(ROOT),
-                        "-e", str(workdir / "honcho.env")], env)
+    os.execvpe(
+        honcho,
+        [honcho, "start", "-f", str(procfile), "-d", str(ROOT), "-e", str(workdir / "honcho.env")],
+        env,
+    )
     return 0  # not reached
 
 

@@ -29,8 +29,10 @@ STALE_AFTER_SECONDS = 4 * MAX_LOOP_SECONDS
 
 
 def heartbeat_file() -> Path:
-    return Path(os.environ.get("NEWSROOM_BEAT_HEARTBEAT")
-                or Path(tempfile.gettempdir()) / "newsroom-beat.heartbeat")
+    return Path(
+        os.environ.get("NEWSROOM_BEAT_HEARTBEAT")
+        or Path(tempfile.gettempdir()) / "newsroom-beat.heartbeat"
+    )
 
 
 class HeartbeatScheduler(PersistentScheduler):

@@ -150,24 +150,31 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total, refresh=True)
 
-        report = rebuild(
-            site_dir=settings.site_dir, progress=advance, workers=workers or _cpus()
-        )
+        report = rebuild(site_dir=settings.site_dir, progress=advance, workers=workers or _cpus())
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
 
 
 @main.command("rebuild")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes rendering at once (default: one per CPU).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes rendering at once (default: one per CPU).",
+)
 def rebuild_command(workers: int | None) -> None:
     """Render the whole site from the database."""
     _rebuild(workers=workers)
 
 
 @main.command()
-@click.option("--file", "path", type=click.Path(exists=True, path_type=Path), default=None,
-              help="A JSON file shaped like the sample (default: the bundled sample items).")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A JSON file shaped like the sample (default: the bundled sample items).",
+)
 def seed(path: Path | None) -> None:
     """Load the sample items and pages (nothing happens for those already there)."""
     from services.ingest.service import seed as seed_items

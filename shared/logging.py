@@ -26,16 +26,19 @@ task_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_nam
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged too.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
-                                                    "color_message"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class ContextFilter(logging.Filter):
     """Copies the request id, event id and task name in scope onto every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, var in (("request_id", request_id), ("event_id", event_id),
-                          ("task", task_name)):
+        for name, var in (("request_id", request_id), ("event_id", event_id), ("task", task_name)):
             if getattr(record, name, None) is None:
                 setattr(record, name, var.get())
         return True
@@ -73,7 +76,8 @@ def configure(*, level: str | None = None, json_output: bool | None = None) -> N
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(ContextFilter())
     handler.setFormatter(
-        JsonFormatter() if json_output
+        JsonFormatter()
+        if json_output
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(event_id)s] %(message)s")
     )
     root = logging.getLogger()
@@ -105,8 +109,9 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != b"x-request-id"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-request-id", rid.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
@@ -122,9 +127,16 @@ class RequestContextMiddleware:
             metrics.observe_request(scope["method"], template, status, duration)
             # The path without its query: subscription links carry tokens.
             self.log.info(
-                "%s %s %s", scope["method"], scope["path"], status,
-                extra={"method": scope["method"], "path": scope["path"], "status": status,
-                       "duration_ms": round(duration * 1000, 1)},
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 1),
+                },
             )
             request_id.reset(token)
 

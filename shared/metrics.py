@@ -28,11 +28,14 @@ EVENTS_RELAYED = Counter(
 )
 TASKS = Counter("newsroom_tasks_total", "Celery tasks run, by outcome.", ["task", "state"])
 TASK_DURATION = Histogram(
-    "newsroom_task_duration_seconds", "Run time of Celery tasks.", ["task"],
+    "newsroom_task_duration_seconds",
+    "Run time of Celery tasks.",
+    ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 RENDER_DURATION = Histogram(
-    "newsroom_render_duration_seconds", "Time to render the pages of one event.",
+    "newsroom_render_duration_seconds",
+    "Time to render the pages of one event.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 MAILS_SENT = Counter("newsroom_mails_sent_total", "Mails accepted by the SMTP server.")
@@ -67,7 +70,8 @@ class DatabaseCollector:
             "newsroom_outbox_pending_events", "Due outbox events not yet relayed."
         )
         ledger = GaugeMetricFamily(
-            "newsroom_mail_deliveries", "Newsletter deliveries in the ledger, by status.",
+            "newsroom_mail_deliveries",
+            "Newsletter deliveries in the ledger, by status.",
             labels=["status"],
         )
         try:

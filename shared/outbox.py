@@ -58,8 +58,14 @@ def event_row(
 
 
 def logged(event: ItemPublished | ItemUpdated | ItemWithdrawn) -> None:
-    log.info("event recorded", extra={"event_id": str(event.event_id), "event_type": event.type,
-                                      "item_id": str(event.item_id)})
+    log.info(
+        "event recorded",
+        extra={
+            "event_id": str(event.event_id),
+            "event_type": event.type,
+            "item_id": str(event.item_id),
+        },
+    )
 
 
 def relay_pending(*, limit: int = RELAY_BATCH) -> int:

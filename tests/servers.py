@@ -118,8 +118,14 @@ def postgres() -> Iterator[Postgres]:
     subprocess.run(
         _as_unprivileged(
             [
-                _pg_bin("pg_ctl"), "-D", str(datadir / "data"), "-l", str(datadir / "log"), "-w",
-                "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(datadir / "data"),
+                "-l",
+                str(datadir / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
                 "start",
             ]
         ),
@@ -130,8 +136,9 @@ def postgres() -> Iterator[Postgres]:
         yield Postgres("127.0.0.1", port)
     finally:
         subprocess.run(
-            _as_unprivileged([_pg_bin("pg_ctl"), "-D", str(datadir / "data"), "-m", "immediate",
-                              "stop"]),
+            _as_unprivileged(
+                [_pg_bin("pg_ctl"), "-D", str(datadir / "data"), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
         )
         shutil.rmtree(datadir, ignore_errors=True)
@@ -176,8 +183,19 @@ def redis() -> Iterator[Redis]:
     workdir = tempfile.mkdtemp(prefix="newsroom-redis-")
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-         "--appendonly", "yes", "--save", ""],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            workdir,
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -218,16 +236,21 @@ class SMTPRecorder:
             return list(self.messages)
 
     def to(self, address: str) -> list[EmailMessage]:
-        return [m for m, (_, rcpts) in zip(self.messages, self.envelopes) if address in rcpts]
+        return [
+            m
+            for m, (_, rcpts) in zip(self.messages, self.envelopes, strict=False)
+            if address in rcpts
+        ]
 
 
 class _RecordingHandler:
     def __init__(self, recorder: SMTPRecorder) -> None:
         self.recorder = recorder
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.recorder.add(envelope.mail_from, envelope.rcpt_tos, envelope.original_content
-                          or envelope.content)
+    async def handle_DATA(self, server, session, envelope):
+        self.recorder.add(
+            envelope.mail_from, envelope.rcpt_tos, envelope.original_content or envelope.content
+        )
         return "250 Message accepted for delivery"
 
 

@@ -35,11 +35,15 @@ def ensure_command(command: str, package: str) -> str:
         # apt waits for it up to the timeout, and a locked attempt is tried again (bounded).
         wait = ["-o", "DPkg::Lock::Timeout=300"]
         for attempt in range(3):
-            subprocess.run(["apt-get", *wait, "update", "-qq"], env=env, capture_output=True,
-                           timeout=900)
+            subprocess.run(
+                ["apt-get", *wait, "update", "-qq"], env=env, capture_output=True, timeout=900
+            )
             done = subprocess.run(
                 ["apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", package],
-                env=env, capture_output=True, text=True, timeout=1200,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
             )
             if done.returncode == 0 or "lock" not in done.stderr.lower() or attempt == 2:
                 break

@@ -190,9 +190,7 @@ class RateLimiter:
 
 # By default 120 requests at once, then 2 a second: far above what a person posting news does,
 # low enough that a runaway script cannot flood the site with items and the subscribers with mail.
-limiter = RateLimiter(
-    rate=get_settings().ingest_rate_per_second, burst=get_settings().ingest_burst
-)
+limiter = RateLimiter(rate=get_settings().ingest_rate_per_second, burst=get_settings().ingest_burst)
 
 
 async def rate_limited(

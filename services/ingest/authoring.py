@@ -41,7 +41,7 @@ def parse_item_file(text: str) -> dict[str, Any]:
     except StopIteration:
         raise ItemFileError("front matter saknar avslutande rad '---'") from None
     try:
-        front = yaml.load("\n".join(lines[1:end]), Loader=_Loader)  # noqa: S506 (safe loader)
+        front = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ItemFileError(f"front matter är inte giltig YAML: {exc}") from None
     if front is None:

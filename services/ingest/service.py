@@ -41,8 +41,7 @@ def make_slug(title: str) -> str:
     # An explicit backend: "auto" tries to import Unidecode on every call before falling back
     # to text-unidecode, and would change the slugs if Unidecode were ever installed.
     return (
-        slugify(title, max_length=80, word_boundary=True, backend="text-unidecode")
-        or FALLBACK_SLUG
+        slugify(title, max_length=80, word_boundary=True, backend="text-unidecode") or FALLBACK_SLUG
     )
 
 
@@ -249,8 +248,11 @@ def insert_rows(session: Session, writes: list[tuple[Any, list[dict[str, Any]]]]
     """
     writes = [(table, rows) for table, rows in writes if rows]
     shape = tuple((table.name, tuple(rows[0]), len(rows)) for table, rows in writes)
-    same_keys = all(tuple(row) == keys for (_, keys, _), (_, rows) in zip(shape, writes)
-                    for row in rows)
+    same_keys = all(
+        tuple(row) == keys
+        for (_, keys, _), (_, rows) in zip(shape, writes, strict=False)
+        for row in rows
+    )
     if not is_postgres(session) or not same_keys:
         for table, rows in writes:
             session.execute(insert(table), rows[0] if len(rows) == 1 else rows)
@@ -328,9 +330,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
         # No autoflush: the new month with the old slug may collide with another item there
         # (a unique violation, so a 409 on every retry) before the free slug is chosen.
         with session.no_autoflush:
-            item.slug = unique_slug(
-                session=session, base=base, month=item.month, item_id=item.id
-            )
+            item.slug = unique_slug(session=session, base=base, month=item.month, item_id=item.id)
     item.version += 1
     item.updated_at = now
     _sync_tags(item)

@@ -22,15 +22,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import text
 
-from shared import problems, taxonomy
-from shared import logging as shared_logging
-from shared.celery_app import celery_app
-from shared.config import get_settings
-from shared.db import get_engine, session_scope, utcnow
-
 from services.notify import rendering, service, tasks
 from services.notify.settings import get_notify_settings
 from services.notify.tokens import InvalidToken
+from shared import logging as shared_logging
+from shared import problems, taxonomy
+from shared.celery_app import celery_app
+from shared.config import get_settings
+from shared.db import get_engine, session_scope, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -12,19 +12,18 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from functools import lru_cache
 from email import headerregistry, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from services.notify.settings import NotifySettings, get_notify_settings
 from shared.config import Settings, get_settings
 from shared.db import utcnow
-
-from services.notify.settings import NotifySettings, get_notify_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class _URLListHeader(headerregistry.UnstructuredHeader):
     """`<https://…>` on one line, never encoded (RFC 2369): the default folder would turn a
     long URL into encoded words, which no mail client reads back as a link."""
 
-    def fold(self, *, policy):  # noqa: A002 (the email package's name)
+    def fold(self, *, policy):
         return f"{self.name}: {self}{policy.linesep}"
 
 

@@ -25,15 +25,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.notify import mail, rendering
+from services.notify.settings import get_notify_settings
+from services.notify.tokens import InvalidToken, email_digest, make_token, read_token
 from shared import metrics, taxonomy
 from shared.config import get_settings
 from shared.db import get_engine, is_postgres, session_scope, utcnow
 from shared.events import ItemPlace, parse_event
 from shared.models import Delivery, Item, Subscriber, SuppressedAddress
-
-from services.notify import mail, rendering
-from services.notify.settings import get_notify_settings
-from services.notify.tokens import InvalidToken, email_digest, make_token, read_token
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +120,9 @@ def validate_preferences(
     """Check slugs against the taxonomy and the frequency; raise InvalidSubscription."""
     errors: list[dict[str, str]] = []
     regions, topics = list(regions), list(topics)
-    for field, values in (("regions", regions), ("topics", topics)):
+    for name, values in (("regions", regions), ("topics", topics)):
         if len(values) > MAX_CHOICES:
-            errors.append({"field": field, "message": f"Högst {MAX_CHOICES} val."})
+            errors.append({"field": name, "message": f"Högst {MAX_CHOICES} val."})
     regions = tuple(dict.fromkeys(r for r in regions if r))
     topics = tuple(dict.fromkeys(t for t in topics if t))
     unknown_regions = [slug for slug in regions if slug not in taxonomy.regions()]
@@ -471,9 +470,13 @@ class _Ledger:
     def _step(self, take: int | None) -> bool:
         done, sent_at = self._done or (None, None)
         now = utcnow()
-        updated = self._connection.execute(
-            _STEP, {"take": take, "at": now, "done": done, "sent_at": sent_at or now}
-        ).scalars().all()
+        updated = (
+            self._connection.execute(
+                _STEP, {"take": take, "at": now, "done": done, "sent_at": sent_at or now}
+            )
+            .scalars()
+            .all()
+        )
         self._done = None
         return take is not None and take in updated
 

@@ -7,11 +7,10 @@ import logging
 from celery.schedules import crontab
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from services.notify import mail, service
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
-
-from services.notify import mail, service
 
 log = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ class SiteOutput:
         """Remove every file this output did not produce (after a full rebuild)."""
         assert self.produced is not None
         # Bottom-up and one folder at a time: memory does not grow with the size of the site.
-        for folder, subfolders, files in os.walk(self.root, topdown=False):
+        for folder, _subfolders, files in os.walk(self.root, topdown=False):
             relative_folder = os.path.relpath(folder, self.root)
             prefix = "" if relative_folder == "." else relative_folder.replace(os.sep, "/") + "/"
             for name in sorted(files, reverse=True):

@@ -260,8 +260,10 @@ def _older(session: Session, published_at: datetime, item_id: uuid.UUID, now: da
 
 def _newer(session: Session, published_at: datetime, item_id: uuid.UUID, now: datetime):
     """The visible item just after a position (published_at, id) in date order."""
-    query = select(Item).options(lazyload(Item.tags)).where(
-        _visible(now), _after((published_at, item_id))
+    query = (
+        select(Item)
+        .options(lazyload(Item.tags))
+        .where(_visible(now), _after((published_at, item_id)))
     )
     return session.scalars(query.order_by(Item.published_at, Item.id).limit(1)).first()
 

@@ -1,7 +1,7 @@
 from alembic import context
 
-from shared.db import Base, engine_for
 from shared import models  # noqa: F401  (registers the tables on Base.metadata)
+from shared.db import Base, engine_for
 
 config = context.config
 url = config.attributes["database_url"]

@@ -30,7 +30,7 @@ class Processes:
         self.children: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        log = open(self.logdir / f"{name}.log", "wb")
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.children.append((name, proc))
         return proc
@@ -43,14 +43,28 @@ class Processes:
 
     def uvicorn(self, name: str, app: str) -> str:
         port = free_port()
-        self.start(name, str(BIN / "uvicorn"), app, "--factory", "--host", "127.0.0.1",
-                   "--port", str(port))
+        self.start(
+            name, str(BIN / "uvicorn"), app, "--factory", "--host", "127.0.0.1", "--port", str(port)
+        )
         wait_for_port("127.0.0.1", port, timeout=60)
         return f"http://127.0.0.1:{port}"
 
     def celery_worker(self, name: str, module: str, queue: str) -> None:
-        self.start(name, str(BIN / "celery"), "-A", f"{module}:celery_app", "worker", "-Q", queue,
-                   "--concurrency", "2", "--loglevel", "INFO", "-n", f"{name}@%h")
+        self.start(
+            name,
+            str(BIN / "celery"),
+            "-A",
+            f"{module}:celery_app",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"{name}@%h",
+        )
 
     def logs(self) -> str:
         return "\n".join(

@@ -34,8 +34,12 @@ def journey(
     # Subscribe (double opt-in) and confirm through the link in the mail.
     answer = httpx.post(
         f"{notify}/api/v1/subscriptions",
-        json={"email": SUBSCRIBER, "regions": ["region-skane"], "topics": [],
-              "frequency": "immediate"},
+        json={
+            "email": SUBSCRIBER,
+            "regions": ["region-skane"],
+            "topics": [],
+            "frequency": "immediate",
+        },
         timeout=10,
     )
     assert answer.status_code == 202, answer.text
@@ -49,7 +53,9 @@ def journey(
     assert refused.headers["content-type"].startswith("application/problem+json")
 
     created = httpx.post(
-        f"{ingest}/api/v1/items", json=ITEM, headers={"Authorization": f"Bearer {token}"},
+        f"{ingest}/api/v1/items",
+        json=ITEM,
+        headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
     assert created.status_code == 201, created.text
@@ -67,8 +73,9 @@ def journey(
 
     for feed_path in ("/rss.xml", "/atom.xml"):
         feed = feedparser.parse(
-            eventually(lambda p=feed_path: ITEM["title"] in fetch_site(p) and fetch_site(p),
-                       what=feed_path)
+            eventually(
+                lambda p=feed_path: ITEM["title"] in fetch_site(p) and fetch_site(p), what=feed_path
+            )
         )
         assert not feed.bozo, feed.bozo_exception
         [entry] = [e for e in feed.entries if e.title == ITEM["title"]]

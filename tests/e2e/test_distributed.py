@@ -24,8 +24,9 @@ def test_distributed_mode_publishes_page_feeds_and_mail(
     )
     newsroom = str(BIN / "newsroom")
     processes.run(newsroom, "db", "upgrade")
-    token = token_from(processes.run(newsroom, "contributor", "add", "Anna Ström",
-                                     "--region", "region-skane"))
+    token = token_from(
+        processes.run(newsroom, "contributor", "add", "Anna Ström", "--region", "region-skane")
+    )
     processes.celery_worker("render-worker", "services.render.tasks", "render")
     processes.celery_worker("notify-worker", "services.notify.tasks", "notify")
     ingest = processes.uvicorn("ingest", "services.ingest.api:create_app")

@@ -34,8 +34,9 @@ def test_embedded_mode_publishes_page_feeds_and_mail(processes: Processes, tmp_p
     newsroom = str(BIN / "newsroom")
     processes.run(newsroom, "db", "upgrade")
     processes.run(newsroom, "seed")
-    token = token_from(processes.run(newsroom, "contributor", "add", "Anna Ström",
-                                     "--region", "region-skane"))
+    token = token_from(
+        processes.run(newsroom, "contributor", "add", "Anna Ström", "--region", "region-skane")
+    )
     processes.start("newsroom-run", newsroom, "run", "--port", str(port))
     wait_for_port("127.0.0.1", port, timeout=60)
 

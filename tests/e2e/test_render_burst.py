@@ -36,7 +36,8 @@ def _item(rng: random.Random, label: str) -> dict:
     # and previous/next links of neighbours change under the workers' feet.
     month, day = rng.randint(1, 3), rng.randint(1, 12)
     data = {
-        "title": rng.choice(SHARED_TITLES) if rng.random() < 0.2
+        "title": rng.choice(SHARED_TITLES)
+        if rng.random() < 0.2
         else f"Nyhet {label} om hållbar upphandling i Östergötland",
         "summary": f"Sammanfattning {label}: åtgärder, uppföljning och dialog.",
         "body": f"## Läget {label}\n\nÅtta fabriker besöktes; **{rng.randint(1, 9)}** åtgärder.",
@@ -66,8 +67,9 @@ def _client_burst(ingest: str, token: str, seed: int, count: int) -> list[str]:
                 done.append("withdraw")
             elif live and roll < 0.5:
                 item_id = rng.choice(sorted(live))
-                answer = _send(http, "PUT", item_id, live[item_id],
-                               _item(rng, f"{seed}.{n} (ändrad)"))
+                answer = _send(
+                    http, "PUT", item_id, live[item_id], _item(rng, f"{seed}.{n} (ändrad)")
+                )
                 live[item_id] = answer.headers["etag"]
                 done.append("update")
             else:
@@ -77,13 +79,13 @@ def _client_burst(ingest: str, token: str, seed: int, count: int) -> list[str]:
     return done
 
 
-def _send(http: httpx.Client, method: str, item_id: str | None, etag: str | None,
-          data: dict | None = None) -> httpx.Response:
+def _send(
+    http: httpx.Client, method: str, item_id: str | None, etag: str | None, data: dict | None = None
+) -> httpx.Response:
     """One write; 409 (another request took the same URL at that instant) is tried again."""
     path = "/api/v1/items" + (f"/{item_id}" if item_id else "")
     for _ in range(10):
-        answer = http.request(method, path, json=data,
-                              headers={"If-Match": etag} if etag else None)
+        answer = http.request(method, path, json=data, headers={"If-Match": etag} if etag else None)
         if answer.status_code != 409:
             break
     assert answer.status_code in (200, 201), f"{method} {path}: {answer.status_code} {answer.text}"
@@ -127,24 +129,51 @@ def test_four_workers_converge_on_rebuild_after_a_burst_of_300_operations(
     newsroom = str(BIN / "newsroom")
     processes.run(newsroom, "db", "upgrade")
     processes.run(newsroom, "rebuild")  # as compose's one-shot `rebuild` does before `up`
-    token = token_from(processes.run(newsroom, "contributor", "add", "Eva Ödman",
-                                     "--region", "nationella-kansliet", "--role", "editor"))
+    token = token_from(
+        processes.run(
+            newsroom,
+            "contributor",
+            "add",
+            "Eva Ödman",
+            "--region",
+            "nationella-kansliet",
+            "--role",
+            "editor",
+        )
+    )
     for n in range(1, WORKERS + 1):
-        processes.start(f"render-{n}", str(BIN / "celery"), "-A",
-                        "services.render.tasks:celery_app", "worker", "-Q", "render",
-                        "--concurrency", "1", "--loglevel", "INFO", "-n", f"render-{n}@%h")
+        processes.start(
+            f"render-{n}",
+            str(BIN / "celery"),
+            "-A",
+            "services.render.tasks:celery_app",
+            "worker",
+            "-Q",
+            "render",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"render-{n}@%h",
+        )
     ingest = processes.uvicorn("ingest", "services.ingest.api:create_app")
     deadline = time.monotonic() + 60
-    while not all(b" ready." in (processes.logdir / f"render-{n}.log").read_bytes()
-                  for n in range(1, WORKERS + 1)):
+    while not all(
+        b" ready." in (processes.logdir / f"render-{n}.log").read_bytes()
+        for n in range(1, WORKERS + 1)
+    ):
         assert time.monotonic() < deadline, "render workers not ready within 60 s"
         time.sleep(0.2)
     ready = time.monotonic()
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        shares = list(pool.map(lambda seed: _client_burst(ingest, token, seed,
-                                                          OPERATIONS // CLIENTS),
-                               range(CLIENTS)))
+        shares = list(
+            pool.map(
+                lambda seed: _client_burst(ingest, token, seed, OPERATIONS // CLIENTS),
+                range(CLIENTS),
+            )
+        )
     kinds = [kind for share in shares for kind in share]
     posted = time.monotonic()
     assert len(kinds) == OPERATIONS
@@ -163,34 +192,48 @@ def test_four_workers_converge_on_rebuild_after_a_burst_of_300_operations(
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM outbox")) == OPERATIONS
     engine.dispose()
-    logs = [(processes.logdir / f"render-{n}.log").read_text(errors="replace")
-            for n in range(1, WORKERS + 1)]
+    logs = [
+        (processes.logdir / f"render-{n}.log").read_text(errors="replace")
+        for n in range(1, WORKERS + 1)
+    ]
     per_worker = [log.count("] succeeded in ") for log in logs]
     assert sum(per_worker) >= OPERATIONS and all(per_worker), per_worker  # all four took part
     assert not any(" raised " in log or "Traceback" in log for log in logs)
 
     rebuilt = tmp_path / "rebuilt"
-    done = subprocess.run([newsroom, "rebuild"], env={**processes.env,
-                          "NEWSROOM_SITE_DIR": str(rebuilt)},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [newsroom, "rebuild"],
+        env={**processes.env, "NEWSROOM_SITE_DIR": str(rebuilt)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     incremental, expected = snapshot(site), snapshot(rebuilt)
     missing = sorted(set(expected) - set(incremental))
     extra = sorted(set(incremental) - set(expected))
-    differing = sorted(p for p in set(expected) & set(incremental)
-                       if expected[p] != incremental[p])
+    differing = sorted(p for p in set(expected) & set(incremental) if expected[p] != incremental[p])
     detail = ""
     if differing:
         first = differing[0]
-        detail = "\n".join(difflib.unified_diff(
-            expected[first].decode(errors="replace").splitlines(),
-            incremental[first].decode(errors="replace").splitlines(),
-            "rebuild/" + first, "workers/" + first, lineterm="", n=2))
+        detail = "\n".join(
+            difflib.unified_diff(
+                expected[first].decode(errors="replace").splitlines(),
+                incremental[first].decode(errors="replace").splitlines(),
+                "rebuild/" + first,
+                "workers/" + first,
+                lineterm="",
+                n=2,
+            )
+        )
     assert (missing, extra, differing) == ([], [], []), (
-        f"missing {missing[:10]}, extra {extra[:10]}, differing {differing[:10]}\n{detail}")
+        f"missing {missing[:10]}, extra {extra[:10]}, differing {differing[:10]}\n{detail}"
+    )
     assert len(expected) > 100
-    print(f"{OPERATIONS} operations ({kinds.count('post')} posts, {kinds.count('update')} "
-          f"updates, {kinds.count('withdraw')} withdrawals) in {posted - ready:.1f} s, "
-          f"queue idle {drained - posted:.1f} s later, {len(expected)} files identical; "
-          f"tasks per worker {per_worker}; "
-          f"workers ready after {ready - started:.1f} s, all {time.monotonic() - started:.1f} s")
+    print(
+        f"{OPERATIONS} operations ({kinds.count('post')} posts, {kinds.count('update')} "
+        f"updates, {kinds.count('withdraw')} withdrawals) in {posted - ready:.1f} s, "
+        f"queue idle {drained - posted:.1f} s later, {len(expected)} files identical; "
+        f"tasks per worker {per_worker}; "
+        f"workers ready after {ready - started:.1f} s, all {time.monotonic() - started:.1f} s"
+    )

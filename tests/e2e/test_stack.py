@@ -17,7 +17,7 @@ import pytest
 
 from deploy import stack
 from tests.e2e.conftest import Processes, eventually, link_in, path_of, token_from
-from tests.e2e.scenario import ITEM, journey
+from tests.e2e.scenario import journey
 from tests.integration.test_render_site import snapshot
 from tests.servers import free_port, wait_for_port
 
@@ -25,15 +25,20 @@ pytestmark = pytest.mark.e2e
 
 SUBSCRIBERS = ["kerstin.aberg@example.se", "olof.nilsson@example.se"]
 MORE_ITEMS = [
-    {"title": f"Nyhet {n} om hållbara textilier i Östergötland", "summary": "Kort om läget.",
-     "body": f"Stycke **{n}** med å, ä och ö.", "published_at": f"2021-05-0{n}T10:00:00+02:00",
-     "regions": ["region-skane"], "topics": ["textilier"]}
+    {
+        "title": f"Nyhet {n} om hållbara textilier i Östergötland",
+        "summary": "Kort om läget.",
+        "body": f"Stycke **{n}** med å, ä och ö.",
+        "published_at": f"2021-05-0{n}T10:00:00+02:00",
+        "regions": ["region-skane"],
+        "topics": ["textilier"],
+    }
     for n in range(1, 5)
 ]
 
 
 def _start(processes: Processes, name: str, argv: list[str], env: dict[str, str]) -> None:
-    log = open(processes.logdir / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+    log = open(processes.logdir / f"{name}.log", "wb")
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=stack.ROOT)
     processes.children.append((name, proc))
 
@@ -53,9 +58,12 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
     site = tmp_path / "site"
     web_port = free_port()
     web = f"http://127.0.0.1:{web_port}"
-    local = stack.Local(site_dir=site, workdir=tmp_path / "stack",
-                        ports={8001: free_port(), 8002: free_port()},
-                        concurrency=1)  # four workers on two cores: one process each
+    local = stack.Local(
+        site_dir=site,
+        workdir=tmp_path / "stack",
+        ports={8001: free_port(), 8002: free_port()},
+        concurrency=1,
+    )  # four workers on two cores: one process each
     overrides = {
         "NEWSROOM_DATABASE_URL": postgres_url,
         "NEWSROOM_BROKER_URL": redis_url,
@@ -75,22 +83,39 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
     scale = {"render-worker": 2, "notify-worker": 2}
 
     def env_of(name: str, instance: int | None = None) -> dict[str, str]:
-        return {**base_env, **stack.process_environment(compose, name, overrides, local,
-                                                         instance=instance,
-                                                         metrics_port=free_port())}
+        return {
+            **base_env,
+            **stack.process_environment(
+                compose, name, overrides, local, instance=instance, metrics_port=free_port()
+            ),
+        }
 
     started = time.monotonic()
     # The one-shot services, in dependency order, each to completion (migrate, rebuild).
     for name in app:
         if stack.is_one_shot(services[name]):
-            done = subprocess.run(stack.service_command(compose, name, local), env=env_of(name),
-                                  cwd=stack.ROOT, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                stack.service_command(compose, name, local),
+                env=env_of(name),
+                cwd=stack.ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, f"{name}:\n{done.stdout}\n{done.stderr}"
     one_shots = time.monotonic() - started
     assert (site / "index.html").exists(), "rebuild renders the site before anything serves it"
     processes.env = env_of("ingest")
-    token = token_from(processes.run(str(stack.Local.program(local, "newsroom")), "contributor",
-                                     "add", "Anna Ström", "--region", "region-skane"))
+    token = token_from(
+        processes.run(
+            str(stack.Local.program(local, "newsroom")),
+            "contributor",
+            "add",
+            "Anna Ström",
+            "--region",
+            "region-skane",
+        )
+    )
 
     checks: list[tuple[str, list[str], dict[str, str]]] = []
     metrics_ports: dict[str, int] = {}
@@ -102,16 +127,22 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
             instance = n if count > 1 else None
             env = env_of(name, instance)
             label = f"{name}-{n}" if instance else name
-            _start(processes, label, stack.service_command(compose, name, local,
-                                                           instance=instance), env)
-            checks.append((label, stack.healthcheck_command(compose, name, local,
-                                                            instance=instance), env))
+            _start(
+                processes,
+                label,
+                stack.service_command(compose, name, local, instance=instance),
+                env,
+            )
+            checks.append(
+                (label, stack.healthcheck_command(compose, name, local, instance=instance), env)
+            )
             if "NEWSROOM_METRICS_PORT" in env:
                 metrics_ports[label] = int(env["NEWSROOM_METRICS_PORT"])
     nginx_conf = tmp_path / "nginx.conf"
     nginx_conf.write_text(stack.nginx_config(compose, local, listen=web_port))
-    _start(processes, "web", stack.nginx_command(nginx_conf, tmp_path / "stack" / "nginx"),
-           base_env)
+    _start(
+        processes, "web", stack.nginx_command(nginx_conf, tmp_path / "stack" / "nginx"), base_env
+    )
     wait_for_port("127.0.0.1", web_port, timeout=30)
 
     # Every health check of docker-compose.yml passes against the local processes.
@@ -142,39 +173,64 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
 
     # More subscribers and items, posted at once, land once each on the two-of-each workers.
     for address in SUBSCRIBERS:
-        answer = httpx.post(f"{web}/api/v1/subscriptions", timeout=10, json={
-            "email": address, "regions": ["region-skane"], "topics": [],
-            "frequency": "immediate"})
+        answer = httpx.post(
+            f"{web}/api/v1/subscriptions",
+            timeout=10,
+            json={
+                "email": address,
+                "regions": ["region-skane"],
+                "topics": [],
+                "frequency": "immediate",
+            },
+        )
         assert answer.status_code == 202, answer.text
     for address in SUBSCRIBERS:
         [confirmation] = eventually(lambda a=address: smtp_server.to(a), what="confirmation")
         assert httpx.get(f"{web}{path_of(link_in(confirmation, 'bekrafta'))}").status_code == 200
     request_ids = []
     for item in MORE_ITEMS:
-        created = httpx.post(f"{web}/api/v1/items", json=item, timeout=10,
-                             headers={"Authorization": f"Bearer {token}",
-                                      "X-Request-ID": f"stack-test-{item['published_at'][:10]}"})
+        created = httpx.post(
+            f"{web}/api/v1/items",
+            json=item,
+            timeout=10,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Request-ID": f"stack-test-{item['published_at'][:10]}",
+            },
+        )
         assert created.status_code == 201, created.text
         request_ids.append(created.headers["x-request-id"])
     assert request_ids[0] == "stack-test-2021-05-01"  # nginx passes the client's id through
-    paths = [path_of(httpx.get(f"{web}/api/v1/items?topic=textilier",
-                               headers={"Authorization": f"Bearer {token}"}).json()["items"][i]
-                     ["url"]) for i in range(len(MORE_ITEMS))]
+    paths = [
+        path_of(
+            httpx.get(
+                f"{web}/api/v1/items?topic=textilier", headers={"Authorization": f"Bearer {token}"}
+            ).json()["items"][i]["url"]
+        )
+        for i in range(len(MORE_ITEMS))
+    ]
 
     def newsletters(address: str) -> list:
         return [m for m in smtp_server.to(address) if "Nyhet" in str(m["Subject"])]
 
     for address in SUBSCRIBERS:
-        eventually(lambda a=address: len(newsletters(a)) >= len(MORE_ITEMS),
-                   what=f"newsletters to {address}")
+        eventually(
+            lambda a=address: len(newsletters(a)) >= len(MORE_ITEMS),
+            what=f"newsletters to {address}",
+        )
     for path in paths:
         eventually(lambda p=path: fetch(p), what=path)
 
     # The site the workers converged on is byte for byte what one rebuild writes.
     rebuilt = tmp_path / "rebuilt"
-    done = subprocess.run([stack.Local.program(local, "newsroom"), "rebuild"],
-                          env={**processes.env, "NEWSROOM_SITE_DIR": str(rebuilt)},
-                          cwd=stack.ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [stack.Local.program(local, "newsroom"), "rebuild"],
+        env={**processes.env, "NEWSROOM_SITE_DIR": str(rebuilt)},
+        cwd=stack.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     expected = snapshot(rebuilt)
     eventually(lambda: snapshot(site) == expected, timeout=30, what="site equals rebuild")
@@ -197,23 +253,32 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
     with httpx.stream("GET", f"{web}/rss.xml", headers={"Accept-Encoding": "gzip"}) as feed:
         assert feed.headers["content-encoding"] == "gzip"
         assert b"Nyhet 4" in gzip.decompress(b"".join(feed.iter_raw()))
-    assert httpx.get(f"{web}/feed.json").headers["content-type"].startswith(
-        "application/feed+json")
+    assert httpx.get(f"{web}/feed.json").headers["content-type"].startswith("application/feed+json")
     assert httpx.get(f"{web}/finns-inte/").status_code == 404
     assert httpx.get(f"{web}/api/v1/regions").json()
 
     # Metrics: the APIs' requests and outbox, the workers' renders and mails.
     ingest_metrics = httpx.get(f"http://127.0.0.1:{local.port(8001)}/metrics").text
-    assert 'newsroom_http_requests_total{method="POST",route="/api/v1/items",status="201"}' \
+    assert (
+        'newsroom_http_requests_total{method="POST",route="/api/v1/items",status="201"}'
         in ingest_metrics
+    )
     assert "newsroom_outbox_lag_seconds" in ingest_metrics
-    renders = sum(_sample(httpx.get(f"http://127.0.0.1:{metrics_ports[w]}/metrics").text,
-                          "newsroom_render_duration_seconds_count")
-                  for w in ("render-worker-1", "render-worker-2"))
+    renders = sum(
+        _sample(
+            httpx.get(f"http://127.0.0.1:{metrics_ports[w]}/metrics").text,
+            "newsroom_render_duration_seconds_count",
+        )
+        for w in ("render-worker-1", "render-worker-2")
+    )
     assert renders >= len(MORE_ITEMS) + 1
-    mails = sum(_sample(httpx.get(f"http://127.0.0.1:{metrics_ports[w]}/metrics").text,
-                        "newsroom_mails_sent_total")
-                for w in ("notify-worker-1", "notify-worker-2"))
+    mails = sum(
+        _sample(
+            httpx.get(f"http://127.0.0.1:{metrics_ports[w]}/metrics").text,
+            "newsroom_mails_sent_total",
+        )
+        for w in ("notify-worker-1", "notify-worker-2")
+    )
     assert mails >= len(MORE_ITEMS) * len(SUBSCRIBERS) + 1
 
     # JSON logs: the request id next to the event id it recorded, that event id in a worker.
@@ -221,16 +286,22 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
     recorded = [e for e in ingest_log if e.get("request_id") == request_ids[0] and "event_id" in e]
     assert recorded, "ingest logs the event it records with the request id"
     event_id = recorded[0]["event_id"]
-    worker_logs = [e for w in ("render-worker-1", "render-worker-2")
-                   for e in _json_lines(processes.logdir / f"{w}.log")]
+    worker_logs = [
+        e
+        for w in ("render-worker-1", "render-worker-2")
+        for e in _json_lines(processes.logdir / f"{w}.log")
+    ]
     assert any(e.get("event_id") == event_id for e in worker_logs)
     total = time.monotonic() - started
     print(f"one-shots {one_shots:.1f} s, healthy after {startup:.1f} s, all in {total:.1f} s")
 
 
 def _sample(text: str, name: str) -> float:
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith(name + " ") or line.startswith(name + "{"))
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
 
 
 def _json_lines(path: Path) -> list[dict]:

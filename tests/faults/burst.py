@@ -18,9 +18,19 @@ TOPICS = ["miljo", "handskar", "textilier", "livsmedel", "uppfoljning"]
 def editors(stack: Stack, count: int) -> list[str]:
     """Tokens of `count` editors (the rate limit is per contributor: 120 at once, then 2/s)."""
     return [
-        stack.run(str(BIN / "newsroom"), "contributor", "add", f"Redaktör {n} Åström",
-                  "--region", REGIONS[n % len(REGIONS)], "--role", "editor")
-        .strip().splitlines()[-1].strip()
+        stack.run(
+            str(BIN / "newsroom"),
+            "contributor",
+            "add",
+            f"Redaktör {n} Åström",
+            "--region",
+            REGIONS[n % len(REGIONS)],
+            "--role",
+            "editor",
+        )
+        .strip()
+        .splitlines()[-1]
+        .strip()
         for n in range(count)
     ]
 
@@ -37,8 +47,14 @@ def item_body(rng: random.Random, n: int) -> dict:
     }
 
 
-def burst(stack: Stack, tokens: list[str], operations: int, *, seed: int = 8,
-          between: Callable[[int], None] = lambda i: None) -> dict[str, dict]:
+def burst(
+    stack: Stack,
+    tokens: list[str],
+    operations: int,
+    *,
+    seed: int = 8,
+    between: Callable[[int], None] = lambda i: None,
+) -> dict[str, dict]:
     """Post, update and withdraw items over HTTP (`between(i)` runs before operation i);
     return the last accepted state of every item by id."""
     rng = random.Random(seed)
@@ -52,15 +68,16 @@ def burst(stack: Stack, tokens: list[str], operations: int, *, seed: int = 8,
         if live and roll < 0.25:
             item_id = rng.choice(live)
             data = item_body(rng, i)
-            answer = _retrying(lambda: http.put(f"/api/v1/items/{item_id}", json=data,
-                                                headers={"If-Match": "*"}))
+            answer = _retrying(
+                http.put, f"/api/v1/items/{item_id}", json=data, headers={"If-Match": "*"}
+            )
             assert answer.status_code == 200, answer.text
         elif live and roll < 0.38:
             item_id = live.pop(rng.randrange(len(live)))
-            answer = _retrying(lambda: http.delete(f"/api/v1/items/{item_id}"))
+            answer = _retrying(http.delete, f"/api/v1/items/{item_id}")
             assert answer.status_code == 200, answer.text
         else:
-            answer = _retrying(lambda: http.post("/api/v1/items", json=item_body(rng, i)))
+            answer = _retrying(http.post, "/api/v1/items", json=item_body(rng, i))
             assert answer.status_code == 201, answer.text
             live.append(answer.json()["id"])
         accepted[answer.json()["id"]] = answer.json()
@@ -69,10 +86,10 @@ def burst(stack: Stack, tokens: list[str], operations: int, *, seed: int = 8,
     return accepted
 
 
-def _retrying(send):
+def _retrying(send, *args, **kwargs):
     """Send; on 429 wait as told (the limiter is per contributor and process)."""
     while True:
-        answer = send()
+        answer = send(*args, **kwargs)
         if answer.status_code != 429:
             return answer
         time.sleep(float(answer.headers.get("Retry-After", "1")))
@@ -92,8 +109,9 @@ def pending_outbox(database_url: str) -> int:
 def queued(stack: Stack, queue: str) -> int:
     """Messages waiting in `queue` plus every message delivered and not yet acknowledged."""
     redis = stack.redis.client()
-    waiting = sum(redis.llen(key) for key in redis.scan_iter(match=f"{queue}*")
-                  if redis.type(key) == b"list")
+    waiting = sum(
+        redis.llen(key) for key in redis.scan_iter(match=f"{queue}*") if redis.type(key) == b"list"
+    )
     unacked = 0
     for payload in redis.hvals("unacked"):
         if f'"{queue}"'.encode() in payload:
@@ -103,7 +121,9 @@ def queued(stack: Stack, queue: str) -> int:
 
 def in_flight(stack: Stack, queue: str) -> int:
     """Messages of `queue` delivered to a worker and not yet acknowledged."""
-    return sum(f'"{queue}"'.encode() in payload for payload in stack.redis.client().hvals("unacked"))
+    return sum(
+        f'"{queue}"'.encode() in payload for payload in stack.redis.client().hvals("unacked")
+    )
 
 
 def kill_busy(stack: Stack, name: str, queue: str, *, timeout: float = 10.0) -> int:
@@ -130,14 +150,14 @@ def wait_quiet(stack: Stack, queue: str, *, timeout: float) -> float:
             streak = 0
         return streak >= 3
 
-    eventually(quiet, timeout=timeout, what=f"outbox relayed and queue {queue} drained",
-               every=0.5)
+    eventually(quiet, timeout=timeout, what=f"outbox relayed and queue {queue} drained", every=0.5)
     return time.monotonic() - started - 1.0  # the two confirming checks are not recovery
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def rebuilt(stack: Stack, target: Path) -> dict[str, bytes]:

@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,8 +49,21 @@ class OwnRedis:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.workdir,
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.workdir,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
             stdout=subprocess.DEVNULL,
         )
         wait_for_port("127.0.0.1", self.port)
@@ -101,21 +114,25 @@ class Stack:
     def start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
         env = {**self.env, **(extra_env or {})}
         self.commands[name] = (args, extra_env or {})
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        log = open(self.logdir / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
             args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def run(self, *args: str, **extra_env: str) -> str:
-        done = subprocess.run(args, env={**self.env, **extra_env}, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            args, env={**self.env, **extra_env}, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
     def uvicorn(self, name: str, app: str, **extra_env: str) -> str:
         port = int(self.urls[name].rsplit(":", 1)[1]) if name in self.urls else free_port()
-        self.start(name, [str(BIN / "uvicorn"), app, "--factory", "--host", "127.0.0.1",
-                          "--port", str(port)], extra_env)
+        self.start(
+            name,
+            [str(BIN / "uvicorn"), app, "--factory", "--host", "127.0.0.1", "--port", str(port)],
+            extra_env,
+        )
         deadline = time.monotonic() + 60
         while not port_open("127.0.0.1", port):
             if self.procs[name].poll() is not None or time.monotonic() > deadline:
@@ -125,10 +142,26 @@ class Stack:
         return self.urls[name]
 
     def worker(self, name: str, module: str, queue: str, concurrency: int = 2) -> None:
-        self.start(name, [str(BIN / "celery"), "-A", f"{module}:celery_app", "worker",
-                          "-Q", queue, "--concurrency", str(concurrency), "--loglevel", "INFO",
-                          "-n", f"{name}-{time.monotonic_ns()}@%h", "--without-gossip",
-                          "--without-mingle", "--without-heartbeat"])
+        self.start(
+            name,
+            [
+                str(BIN / "celery"),
+                "-A",
+                f"{module}:celery_app",
+                "worker",
+                "-Q",
+                queue,
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{name}-{time.monotonic_ns()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+        )
 
     def kill9(self, name: str) -> None:
         """`kill -9` of the process and everything it started (a worker's pool children)."""
@@ -169,8 +202,13 @@ def own_redis() -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, postgres_url: str, own_redis: OwnRedis, smtp_server,
-          request: pytest.FixtureRequest) -> Iterator[Stack]:
+def stack(
+    tmp_path: Path,
+    postgres_url: str,
+    own_redis: OwnRedis,
+    smtp_server,
+    request: pytest.FixtureRequest,
+) -> Iterator[Stack]:
     """Environment and database ready; the test starts the processes it needs."""
     logdir = tmp_path / "logs"
     logdir.mkdir()

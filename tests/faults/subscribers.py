@@ -11,11 +11,12 @@ from tests.faults.conftest import Stack, client, eventually
 def confirmed_subscriber(stack: Stack, email: str) -> None:
     """Subscribe over HTTP (immediate, everything) and confirm through the mailed link."""
     with client(stack.urls["notify"]) as http:
-        answer = http.post("/api/v1/subscriptions", json={
-            "email": email, "regions": [], "topics": [], "frequency": "immediate"})
+        answer = http.post(
+            "/api/v1/subscriptions",
+            json={"email": email, "regions": [], "topics": [], "frequency": "immediate"},
+        )
         assert answer.status_code == 202, answer.text
-        [mail] = eventually(lambda: stack.smtp.to(email), timeout=60,
-                            what="confirmation mail")
+        [mail] = eventually(lambda: stack.smtp.to(email), timeout=60, what="confirmation mail")
         assert http.get(path_of(link_in(mail, "bekrafta"))).status_code == 200
 
 
@@ -30,12 +31,23 @@ def bulk_subscribers(stack: Stack, count: int, *, domain: str = "example.se") ->
     engine = create_engine(stack.database_url)
     try:
         with engine.begin() as connection:
-            connection.execute(insert(Subscriber), [
-                {"email": email, "regions": [], "topics": [], "frequency": "immediate",
-                 "status": "confirmed", "created_at": now, "confirmed_at": now,
-                 "consent_at": now, "consent_source": "test"}
-                for email in emails
-            ])
+            connection.execute(
+                insert(Subscriber),
+                [
+                    {
+                        "email": email,
+                        "regions": [],
+                        "topics": [],
+                        "frequency": "immediate",
+                        "status": "confirmed",
+                        "created_at": now,
+                        "confirmed_at": now,
+                        "consent_at": now,
+                        "consent_source": "test",
+                    }
+                    for email in emails
+                ],
+            )
     finally:
         engine.dispose()
     return emails
@@ -46,10 +58,13 @@ def delivery_states(stack: Stack, newsletter_like: str = "item:%") -> dict[str, 
     engine = create_engine(stack.database_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT d.status, s.email FROM deliveries d JOIN subscribers s"
-                " ON s.id = d.subscriber_id WHERE d.newsletter LIKE :like"),
-                {"like": newsletter_like}).all()
+            rows = connection.execute(
+                text(
+                    "SELECT d.status, s.email FROM deliveries d JOIN subscribers s"
+                    " ON s.id = d.subscriber_id WHERE d.newsletter LIKE :like"
+                ),
+                {"like": newsletter_like},
+            ).all()
     finally:
         engine.dispose()
     states: dict[str, list[str]] = {}

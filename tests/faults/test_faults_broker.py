@@ -33,8 +33,10 @@ def test_redis_killed_mid_burst_loses_no_item(stack: Stack, tmp_path):
 
     accepted = burst(stack, tokens, OPERATIONS, between=kill_redis, seed=3)
     recovery = wait_quiet(stack, "render", timeout=300 if FULL else 150)
-    print(f"\nFAULT redis-kill: down {down['back'] - down['at']:.1f} s during "
-          f"{OPERATIONS} operations; drained {recovery:.1f} s after the last operation")
+    print(
+        f"\nFAULT redis-kill: down {down['back'] - down['at']:.1f} s during "
+        f"{OPERATIONS} operations; drained {recovery:.1f} s after the last operation"
+    )
 
     site = stack.site
     for item in accepted.values():

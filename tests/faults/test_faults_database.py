@@ -27,25 +27,38 @@ class OwnPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         self.port = servers.free_port()
-        self._ctl(servers._pg_bin("initdb"), "-D", str(self.dir / "data"), "-U", "postgres",
-                  "-A", "trust")
+        self._ctl(
+            servers._pg_bin("initdb"), "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust"
+        )
 
     def _ctl(self, *cmd: str) -> None:
         subprocess.run(servers._as_unprivileged(list(cmd)), check=True, capture_output=True)
 
     def start(self) -> None:
-        self._ctl(servers._pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l",
-                  str(self.dir / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+        self._ctl(
+            servers._pg_bin("pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1",
+            "start",
+        )
 
     def stop(self) -> None:
-        self._ctl(servers._pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w",
-                  "stop")
+        self._ctl(
+            servers._pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"
+        )
 
     def remove(self) -> None:
-        subprocess.run(servers._as_unprivileged([servers._pg_bin("pg_ctl"), "-D",
-                                                 str(self.dir / "data"), "-m", "immediate",
-                                                 "stop"]), capture_output=True)
+        subprocess.run(
+            servers._as_unprivileged(
+                [servers._pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"]
+            ),
+            capture_output=True,
+        )
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -126,8 +139,9 @@ def test_database_down_then_back_publishes_everything_accepted(ingest_with_items
     finally:
         own_postgres.start()
     restarted_at = time.monotonic()
-    eventually(lambda: client(ingest).get("/readyz").status_code == 200, timeout=60,
-               what="/readyz again")
+    eventually(
+        lambda: client(ingest).get("/readyz").status_code == 200, timeout=60, what="/readyz again"
+    )
     ready_after = time.monotonic() - restarted_at
     # Nothing half-written: the refused request left no item and no event behind.
     assert _rows(stack, "SELECT count(*) FROM items") == len(accepted)
@@ -141,15 +155,20 @@ def test_database_down_then_back_publishes_everything_accepted(ingest_with_items
     for item in accepted:
         page = stack.site / urlsplit(item["url"]).path.lstrip("/") / "index.html"
         assert item["title"] in page.read_text(encoding="utf-8")
-    print(f"\nFAULT postgres-stop: down {restarted_at - stopped_at:.1f} s; /readyz green "
-          f"{ready_after:.1f} s and everything published {recovery:.1f} s after the restart")
+    print(
+        f"\nFAULT postgres-stop: down {restarted_at - stopped_at:.1f} s; /readyz green "
+        f"{ready_after:.1f} s and everything published {recovery:.1f} s after the restart"
+    )
 
 
 @pytest.mark.timeout(240)
 def test_render_events_met_during_database_outage_are_not_lost(ingest_with_items, own_postgres):
     stack, ingest, token, accepted = ingest_with_items
-    eventually(lambda: pending_outbox(stack.database_url) == 0, timeout=30,
-               what="events relayed to the broker")
+    eventually(
+        lambda: pending_outbox(stack.database_url) == 0,
+        timeout=30,
+        what="events relayed to the broker",
+    )
     own_postgres.stop()
     try:
         stack.worker("render", "services.render.tasks", "render", concurrency=2)

@@ -7,10 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from services.notify import service
 from shared.db import session_scope, utcnow
 from shared.models import Delivery
-
-from services.notify import service
 from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
 
 PEOPLE = ["a@example.se", "b@example.se", "c@example.se"]
@@ -21,13 +20,15 @@ def test_a_mail_in_flight_at_a_crash_is_sent_later(db, smtp_server, monkeypatch)
     add_subscribers(*PEOPLE)
     with session_scope() as session:
         newsletter, ids = service.plan_item_newsletter(
-            session=session, event=published(make_item()), now=utcnow())
+            session=session, event=published(make_item()), now=utcnow()
+        )
         # What a worker killed between its take (claimed -> sending) and SMTP's 250 leaves:
         # the row in `sending`, long ago, and the batch task redelivered or resumed.
         session.execute(
-            update(Delivery).where(Delivery.newsletter == newsletter,
-                                   Delivery.subscriber_id == ids[0])
-            .values(status="sending", claimed_at=utcnow() - timedelta(hours=4)))
+            update(Delivery)
+            .where(Delivery.newsletter == newsletter, Delivery.subscriber_id == ids[0])
+            .values(status="sending", claimed_at=utcnow() - timedelta(hours=4))
+        )
     service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)  # the redelivered batch
     with session_scope() as session:  # what notify.resume_stalled does, every 5 minutes
         found = service.stalled(session=session, now=utcnow())

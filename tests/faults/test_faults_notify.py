@@ -30,7 +30,7 @@ def received(stack: Stack, title: str) -> collections.Counter[str]:
     """How many copies of the newsletter with `title` each address received."""
     counts: collections.Counter[str] = collections.Counter()
     smtp = stack.smtp
-    for message, (_, rcpts) in zip(list(smtp.messages), list(smtp.envelopes)):
+    for message, (_, rcpts) in zip(list(smtp.messages), list(smtp.envelopes), strict=False):
         if title in str(message["Subject"]):
             counts.update(rcpts)
     return counts
@@ -52,9 +52,12 @@ def test_notify_worker_killed_mid_newsletter(stack: Stack):
     post_item(stack, token)
     kills = 0
     for fraction in (0.3, 0.6):
-        eventually(lambda f=fraction: sum(received(stack, ITEM["title"]).values())
-                   >= f * RECIPIENTS, timeout=300, what=f"{fraction:.0%} of the newsletter",
-                   every=0.02)
+        eventually(
+            lambda f=fraction: sum(received(stack, ITEM["title"]).values()) >= f * RECIPIENTS,
+            timeout=300,
+            what=f"{fraction:.0%} of the newsletter",
+            every=0.02,
+        )
         stack.kill9("notify")
         kills += 1
         killed_at = time.monotonic()
@@ -73,22 +76,35 @@ def test_notify_worker_killed_mid_newsletter(stack: Stack):
     # waiting ten minutes, and run the sweep.
     engine = create_engine(stack.database_url)
     with engine.begin() as connection:
-        connection.execute(text(
-            "UPDATE deliveries SET claimed_at = claimed_at - interval '1 hour'"
-            " WHERE status = 'sending'"))
+        connection.execute(
+            text(
+                "UPDATE deliveries SET claimed_at = claimed_at - interval '1 hour'"
+                " WHERE status = 'sending'"
+            )
+        )
     engine.dispose()
-    stack.run(sys.executable, "-c", "from services.notify.tasks import resume_stalled; "
-              "resume_stalled.apply()")
-    eventually(lambda: not delivery_states(stack).get("sending")
-               and not delivery_states(stack).get("claimed"),
-               timeout=120, what="mails in flight at the kills sent again", every=1)
+    stack.run(
+        sys.executable,
+        "-c",
+        "from services.notify.tasks import resume_stalled; resume_stalled.apply()",
+    )
+    eventually(
+        lambda: (
+            not delivery_states(stack).get("sending") and not delivery_states(stack).get("claimed")
+        ),
+        timeout=120,
+        what="mails in flight at the kills sent again",
+        every=1,
+    )
     wait_quiet(stack, "notify", timeout=120)
     counts = received(stack, ITEM["title"])
     missing = set(emails) - set(counts)
     duplicates = sum(n - 1 for n in counts.values())
-    print(f"\nFAULT notify-kill: {RECIPIENTS} recipients, {kills} kills, newsletter complete "
-          f"{recovery:.1f} s after the last kill ({len(in_flight)} in flight, sent again by "
-          f"the stalled sweep); {duplicates} duplicates, {len(missing)} missing")
+    print(
+        f"\nFAULT notify-kill: {RECIPIENTS} recipients, {kills} kills, newsletter complete "
+        f"{recovery:.1f} s after the last kill ({len(in_flight)} in flight, sent again by "
+        f"the stalled sweep); {duplicates} duplicates, {len(missing)} missing"
+    )
     # Everyone got it, and at most one duplicate per mail in flight (one per pool process).
     assert not missing
     assert len(in_flight) <= kills * 2
@@ -106,24 +122,33 @@ def test_relay_crash_around_publish_delivers_once(stack: Stack, point: str):
     title = f"{ITEM['title']} ({point})"
     with client(stack.urls["ingest"], token) as http, contextlib.suppress(Exception):
         http.post("/api/v1/items", json={**ITEM, "title": title})  # may die before answering
-    eventually(lambda: stack.procs["ingest"].poll() is not None, timeout=30,
-               what="the relay crashed")
+    eventually(
+        lambda: stack.procs["ingest"].poll() is not None, timeout=30, what="the relay crashed"
+    )
     assert stack.procs["ingest"].returncode == 137
     assert pending_outbox(stack.database_url) == 1
     crashed_at = time.monotonic()
     stack.uvicorn("ingest", "services.ingest.api:create_app")  # the same port, no fault
-    eventually(lambda: set(received(stack, title)) >= set(emails), timeout=120,
-               what="newsletter to every subscriber")
+    eventually(
+        lambda: set(received(stack, title)) >= set(emails),
+        timeout=120,
+        what="newsletter to every subscriber",
+    )
     wait_quiet(stack, "notify", timeout=60)
     wait_quiet(stack, "render", timeout=60)
     recovery = time.monotonic() - crashed_at
     counts = received(stack, title)
     handled = (stack.logdir / "notify.log").read_text().count("notify.handle_event[")
-    print(f"\nFAULT relay {point}: delivered {recovery:.1f} s after the crash; "
-          f"notify.handle_event log lines {handled}; copies {max(counts.values())}")
+    print(
+        f"\nFAULT relay {point}: delivered {recovery:.1f} s after the crash; "
+        f"notify.handle_event log lines {handled}; copies {max(counts.values())}"
+    )
     assert set(counts.values()) == {1}
-    [item] = [p for p in stack.site.rglob("index.html")
-              if title in p.read_text(encoding="utf-8") and "/aktuellt/20" in str(p)]
+    [item] = [
+        p
+        for p in stack.site.rglob("index.html")
+        if title in p.read_text(encoding="utf-8") and "/aktuellt/20" in str(p)
+    ]
     assert item.exists()
 
 
@@ -144,18 +169,25 @@ def test_smtp_down_then_back_completes_newsletter_once(stack: Stack):
     time.sleep(max(0.0, down_for - (time.monotonic() - went_down)))
     from aiosmtpd.controller import Controller
 
-    controller = Controller(servers._RecordingHandler(recorder), hostname="127.0.0.1",
-                            port=port, decode_data=False)
+    controller = Controller(
+        servers._RecordingHandler(recorder), hostname="127.0.0.1", port=port, decode_data=False
+    )
     controller.start()
     back_at = time.monotonic()
     try:
-        eventually(lambda: set(received(stack, ITEM["title"])) >= set(emails), timeout=200,
-                   what="the newsletter after SMTP came back", every=0.5)
+        eventually(
+            lambda: set(received(stack, ITEM["title"])) >= set(emails),
+            timeout=200,
+            what="the newsletter after SMTP came back",
+            every=0.5,
+        )
         recovery = time.monotonic() - back_at
         wait_quiet(stack, "notify", timeout=120)
         counts = received(stack, ITEM["title"])
-        print(f"\nFAULT smtp-down {down_for} s: newsletter to {len(emails)} complete "
-              f"{recovery:.1f} s after SMTP came back; max copies {max(counts.values())}")
+        print(
+            f"\nFAULT smtp-down {down_for} s: newsletter to {len(emails)} complete "
+            f"{recovery:.1f} s after SMTP came back; max copies {max(counts.values())}"
+        )
         assert set(counts.values()) == {1}
     finally:
         controller.stop()

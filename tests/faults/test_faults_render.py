@@ -38,8 +38,10 @@ def test_render_worker_killed_three_times_converges_to_rebuild(stack: Stack, tmp
 
     burst(stack, tokens, OPERATIONS, between=maybe_kill)
     recovery = wait_quiet(stack, "render", timeout=300 if FULL else 150)
-    print(f"\nFAULT render-kill: {OPERATIONS} operations, 3 kills holding {held} messages, "
-          f"drained {recovery:.1f} s after the last operation")
+    print(
+        f"\nFAULT render-kill: {OPERATIONS} operations, 3 kills holding {held} messages, "
+        f"drained {recovery:.1f} s after the last operation"
+    )
     assert sum(held) > 0  # the kills took work in flight with them
 
     want = rebuilt(stack, tmp_path / "rebuilt")

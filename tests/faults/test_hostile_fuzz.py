@@ -8,17 +8,48 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from services.ingest import api
+from shared.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from tests.integration.test_ingest_api import ITEM, auth, make_token
 
-MARKUP = st.lists(st.sampled_from([
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[a](javascript:alert(1))",
-    "<a href='jav&#x09;ascript:alert(1)'>x</a>", "<svg onload=alert(1)>", "**", "_", "`", "```",
-    "\n\n", "# ", "> ", "- ", "1. ", "| a | b |\n|---|---|\n", "<", ">", "&", "\"", "'",
-    "<iframe src=//x>", "<style>*{}</style>", "<!--", "-->", "![i](data:image/svg+xml,x)",
-    "<a href=\"vbscript:x\">", "Åäö", "\x00", "\u202e", "<math><mi xlink:href=javascript:1>",
-]) | st.text(max_size=8), max_size=30).map("".join)
+MARKUP = st.lists(
+    st.sampled_from(
+        [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[a](javascript:alert(1))",
+            "<a href='jav&#x09;ascript:alert(1)'>x</a>",
+            "<svg onload=alert(1)>",
+            "**",
+            "_",
+            "`",
+            "```",
+            "\n\n",
+            "# ",
+            "> ",
+            "- ",
+            "1. ",
+            "| a | b |\n|---|---|\n",
+            "<",
+            ">",
+            "&",
+            '"',
+            "'",
+            "<iframe src=//x>",
+            "<style>*{}</style>",
+            "<!--",
+            "-->",
+            "![i](data:image/svg+xml,x)",
+            '<a href="vbscript:x">',
+            "Åäö",
+            "\x00",
+            "\u202e",
+            "<math><mi xlink:href=javascript:1>",
+        ]
+    )
+    | st.text(max_size=8),
+    max_size=30,
+).map("".join)
 
 
 def _executable(fragment: str) -> list[str]:
@@ -57,28 +88,48 @@ def client(db, monkeypatch):
 
 
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=20)
     | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
-FIELDS = ["title", "summary", "body", "published_at", "regions", "topics", "slug", "author",
-          "attachments", "image", "status", "extra"]
+FIELDS = [
+    "title",
+    "summary",
+    "body",
+    "published_at",
+    "regions",
+    "topics",
+    "slug",
+    "author",
+    "attachments",
+    "image",
+    "status",
+    "extra",
+]
 
 
 def test_item_validation_never_answers_500(client):
     headers = auth(make_token(name="Fuzz", region="nationella-kansliet", role="editor"))
 
-    @settings(max_examples=150, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(changes=st.dictionaries(st.sampled_from(FIELDS), JSONISH | MARKUP, max_size=4),
-           drop=st.sets(st.sampled_from(FIELDS), max_size=2))
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        changes=st.dictionaries(st.sampled_from(FIELDS), JSONISH | MARKUP, max_size=4),
+        drop=st.sets(st.sampled_from(FIELDS), max_size=2),
+    )
     def check(changes, drop):
         body = {k: v for k, v in {**ITEM, **changes}.items() if k not in drop}
         answer = client.post("/api/v1/items", json=body, headers=headers)
         assert answer.status_code in (201, 400, 409, 413, 415, 422), (body, answer.text)
         assert answer.status_code == 201 or answer.headers["content-type"].startswith(
-            "application/problem+json")
+            "application/problem+json"
+        )
 
     check()

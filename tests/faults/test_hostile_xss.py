@@ -20,10 +20,9 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from services.ingest import api
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
-
-from services.ingest import api
 from tests.integration.test_ingest_api import auth, make_token
 from tests.integration.test_notify_support import add_subscribers, published
 
@@ -37,14 +36,14 @@ PAYLOADS = [
     "<IMG SRC=javascript:alert('XSS')>",
     "<IMG SRC=JaVaScRiPt:alert('XSS')>",
     "<IMG SRC=`javascript:alert(\"RSnake says, 'XSS'\")`>",
-    "<a onmouseover=\"alert(document.cookie)\">xxs link</a>",
-    "<IMG \"\"\"><SCRIPT>alert(\"XSS\")</SCRIPT>\"\\>",
+    '<a onmouseover="alert(document.cookie)">xxs link</a>',
+    '<IMG """><SCRIPT>alert("XSS")</SCRIPT>"\\>',
     "<IMG SRC=javascript:alert(String.fromCharCode(88,83,83))>",
     "<IMG SRC=# onmouseover=\"alert('xxs')\">",
-    "<IMG SRC=/ onerror=\"alert(String.fromCharCode(88,83,83))\"></img>",
-    "<img src=x onerror=\"&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114"
+    '<IMG SRC=/ onerror="alert(String.fromCharCode(88,83,83))"></img>',
+    '<img src=x onerror="&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114'
     "&#0000105&#0000112&#0000116&#0000058&#0000097&#0000108&#0000101&#0000114&#0000116"
-    "&#0000040&#0000039&#0000088&#0000083&#0000083&#0000039&#0000041\">",
+    '&#0000040&#0000039&#0000088&#0000083&#0000083&#0000039&#0000041">',
     "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;"
     "&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
     "<IMG SRC=&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A&#x61&#x6C&#x65&#x72"
@@ -53,46 +52,46 @@ PAYLOADS = [
     "<IMG SRC=\"jav&#x09;ascript:alert('XSS');\">",
     "<IMG SRC=\"jav&#x0A;ascript:alert('XSS');\">",
     "<IMG SRC=\" &#14;  javascript:alert('XSS');\">",
-    "<SCRIPT/XSS SRC=\"http://xss.invalid/xss.js\"></SCRIPT>",
-    "<BODY onload!#$%&()*~+-_.,:;?@[/|\\]^`=alert(\"XSS\")>",
-    "<<SCRIPT>alert(\"XSS\");//\\<</SCRIPT>",
+    '<SCRIPT/XSS SRC="http://xss.invalid/xss.js"></SCRIPT>',
+    '<BODY onload!#$%&()*~+-_.,:;?@[/|\\]^`=alert("XSS")>',
+    '<<SCRIPT>alert("XSS");//\\<</SCRIPT>',
     "<SCRIPT SRC=//xss.invalid/.j>",
     "<IMG SRC=\"`<javascript:alert>`('XSS')\"",
-    "</TITLE><SCRIPT>alert(\"XSS\");</SCRIPT>",
-    "<INPUT TYPE=\"IMAGE\" SRC=\"javascript:alert('XSS');\">",
+    '</TITLE><SCRIPT>alert("XSS");</SCRIPT>',
+    '<INPUT TYPE="IMAGE" SRC="javascript:alert(\'XSS\');">',
     "<BODY BACKGROUND=\"javascript:alert('XSS')\">",
     "<IMG DYNSRC=\"javascript:alert('XSS')\">",
     "<STYLE>li {list-style-image: url(\"javascript:alert('XSS')\");}</STYLE><UL><LI>XSS</br>",
     "<svg/onload=alert('XSS')>",
     "<BODY ONLOAD=alert('XSS')>",
     "<IFRAME SRC=\"javascript:alert('XSS');\"></IFRAME>",
-    "<IFRAME SRC=# onmouseover=\"alert(document.cookie)\"></IFRAME>",
+    '<IFRAME SRC=# onmouseover="alert(document.cookie)"></IFRAME>',
     "<FRAMESET><FRAME SRC=\"javascript:alert('XSS');\"></FRAMESET>",
     "<TABLE BACKGROUND=\"javascript:alert('XSS')\">",
     "<DIV STYLE=\"background-image: url(javascript:alert('XSS'))\">",
     "<DIV STYLE=\"width: expression(alert('XSS'));\">",
-    "<META HTTP-EQUIV=\"refresh\" CONTENT=\"0;url=javascript:alert('XSS');\">",
-    "<META HTTP-EQUIV=\"refresh\" CONTENT=\"0;url=data:text/html base64,"
-    "PHNjcmlwdD5hbGVydCgnWFNTJyk8L3NjcmlwdD4K\">",
-    "<OBJECT TYPE=\"text/x-scriptlet\" DATA=\"http://xss.invalid/scriptlet.html\"></OBJECT>",
-    "<EMBED SRC=\"data:image/svg+xml;base64,PHN2ZyB4bWxuczpzdmc9Imh0dH A6Ly93d3cudzMub3JnLzIwMDA"
+    '<META HTTP-EQUIV="refresh" CONTENT="0;url=javascript:alert(\'XSS\');">',
+    '<META HTTP-EQUIV="refresh" CONTENT="0;url=data:text/html base64,'
+    'PHNjcmlwdD5hbGVydCgnWFNTJyk8L3NjcmlwdD4K">',
+    '<OBJECT TYPE="text/x-scriptlet" DATA="http://xss.invalid/scriptlet.html"></OBJECT>',
+    '<EMBED SRC="data:image/svg+xml;base64,PHN2ZyB4bWxuczpzdmc9Imh0dH A6Ly93d3cudzMub3JnLzIwMDA'
     "vc3ZnIiB4bWxucz0iaHR0cDovL3d3dy53My5vcmcv MjAwMC9zdmciIHhtbG5zOnhsaW5rPSJodHRwOi8vd3d3LnczLm9"
     "yZy8xOTk5L3hs aW5rIiB2ZXJzaW9uPSIxLjAiIHg9IjAiIHk9IjAiIHdpZHRoPSIxOTQiIGhlaWdodD0iMjAw IiBpZD0"
-    "ieHNzIj48c2NyaXB0IHR5cGU9InRleHQvZWNtYXNjcmlwdCI+YWxlcnQoIlh TUyIpOzwvc2NyaXB0Pjwvc3ZnPg==\" "
-    "type=\"image/svg+xml\" AllowScriptAccess=\"always\"></EMBED>",
-    "<a href=\"javascript:alert(1)\">klick</a>",
+    'ieHNzIj48c2NyaXB0IHR5cGU9InRleHQvZWNtYXNjcmlwdCI+YWxlcnQoIlh TUyIpOzwvc2NyaXB0Pjwvc3ZnPg==" '
+    'type="image/svg+xml" AllowScriptAccess="always"></EMBED>',
+    '<a href="javascript:alert(1)">klick</a>',
     "[klick](javascript:alert(1))",
     "[klick](JaVaScRiPt:alert(1))",
     "![bild](javascript:alert(1))",
     "[klick](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
     "<details open ontoggle=alert(1)>",
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
-    "\"><img src=x onerror=alert(1)>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    '"><img src=x onerror=alert(1)>',
     "'><svg onload=alert(1)>",
     "{{7*7}}<script>alert(1)</script>",
     "<form><button formaction=javascript:alert(1)>X</button></form>",
-    "<video><source onerror=\"alert(1)\"></video>",
+    '<video><source onerror="alert(1)"></video>',
     "<x onclick=alert(1) style=display:block>klick",
 ]
 
@@ -118,8 +117,12 @@ def _chromium() -> str:
     if os.geteuid() != 0:
         pytest.fail("Chromium is missing: apt-get install chromium (as root)")
     subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True,
-                   capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -146,8 +149,15 @@ class Browser:
     def _event(self, message: dict) -> None:
         self.events.append(message)
         if message.get("method") == "Page.javascriptDialogOpening":
-            self.ws.send(json.dumps({"id": next(self.ids), "method": "Page.handleJavaScriptDialog",
-                                     "params": {"accept": True}}))
+            self.ws.send(
+                json.dumps(
+                    {
+                        "id": next(self.ids),
+                        "method": "Page.handleJavaScriptDialog",
+                        "params": {"accept": True},
+                    }
+                )
+            )
 
     def open(self, url: str) -> list[str]:
         self.events.clear()
@@ -161,7 +171,10 @@ class Browser:
             except TimeoutError:
                 pass
         # Focus and hover everything, so handlers waiting on an event get their chance.
-        ran = self.call("Runtime.evaluate", returnByValue=True, expression="""
+        ran = self.call(
+            "Runtime.evaluate",
+            returnByValue=True,
+            expression="""
             for (const el of document.querySelectorAll('*')) {
               for (const type of ['mouseover', 'focus', 'click', 'toggle', 'error']) {
                 if (type === 'click' && el.closest('a')) continue;  // no navigation away
@@ -169,10 +182,15 @@ class Browser:
               }
             }
             new Promise(r => setTimeout(() => r(JSON.stringify(window.__xss || [])), 50))
-        """, awaitPromise=True)
+        """,
+            awaitPromise=True,
+        )
         recorded = json.loads(ran["result"]["value"])
-        dialogs = [e["params"]["message"] for e in self.events
-                   if e.get("method") == "Page.javascriptDialogOpening"]
+        dialogs = [
+            e["params"]["message"]
+            for e in self.events
+            if e.get("method") == "Page.javascriptDialogOpening"
+        ]
         return recorded + [f"dialog:{m}" for m in dialogs]
 
     def close(self) -> None:
@@ -183,11 +201,22 @@ class Browser:
 def browser(tmp_path_factory) -> Iterator[Browser]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     proc = subprocess.Popen(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         port_file = profile / "DevToolsActivePort"
@@ -197,8 +226,9 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
                 raise RuntimeError("Chromium did not start")
             time.sleep(0.1)
         port = port_file.read_text().split()[0]
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json()
-                 if t["type"] == "page"]
+        pages = [
+            t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"
+        ]
         tab = Browser(pages[0]["webSocketDebuggerUrl"])
         yield tab
         tab.close()
@@ -210,8 +240,10 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
 def test_the_hook_sees_a_script_that_runs(browser, tmp_path):
     """A positive control: an unsanitized payload is caught, so silence below means safety."""
     page = tmp_path / "control.html"
-    page.write_text("<p>x</p><img src=nowhere onerror=\"alert('ran')\">"
-                    "<a onmouseover=\"confirm(2)\">y</a>", encoding="utf-8")
+    page.write_text(
+        '<p>x</p><img src=nowhere onerror="alert(\'ran\')"><a onmouseover="confirm(2)">y</a>',
+        encoding="utf-8",
+    )
     assert set(browser.open(page.as_uri())) == {"alert:ran", "confirm:2"}
 
 
@@ -221,8 +253,9 @@ def hostile_items(db, site_dir, monkeypatch):
     from fastapi.testclient import TestClient
 
     monkeypatch.setattr(api, "limiter", api.RateLimiter(rate=1000, burst=100_000))
-    headers = auth(make_token(name="<script>alert('namn')</script>", region="region-skane",
-                              role="editor"))
+    headers = auth(
+        make_token(name="<script>alert('namn')</script>", region="region-skane", role="editor")
+    )
     accepted, refused = [], 0
     with TestClient(api.create_app()) as client:
         for n, payload in enumerate(PAYLOADS):
@@ -235,10 +268,13 @@ def hostile_items(db, site_dir, monkeypatch):
                 "regions": ["region-skane"],
                 "topics": ["handskar"],
                 "author": {"name": line[:100], "email": "anna@example.se"},
-                "attachments": [{"title": line[:200],
-                                 "url": f"https://example.se/a?q={quote(payload)}"[:2000]}],
-                "image": {"url": f"https://example.se/b.png?q={quote(payload)}"[:2000],
-                          "alt": line[:300]},
+                "attachments": [
+                    {"title": line[:200], "url": f"https://example.se/a?q={quote(payload)}"[:2000]}
+                ],
+                "image": {
+                    "url": f"https://example.se/b.png?q={quote(payload)}"[:2000],
+                    "alt": line[:300],
+                },
             }
             answer = client.post("/api/v1/items", json=item, headers=headers)
             if answer.status_code == 422:  # a field's own rule (length, charset): leave it out
@@ -248,8 +284,11 @@ def hostile_items(db, site_dir, monkeypatch):
             assert answer.status_code == 201, answer.text
             accepted.append(answer.json())
             # URL fields with a script scheme must be refused outright.
-            bad = {**item, "title": f"url {n}", "attachments": [{"title": "x",
-                                                                   "url": "javascript:alert(1)"}]}
+            bad = {
+                **item,
+                "title": f"url {n}",
+                "attachments": [{"title": "x", "url": "javascript:alert(1)"}],
+            }
             refused += client.post("/api/v1/items", json=bad, headers=headers).status_code == 422
     assert refused == len(PAYLOADS)
     return accepted
@@ -273,8 +312,8 @@ def test_newsletter_html_runs_nothing(browser, hostile_items, tmp_path):
     for item in hostile_items:
         with session_scope() as session:
             planned = service.plan_item_newsletter(
-                session=session, event=published(uuid.UUID(item["id"])),
-                now=utcnow())
+                session=session, event=published(uuid.UUID(item["id"])), now=utcnow()
+            )
         assert planned is not None
         service.deliver_batch(newsletter=planned[0], subscriber_ids=planned[1])
     mails = sorted(Path(get_settings().mail_dir).glob("*.eml"))

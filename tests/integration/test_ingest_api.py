@@ -212,9 +212,7 @@ def test_a_revoked_token_is_401(client, token):
     assert response.status_code == 401
 
 
-def test_a_token_revoked_after_use_is_401_once_its_cache_entry_expires(
-    client, token, monkeypatch
-):
+def test_a_token_revoked_after_use_is_401_once_its_cache_entry_expires(client, token, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(auth_module, "_clock", lambda: now[0])
     assert client.post("/api/v1/items", json=ITEM, headers=auth(token)).status_code == 201

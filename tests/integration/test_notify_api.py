@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from services.notify import tasks, tokens
 from shared.db import session_scope
 from shared.models import Delivery, Subscriber
-
-from services.notify import tasks, tokens
-from tests.integration.test_notify_support import link, make_item, published, use_smtp
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     client_fixture,
     eager_fixture,
+    link,
+    make_item,
+    published,
+    use_smtp,
 )
 
 ADDRESS = "nils.holm@example.se"

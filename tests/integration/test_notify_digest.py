@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from services.notify import service
 from shared.db import session_scope, utcnow
 from shared.models import Delivery, Subscriber, SuppressedAddress
-
-from services.notify import service
 from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
 
 MONDAY = datetime(2021, 5, 3, 5, 0, tzinfo=UTC)  # 07:00 in Stockholm, week 18

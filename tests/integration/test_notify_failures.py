@@ -6,13 +6,15 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from services.notify import service, tasks
 from shared.db import session_scope, utcnow
 from shared.models import Delivery, Subscriber
-
-from services.notify import service, tasks
-from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
+    add_subscribers,
+    make_item,
+    published,
     scripted_smtp_fixture,
+    use_smtp,
 )
 from tests.servers import free_port
 
@@ -149,9 +151,7 @@ def test_a_duplicated_batch_sends_nothing_twice(db, scripted_smtp):
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})
 
 
-def test_each_mail_is_taken_alone_and_the_one_before_is_marked_sent(
-    db, scripted_smtp, monkeypatch
-):
+def test_each_mail_is_taken_alone_and_the_one_before_is_marked_sent(db, scripted_smtp, monkeypatch):
     # What bounds the duplicates a crash can cause: when a mail goes to SMTP its own row is
     # the only one `sending` (so the stalled sweep could resend at most that one) and every
     # mail accepted before it is already marked sent.

@@ -6,14 +6,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from services.notify import tasks
 from shared.db import session_scope, utcnow
 from shared.models import Delivery, Subscriber
-
-from services.notify import tasks
-from tests.integration.test_notify_support import link, make_item, published, updated, use_smtp
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     client_fixture,
     eager_fixture,
+    link,
+    make_item,
+    published,
+    updated,
+    use_smtp,
 )
 
 ADDRESS = "marta.ek@example.se"

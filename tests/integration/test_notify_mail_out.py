@@ -11,15 +11,17 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.config import get_settings
-
 from services.notify import mail, tasks
 from services.notify.api import create_app
 from services.notify.settings import get_notify_settings
-from tests.integration.test_notify_support import add_subscribers, link, make_item, published
+from shared.config import get_settings
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
+    add_subscribers,
     client_fixture,
     eager_fixture,
+    link,
+    make_item,
+    published,
 )
 
 

@@ -9,15 +9,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 from sqlalchemy import delete, select
 
-from shared.db import session_scope
-from shared.models import Delivery, Item, ItemTag, Subscriber
-
 from services.notify import service, tasks, tokens
 from services.notify.api import ip_limiter
-from tests.integration.test_notify_support import link, make_item, published, use_smtp
+from shared.db import session_scope
+from shared.models import Delivery, Item, ItemTag, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     client_fixture,
     eager_fixture,
+    link,
+    make_item,
+    published,
+    use_smtp,
 )
 
 PEOPLE = ("ada@example.se", "bo@example.se", "cilla@example.se")

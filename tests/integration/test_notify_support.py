@@ -13,14 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from services.notify.api import create_app, ip_limiter
+from services.notify.settings import get_notify_settings
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
 from shared.events import ItemPlace, ItemPublished, ItemUpdated
 from shared.models import Item, ItemTag
-
-from services.notify.api import create_app, ip_limiter
-from services.notify.settings import get_notify_settings
 
 
 def make_item(
@@ -150,14 +149,14 @@ class ScriptedHandler:
         self.connections = 0
         self.pipelining = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads it anyway)
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
         session.host_name = hostname
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         replies = self.script.get(address)
         if replies:
             reply = replies.pop(0)
@@ -166,7 +165,7 @@ class ScriptedHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.recorder.add(
             envelope.mail_from, envelope.rcpt_tos, envelope.original_content or envelope.content
         )

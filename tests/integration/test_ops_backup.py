@@ -22,32 +22,50 @@ def _libpq(url: str) -> str:
 
 
 def _newsroom(*args: str, env: dict[str, str]) -> None:
-    done = subprocess.run([str(BIN / "newsroom"), *args], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(BIN / "newsroom"), *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, f"newsroom {args}:\n{done.stdout}\n{done.stderr}"
 
 
 def test_pg_dump_restore_and_rebuild_give_the_same_site(postgres_server, tmp_path: Path):
     assert shutil.which("pg_dump") and shutil.which("psql"), "PostgreSQL client tools needed"
     base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
-    base.update(NEWSROOM_ENVIRONMENT="test", NEWSROOM_SECRET_KEY="backup-test-secret",
-                NEWSROOM_BROKER_URL="memory://", NEWSROOM_SMTP_URL=f"file:{tmp_path / 'mail'}")
+    base.update(
+        NEWSROOM_ENVIRONMENT="test",
+        NEWSROOM_SECRET_KEY="backup-test-secret",
+        NEWSROOM_BROKER_URL="memory://",
+        NEWSROOM_SMTP_URL=f"file:{tmp_path / 'mail'}",
+    )
     dump = tmp_path / "newsroom.sql"
     with postgres_server.database() as original, postgres_server.database() as restored:
-        before = {**base, "NEWSROOM_DATABASE_URL": original,
-                  "NEWSROOM_SITE_DIR": str(tmp_path / "site-before")}
+        before = {
+            **base,
+            "NEWSROOM_DATABASE_URL": original,
+            "NEWSROOM_SITE_DIR": str(tmp_path / "site-before"),
+        }
         _newsroom("db", "upgrade", env=before)
         _newsroom("seed", env=before)  # the sample items; seed also renders the site
         _newsroom("rebuild", env=before)
 
         # Backup: a plain SQL dump without owners, restorable by any role.
-        subprocess.run(["pg_dump", "--no-owner", "--no-privileges", "--file", str(dump),
-                        _libpq(original)], check=True, timeout=120)
-        subprocess.run(["psql", "--quiet", "--set", "ON_ERROR_STOP=1", "--file", str(dump),
-                        _libpq(restored)], check=True, timeout=120, capture_output=True)
+        subprocess.run(
+            ["pg_dump", "--no-owner", "--no-privileges", "--file", str(dump), _libpq(original)],
+            check=True,
+            timeout=120,
+        )
+        subprocess.run(
+            ["psql", "--quiet", "--set", "ON_ERROR_STOP=1", "--file", str(dump), _libpq(restored)],
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
 
-        after = {**base, "NEWSROOM_DATABASE_URL": restored,
-                 "NEWSROOM_SITE_DIR": str(tmp_path / "site-after")}
+        after = {
+            **base,
+            "NEWSROOM_DATABASE_URL": restored,
+            "NEWSROOM_SITE_DIR": str(tmp_path / "site-after"),
+        }
         _newsroom("db", "upgrade", env=after)  # nothing to do: the schema came with the dump
         _newsroom("rebuild", env=after)
 

@@ -32,9 +32,15 @@ TOOLS = ROOT / "var" / "test-tools"
 AXE = TOOLS / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--remote-debugging-address=127.0.0.1",
+    "--remote-debugging-port=0",
 ]
 PHONE, DESKTOP = 375, 1280
 
@@ -50,9 +56,20 @@ def axe_source() -> str:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not AXE.exists():
                 done = subprocess.run(
-                    [npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix",
-                     str(TOOLS), "axe-core@4"],
-                    capture_output=True, text=True, timeout=300, check=False,
+                    [
+                        npm,
+                        "install",
+                        "--no-save",
+                        "--no-audit",
+                        "--no-fund",
+                        "--prefix",
+                        str(TOOLS),
+                        "axe-core@4",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=False,
                 )
                 if done.returncode or not AXE.exists():
                     raise RuntimeError(f"npm install axe-core@4 failed:\n{done.stderr[-2000:]}")
@@ -65,7 +82,8 @@ class Browser:
     def __init__(self, binary: str, profile: Path) -> None:
         self.process = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         # With port 0 Chromium picks a free port and writes it into the profile.
         active = profile / "DevToolsActivePort"
@@ -76,10 +94,15 @@ class Browser:
                 raise RuntimeError(f"Chromium did not start:\n{self._stderr()}")
             time.sleep(0.1)
         port = int(active.read_text().split()[0])
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-                 if t["type"] == "page"]
+        pages = [
+            t
+            for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
+            if t["type"] == "page"
+        ]
         self.socket = websocket.create_connection(
-            pages[0]["webSocketDebuggerUrl"], timeout=120, suppress_origin=True,
+            pages[0]["webSocketDebuggerUrl"],
+            timeout=120,
+            suppress_origin=True,
             enable_multithread=True,
         )
         self.next_id = 0
@@ -101,15 +124,21 @@ class Browser:
                 return message["result"]
 
     def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
-                           returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
     def open(self, url: str, width: int = DESKTOP, height: int = 900) -> None:
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                  deviceScaleFactor=1, mobile=width < 600)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=width < 600,
+        )
         # Mark the current document: the same URL again must not count as loaded before the
         # new document replaced the marked one.
         self.evaluate("window.__previousDocument = true")
@@ -128,8 +157,13 @@ class Browser:
     def screenshot(self, path: Path, width: int) -> None:
         """The whole page at `width` CSS pixels as a PNG."""
         height = self.evaluate("document.documentElement.scrollHeight")
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=min(height, 4000),
-                  deviceScaleFactor=1, mobile=width < 600)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=min(height, 4000),
+            deviceScaleFactor=1,
+            mobile=width < 600,
+        )
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
 
@@ -192,18 +226,29 @@ def sample_site(db, site_dir: Path) -> Iterator[str]:
 
 def representative_pages(site_dir: Path) -> list[str]:
     """One page of every template: lists, an item, archive, month, region, topic, forms."""
+
     def first(pattern: str) -> str:
         found = sorted(site_dir.glob(pattern))
         assert found, f"no {pattern} in the site"
         return "/" + found[0].parent.relative_to(site_dir).as_posix() + "/"
 
-    [illustrated] = [page for page in sorted(site_dir.glob("aktuellt/*/*/*/index.html"))
-                     if "<img " in page.read_text(encoding="utf-8")]
+    [illustrated] = [
+        page
+        for page in sorted(site_dir.glob("aktuellt/*/*/*/index.html"))
+        if "<img " in page.read_text(encoding="utf-8")
+    ]
     item = "/" + illustrated.parent.relative_to(site_dir).as_posix() + "/"
     return [
-        "/", "/aktuellt/", item, "/arkiv/",
-        first("arkiv/*/*/index.html"), first("region/*/index.html"), first("amne/*/index.html"),
-        "/prenumerera/", "/vision/", "/404.html",
+        "/",
+        "/aktuellt/",
+        item,
+        "/arkiv/",
+        first("arkiv/*/*/index.html"),
+        first("region/*/index.html"),
+        first("amne/*/index.html"),
+        "/prenumerera/",
+        "/vision/",
+        "/404.html",
     ]
 
 
@@ -250,8 +295,9 @@ def test_front_page_at_phone_and_desktop_width(sample_site, site_dir, browser, t
         browser.open(sample_site + "/", width=width, height=812 if width == PHONE else 900)
         # What a reader sees first, then the whole page.
         shots[f"{name}-first-screen"] = tmp_path / f"front-{name}-{width}-first-screen.png"
-        shots[f"{name}-first-screen"].write_bytes(base64.b64decode(
-            browser.call("Page.captureScreenshot", format="png")["data"]))
+        shots[f"{name}-first-screen"].write_bytes(
+            base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
+        )
         shots[name] = tmp_path / f"front-{name}-{width}.png"
         browser.screenshot(shots[name], width)
         # The main column fits the screen, and its text is large enough to read on a phone.

@@ -66,9 +66,7 @@ def test_an_event_recounts_only_the_months_of_its_item(db, site_dir):
     assert _counts() == {"2021-01": 1, "2021-02": 1, "2021-05": 1}
 
 
-def test_item_page_and_latest_are_written_and_unlocked_before_the_rest(
-    db, site_dir, monkeypatch
-):
+def test_item_page_and_latest_are_written_and_unlocked_before_the_rest(db, site_dir, monkeypatch):
     item_id = add_item(title="Först ut", slug="forst-ut")
     seen = []
     render_tag = service._Renderer.render_tag

@@ -106,8 +106,15 @@ def test_a_given_session_renders_alone(db, tmp_path, monkeypatch):
         for n in range(6):  # not committed: only this session sees them
             session.add(
                 Item(
-                    slug=f"osynlig-{n}", month="2021-03", title=f"Ny {n}", summary="S",
-                    body_md="B", body_html="<p>B</p>", regions=[], topics=[], attachments=[],
+                    slug=f"osynlig-{n}",
+                    month="2021-03",
+                    title=f"Ny {n}",
+                    summary="S",
+                    body_md="B",
+                    body_html="<p>B</p>",
+                    regions=[],
+                    topics=[],
+                    attachments=[],
                     published_at=datetime(2021, 3, 10 + n, tzinfo=UTC),
                 )
             )
@@ -122,8 +129,10 @@ def test_every_process_of_a_rebuild_reads_one_snapshot(db, tmp_path, monkeypatch
     """On PostgreSQL an item committed while the rebuild runs is in none of its pages: not
     in this process's, not in its helpers' (each would otherwise read its own state)."""
     if not db.startswith("postgresql"):
-        pytest.skip("SQLite has no exported snapshot: an item committed during a rebuild is "
-                    "brought onto every page by its own event, which waits for the rebuild")
+        pytest.skip(
+            "SQLite has no exported snapshot: an item committed during a rebuild is "
+            "brought onto every page by its own event, which waits for the rebuild"
+        )
     archive()
     service.rebuild(site_dir=tmp_path / "before")
     monkeypatch.setattr(service, "RUN", 3)

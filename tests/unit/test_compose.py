@@ -21,8 +21,17 @@ SECRETS = {
     "NEWSROOM_MAIL_FROM": "Hållbar upphandling <nyheter@example.se>",
     "NEWSROOM_SECRET_KEY": "a-real-secret-of-enough-length-0123456789",
 }
-EXPECTED = {"redis", "postgres", "migrate", "ingest", "notify", "render-worker",
-            "notify-worker", "beat", "web"}
+EXPECTED = {
+    "redis",
+    "postgres",
+    "migrate",
+    "ingest",
+    "notify",
+    "render-worker",
+    "notify-worker",
+    "beat",
+    "web",
+}
 
 
 def test_yaml_parses_with_every_expected_service():
@@ -127,7 +136,7 @@ def test_commands_reference_code_that_exists():
 
 
 def test_healthchecks_reference_code_that_exists():
-    for name, service in SERVICES.items():
+    for _name, service in SERVICES.items():
         test = " ".join(service.get("healthcheck", {}).get("test", []))
         for module in re.findall(r"-A (\S+)", test) + re.findall(r"-m (\S+)", test):
             _module_attr(module) if ":" in module else importlib.import_module(module)
@@ -147,7 +156,8 @@ def test_secrets_refuse_to_start_when_unset():
 
 def test_env_example_leaves_compose_secrets_unset_and_the_app_refuses_its_placeholder():
     example = dict(
-        line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
         if "=" in line and not line.startswith("#")
     )
     with pytest.raises(stack.MissingVariable):
@@ -158,9 +168,14 @@ def test_env_example_leaves_compose_secrets_unset_and_the_app_refuses_its_placeh
     env = stack.interpolated(COMPOSE, {**SECRETS, "NEWSROOM_SECRET_KEY": "change-me"})
     settings_env = env["services"]["migrate"]["environment"]
     with pytest.raises(ValueError, match="placeholder"):
-        Settings(**{k.removeprefix("NEWSROOM_").lower(): v for k, v in settings_env.items()
-                    if k.startswith("NEWSROOM_") and k not in ("NEWSROOM_LOG_FORMAT",
-                                                               "NEWSROOM_LOG_LEVEL")})
+        Settings(
+            **{
+                k.removeprefix("NEWSROOM_").lower(): v
+                for k, v in settings_env.items()
+                if k.startswith("NEWSROOM_")
+                and k not in ("NEWSROOM_LOG_FORMAT", "NEWSROOM_LOG_LEVEL")
+            }
+        )
 
 
 def test_interpolation_follows_compose_rules():
@@ -185,22 +200,28 @@ def test_nginx_routes_apis_and_sets_headers():
     assert re.search(r"location = /api/v1/subscriptions \{ proxy_pass http://notify; \}", conf)
     assert re.search(r"location \^~ /prenumeration/ \{ proxy_pass http://notify; \}", conf)
     assert re.search(r"location \^~ /api/ \{ proxy_pass http://ingest; \}", conf)
-    for header in ("X-Content-Type-Options", "Content-Security-Policy", "Referrer-Policy",
-                   "X-Frame-Options"):
+    for header in (
+        "X-Content-Type-Options",
+        "Content-Security-Policy",
+        "Referrer-Policy",
+        "X-Frame-Options",
+    ):
         assert f"add_header {header}" in conf
     assert "gzip on;" in conf and "etag on;" in conf
     # add_header inside a location would drop the server's security headers there.
     for block in re.findall(r"location[^{]*\{([^}]*)\}", conf):
         assert "add_header" not in block
-    local = stack.Local(site_dir=Path("/srv/x"), workdir=Path("/tmp/newsroom-nginx-test"),
-                        ports={8001: 18001, 8002: 18002})
+    local = stack.Local(
+        site_dir=Path("/srv/x"),
+        workdir=Path("/tmp/newsroom-nginx-test"),
+        ports={8001: 18001, 8002: 18002},
+    )
     generated = stack.nginx_config(COMPOSE, local, listen=18080)
     assert "server 127.0.0.1:18001;" in generated and "root /srv/x;" in generated
 
 
 def test_local_commands_follow_the_compose_file():
-    local = stack.Local(site_dir=Path("/tmp/site"), workdir=Path("/tmp/w"),
-                        ports={8001: 18001})
+    local = stack.Local(site_dir=Path("/tmp/site"), workdir=Path("/tmp/w"), ports={8001: 18001})
     argv = stack.service_command(COMPOSE, "ingest", local)
     assert argv[argv.index("--port") + 1] == "18001"
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
@@ -228,14 +249,35 @@ def test_the_compose_specification_accepts_both_files():
 
 def test_make_stack_writes_a_procfile_of_every_long_running_service(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSROOM_SECRET_KEY", "unit-test-secret")
-    assert stack.main(["--dry-run", "--workdir", str(tmp_path), "--port", "18080",
-                       "--scale", "render-worker=2"]) == 0
+    assert (
+        stack.main(
+            [
+                "--dry-run",
+                "--workdir",
+                str(tmp_path),
+                "--port",
+                "18080",
+                "--scale",
+                "render-worker=2",
+            ]
+        )
+        == 0
+    )
     lines = dict(line.split(": ", 1) for line in (tmp_path / "Procfile").read_text().splitlines())
-    assert set(lines) == {"ingest", "notify", "render-worker-1", "render-worker-2",
-                          "notify-worker", "beat", "web"}
+    assert set(lines) == {
+        "ingest",
+        "notify",
+        "render-worker-1",
+        "render-worker-2",
+        "notify-worker",
+        "beat",
+        "web",
+    }
     assert "-n render-2@%h" in lines["render-worker-2"]
-    ports = {re.search(r"NEWSROOM_METRICS_PORT=(\d+)", lines[name])[1]
-             for name in ("render-worker-1", "render-worker-2", "notify-worker")}
+    ports = {
+        re.search(r"NEWSROOM_METRICS_PORT=(\d+)", lines[name])[1]
+        for name in ("render-worker-1", "render-worker-2", "notify-worker")
+    }
     assert len(ports) == 3  # one metrics port per worker process
     assert "PROMETHEUS_MULTIPROC_DIR" not in lines["ingest"]
     assert "listen 127.0.0.1:18080;" in (tmp_path / "nginx.conf").read_text()

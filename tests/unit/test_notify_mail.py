@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.notify import mail, rendering, service
 from shared.config import get_settings
 from shared.models import Item, Subscriber
-
-from services.notify import mail, rendering, service
 
 
 def parse(data: bytes) -> email.message.EmailMessage:

@@ -13,8 +13,9 @@ from shared import metrics
 
 
 def _format(record_logger: logging.Logger, message: str, **extra) -> dict:
-    record = record_logger.makeRecord(record_logger.name, logging.INFO, __file__, 1, message,
-                                      (), None, extra=extra)
+    record = record_logger.makeRecord(
+        record_logger.name, logging.INFO, __file__, 1, message, (), None, extra=extra
+    )
     shared_logging.ContextFilter().filter(record)
     return json.loads(shared_logging.JsonFormatter(service="ingest").format(record))
 
@@ -23,8 +24,9 @@ def test_json_lines_carry_context_and_extra_fields():
     token = shared_logging.request_id.set("req-1")
     event = shared_logging.event_id.set("9b2e")
     try:
-        entry = _format(logging.getLogger("newsroom.test"), "publicerad: Östergötland",
-                        item_id="abc")
+        entry = _format(
+            logging.getLogger("newsroom.test"), "publicerad: Östergötland", item_id="abc"
+        )
     finally:
         shared_logging.request_id.reset(token)
         shared_logging.event_id.reset(event)
@@ -38,8 +40,9 @@ def test_exceptions_are_one_json_line():
     try:
         raise ValueError("trasig")
     except ValueError:
-        record = logging.getLogger("x").makeRecord("x", logging.ERROR, __file__, 1, "fel", (),
-                                                   __import__("sys").exc_info())
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, __file__, 1, "fel", (), __import__("sys").exc_info()
+        )
     line = shared_logging.JsonFormatter().format(record)
     assert "\n" not in line and "ValueError: trasig" in json.loads(line)["exception"]
 

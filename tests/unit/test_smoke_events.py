@@ -8,8 +8,12 @@ def test_event_round_trips_through_json():
         item_id=uuid.uuid4(),
         item_version=2,
         previous=ItemPlace(
-            slug="hej", month="2021-04", published_at="2021-04-29T07:00:00+00:00",
-            regions=("region-skane",), topics=("miljo",), status="published",
+            slug="hej",
+            month="2021-04",
+            published_at="2021-04-29T07:00:00+00:00",
+            regions=("region-skane",),
+            topics=("miljo",),
+            status="published",
         ),
     )
     again = parse_event(event.model_dump(mode="json"))

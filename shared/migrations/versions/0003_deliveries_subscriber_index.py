@@ -7,7 +7,6 @@ Create Date: 2026-11-26 15:00:00
 
 from alembic import op
 
-
 revision = "0003_deliveries_subscriber"
 down_revision = "0002_render_months"
 branch_labels = None
