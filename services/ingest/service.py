@@ -26,6 +26,7 @@ from shared.events import ItemPlace, ItemPublished, ItemUpdated, ItemWithdrawn
 from shared.markup import render_markdown
 from shared.models import Contributor, IdempotencyKey, Item, ItemTag, OutboxEvent, Page
 from shared.problems import Problem
+from shared.visibility import is_visible
 
 FALLBACK_SLUG = "nyhet"
 # How long a retry with the same Idempotency-Key gets the first answer (as Stripe: a day).
@@ -322,7 +323,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
         raise Problem(409, "Nyheten är återkallad och kan inte ändras.")
     now = utcnow()
     before = ItemPlace.of(item)
-    was_visible = item.status == "published" and item.published_at <= now
+    was_visible = is_visible(item, now=now)
     published_at = data.published_at or item.published_at
     _apply(item, data, published_at=published_at)
     base = data.slug or before.slug

@@ -5,26 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import css_inline
-from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared import taxonomy
+from shared import dates, taxonomy
 from shared.config import get_settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def swedish_date(value: date | datetime) -> str:
-    """ "29 apr 2021": Babel's Swedish short month, local time, without its trailing dot."""
+    """ "29 apr 2021", in the site's time zone."""
     settings = get_settings()
-    if isinstance(value, datetime):
-        value = value.astimezone(ZoneInfo(settings.timezone)).date()
-    text = format_date(value, "d MMM y", locale=settings.language)
-    # Babel writes "29 apr. 2021"; the site and the mails use "29 apr 2021".
-    return text.replace(". ", " ").rstrip(".")
+    return dates.short_date(value, timezone=settings.timezone, language=settings.language)
 
 
 def region_name(slug: str) -> str:

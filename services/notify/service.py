@@ -31,8 +31,9 @@ from services.notify.tokens import InvalidToken, email_digest, make_token, read_
 from shared import metrics, taxonomy
 from shared.config import get_settings
 from shared.db import get_engine, is_postgres, session_scope, utcnow
-from shared.events import ItemPlace, parse_event
+from shared.events import parse_event
 from shared.models import Delivery, Item, Subscriber, SuppressedAddress
+from shared.visibility import is_visible
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +185,6 @@ def matches(
     region_ok = not regions or not set(regions).isdisjoint(item_regions)
     topic_ok = not topics or not set(topics).isdisjoint(item_topics)
     return region_ok and topic_ok
-
-
-def is_visible(item: Item, *, now: datetime) -> bool:
-    return item.status == "published" and item.published_at <= now
 
 
 def email_hash(email: str) -> str:
@@ -595,7 +592,7 @@ def plan_item_newsletter(
         if wait <= SCHEDULE_WAIT_LIMIT.total_seconds():
             raise NotYetVisible(wait + 1)
         return None
-    if parsed.type == "item.updated" and _was_visible(parsed.previous, at=parsed.occurred_at):
+    if parsed.type == "item.updated" and is_visible(parsed.previous, now=parsed.occurred_at):
         return None  # an edit of something already out: whoever wanted it has had it
     newsletter = f"item:{item.id}"
     # Streamed: with 100,000 subscribers only the chosen ids are held, not every row.
@@ -617,10 +614,6 @@ def plan_item_newsletter(
     ]
     claim(session=session, newsletter=newsletter, subscriber_ids=chosen, now=now)
     return newsletter, waiting(session=session, newsletter=newsletter)
-
-
-def _was_visible(previous: ItemPlace, *, at: datetime) -> bool:
-    return previous.status == "published" and previous.published_at <= at
 
 
 def digest_week(now: datetime) -> tuple[str, datetime, datetime]:

@@ -37,6 +37,7 @@ from shared.config import get_settings
 from shared.db import get_engine, is_postgres, session_scope, utcnow
 from shared.events import parse_event
 from shared.models import Item, ItemTag, Page, RenderMonth, RenderRedirect
+from shared.visibility import is_visible, visible
 
 __all__ = ["RenderReport", "apply_event", "needs_rebuild", "rebuild"]
 
@@ -170,7 +171,7 @@ def _rebuild(
             session.commit()
             snapshot = _export_snapshot(session)
         unlisted = Item.status != "published"
-        total = session.scalar(select(func.count()).where(or_(_visible(now), unlisted))) or 0
+        total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0
         runs = _Runs(_run_bounds(session, now, RUN))
 
         def report_progress() -> None:
@@ -222,14 +223,6 @@ def needs_rebuild(*, site_dir: Path) -> bool:
 # Reading ---------------------------------------------------------------------------------
 
 
-def _visible(now: datetime):
-    return and_(Item.status == "published", Item.published_at <= now)
-
-
-def _is_visible(item: Item, now: datetime) -> bool:
-    return item.status == "published" and item.published_at <= now
-
-
 def _place(item: Item) -> Place:
     return Place(item.month, item.slug, tuple(item.regions or ()), tuple(item.topics or ()))
 
@@ -251,7 +244,7 @@ def _older(session: Session, published_at: datetime, item_id: uuid.UUID, now: da
     # scan that stops at the first row; the OR alone made SQLite scan (45 ms at 100k items).
     # After `now` every visible item is older; up to `now` every older item is visible.
     if published_at > now:
-        condition = _visible(now)
+        condition = visible(now)
     else:
         condition = and_(Item.status == "published", _before((published_at, item_id)))
     query = select(Item).options(lazyload(Item.tags)).where(condition)
@@ -263,7 +256,7 @@ def _newer(session: Session, published_at: datetime, item_id: uuid.UUID, now: da
     query = (
         select(Item)
         .options(lazyload(Item.tags))
-        .where(_visible(now), _after((published_at, item_id)))
+        .where(visible(now), _after((published_at, item_id)))
     )
     return session.scalars(query.order_by(Item.published_at, Item.id).limit(1)).first()
 
@@ -325,7 +318,7 @@ def _run_bounds(
     order = (Item.published_at, Item.id)
     numbered = (
         select(Item.published_at, Item.id, func.row_number().over(order_by=order).label("n"))
-        .where(_visible(now))
+        .where(visible(now))
         .subquery()
     )
     query = (
@@ -521,7 +514,7 @@ class _Renderer:
             raise ValueError(f"unknown target {target!r}")
 
     def _latest(self) -> list[Item]:
-        query = select(Item).options(lazyload(Item.tags)).where(_visible(self.now))
+        query = select(Item).options(lazyload(Item.tags)).where(visible(self.now))
         return list(self.session.scalars(_newest_first(query).limit(views.LATEST_IN_FEED)))
 
     def _pages(self) -> list[Page]:
@@ -535,7 +528,7 @@ class _Renderer:
             select(Item).options(lazyload(Item.tags)).where(Item.month == month, Item.slug == slug)
         ).first()
         if item is not None:
-            if _is_visible(item, self.now):
+            if is_visible(item, now=self.now):
                 self.write_item(
                     item,
                     newer=_newer(self.session, item.published_at, item.id, self.now),
@@ -554,7 +547,9 @@ class _Renderer:
             .order_by(Item.updated_at.desc(), Item.id.desc())
         )
         moved = list(self.session.scalars(query))
-        target = next((candidate for candidate in moved if _is_visible(candidate, self.now)), None)
+        target = next(
+            (candidate for candidate in moved if is_visible(candidate, now=self.now)), None
+        )
         if target is not None:
             self.output.write(path, views.render_redirect(self.site, target))
         elif any(candidate.status == "withdrawn" for candidate in moved):
@@ -567,7 +562,7 @@ class _Renderer:
 
         A window of three over the stream: each page's neighbours come from the stream itself
         (a query only at the ends), so memory stays flat and there is no query per item."""
-        condition = _visible(self.now)
+        condition = visible(self.now)
         if after is not None:
             condition = and_(condition, _after(after))
         if until is not None:
@@ -614,7 +609,7 @@ class _Renderer:
 
     def count_months(self) -> None:
         """Bring the render_months rows of `self.months` (or of all months) up to date."""
-        query = select(Item.month, func.count()).where(_visible(self.now)).group_by(Item.month)
+        query = select(Item.month, func.count()).where(visible(self.now)).group_by(Item.month)
         if self.months is not None:
             # One month's rows through the (month, slug) index: the same cost at any size.
             query = query.where(Item.month.in_(self.months))
@@ -640,7 +635,7 @@ class _Renderer:
         page, sitemap = target_files(("month", month))
         # A month may hold hundreds of items: only the columns its list and sitemap show.
         listed = load_only(*(getattr(Item, name) for name in LISTED_COLUMNS))
-        query = select(Item).options(listed, lazyload(Item.tags)).where(_visible(self.now))
+        query = select(Item).options(listed, lazyload(Item.tags)).where(visible(self.now))
         items = list(self.session.scalars(_newest_first(query.where(Item.month == month))))
         if not items:
             self.output.remove(page)
@@ -661,7 +656,7 @@ class _Renderer:
                 ItemTag.kind == kind,
                 ItemTag.slug == slug,
                 ItemTag.published_at <= self.now,
-                _visible(self.now),
+                visible(self.now),
             )
             .order_by(ItemTag.published_at.desc(), ItemTag.item_id.desc())
             .limit(views.LATEST_IN_FEED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from markupsafe import escape as escape_html
 
 from services.render.pages import FEED_FILES, month_dir, tag_dir
-from shared import taxonomy
+from shared import dates, taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
 
@@ -155,18 +154,10 @@ class Site:
         return moment.astimezone(self.tz)
 
     def format_date(self, moment: datetime) -> str:
-        """A date as Swedish readers write it, "29 apr 2021" (Babel gives "apr.": dot dropped)."""
-        local = self.local(moment)
-        return f"{local.day} {self.month_abbreviations[local.month]} {local.year}"
-
-    @cached_property
-    def month_abbreviations(self) -> dict[int, str]:
-        """Babel's abbreviations once per site: a Babel call per date costs more than a page."""
-        language = self.settings.language
-        return {
-            month: format_date(date(2000, month, 1), "MMM", locale=language).rstrip(".")
-            for month in range(1, 13)
-        }
+        """A date as Swedish readers write it, "29 apr 2021"."""
+        return dates.short_date(
+            moment, timezone=self.settings.timezone, language=self.settings.language
+        )
 
     def iso(self, moment: datetime) -> str:
         return self.local(moment).isoformat()
@@ -174,8 +165,7 @@ class Site:
     def month_name(self, month: str) -> str:
         """The heading of a month page: "April 2021" for "2021-04"."""
         year, mm = month.split("-")
-        name = format_date(date(int(year), int(mm), 1), "LLLL y", locale=self.settings.language)
-        return name[:1].upper() + name[1:]
+        return dates.month_heading(int(year), int(mm), language=self.settings.language)
 
     def page(self, template: str, **context: Any) -> bytes:
         return self.env.get_template(template).render(**context).encode()
