@@ -8,9 +8,7 @@ events a crashed ingest process left behind go out, whether or not an ingest pro
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from celery.beat import PersistentScheduler
 
 from services.notify.tasks import beat_schedule
 from shared.celery_app import celery_app
+from shared.config import get_settings
 from shared.outbox import RelayThread
 
 # How often the relay thread sweeps the outbox: the longest a due scheduled item waits.
@@ -29,17 +28,22 @@ STALE_AFTER_SECONDS = 4 * MAX_LOOP_SECONDS
 
 
 def heartbeat_file() -> Path:
-    return Path(
-        os.environ.get("NEWSROOM_BEAT_HEARTBEAT")
-        or Path(tempfile.gettempdir()) / "newsroom-beat.heartbeat"
-    )
+    return get_settings().beat_heartbeat_file
+
+
+def schedule_file() -> Path:
+    """Where beat remembers when each entry last ran: under NEWSROOM_VAR_DIR, which
+    docker-compose.yml keeps on a volume (the image's own folders are read-only)."""
+    return get_settings().var_dir / "celerybeat-schedule"
 
 
 class HeartbeatScheduler(PersistentScheduler):
     """Celery's persistent scheduler that touches a file on every tick, for the health check."""
 
     def tick(self, *args, **kwargs):
-        heartbeat_file().touch()
+        path = heartbeat_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
         return super().tick(*args, **kwargs)
 
 
@@ -47,16 +51,17 @@ celery_app.conf.update(
     beat_schedule=beat_schedule(),
     beat_scheduler="newsroom.beat:HeartbeatScheduler",
     beat_max_loop_interval=MAX_LOOP_SECONDS,
-    # The image's working directory is read-only for the app user; keep the state in tmp.
-    beat_schedule_filename=str(Path(tempfile.gettempdir()) / "newsroom-celerybeat-schedule"),
+    beat_schedule_filename=str(schedule_file()),
 )
 
 _relay: RelayThread | None = None
 
 
 @signals.beat_init.connect(weak=False)
-def _start_relay(**_: object) -> None:
+def _start_relay(sender=None, **_: object) -> None:
     global _relay
+    # Before the scheduler opens its file (celery.apps.beat sends beat_init just before).
+    Path(getattr(sender, "schedule", schedule_file())).parent.mkdir(parents=True, exist_ok=True)
     _relay = RelayThread(interval=SWEEP_SECONDS)
     _relay.start()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 from kombu import Queue
 
@@ -19,8 +17,8 @@ QUEUES = ("render", "notify")
 MAX_COUNTDOWN_SECONDS = 45
 
 
-def _transport_options(broker_url: str) -> dict[str, float]:
-    if broker_url.startswith("memory://"):
+def _transport_options(settings: Settings) -> dict[str, float]:
+    if settings.is_embedded:
         # The in-process transport polls; its default second would delay every page by up to 1 s.
         return {"polling_interval": 0.02}
     return {
@@ -32,7 +30,7 @@ def _transport_options(broker_url: str) -> dict[str, float]:
         # worker unacked; so no task retries later than MAX_COUNTDOWN_SECONDS.
         # NEWSROOM_BROKER_VISIBILITY_TIMEOUT (seconds) overrides it: the fault-injection suite
         # (tests/faults/) sets it shorter still to measure redelivery after a `kill -9`.
-        "visibility_timeout": float(os.environ.get("NEWSROOM_BROKER_VISIBILITY_TIMEOUT", 60)),
+        "visibility_timeout": settings.broker_visibility_timeout,
         # How often workers sweep the unacked set for such expired messages: kombu's default
         # is every 10 s but scans only every 10th sweep (~100 s); scan on every sweep so an
         # abandoned message is back within ~10 s of its visibility timeout.
@@ -64,7 +62,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         # render (many short tasks; fewer round trips to Redis, and page locks serialise
         # writers anyway). A prefetched message is unacked, so a crash redelivers it too.
         worker_prefetch_multiplier=1,
-        broker_transport_options=_transport_options(settings.broker_url),
+        broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
@@ -80,7 +78,7 @@ _metrics.connect_celery_signals()
 def configure(settings: Settings) -> None:
     """Point the shared app at another broker (tests and `newsroom run` switch settings)."""
     celery_app.conf.broker_url = settings.broker_url
-    celery_app.conf.broker_transport_options = _transport_options(settings.broker_url)
+    celery_app.conf.broker_transport_options = _transport_options(settings)
     celery_app.conf.timezone = settings.timezone
     # Connections pooled for the previous broker must not be reused for the new one.
     celery_app._pool = None

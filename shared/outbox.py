@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.celery_app import celery_app
+from shared.config import get_settings
 from shared.db import is_postgres, session_scope, utcnow
 from shared.events import CONSUMERS, ItemPublished, ItemUpdated, ItemWithdrawn
 from shared.models import OutboxEvent
@@ -125,7 +126,7 @@ def relay_pending(*, limit: int = RELAY_BATCH) -> int:
 def _fault(point: str) -> None:
     """Fault injection for tests/faults/: die like `kill -9` at `point` when
     NEWSROOM_FAULT_RELAY names it (never set in production)."""
-    if os.environ.get("NEWSROOM_FAULT_RELAY") == point:
+    if get_settings().fault_relay == point:
         log.critical("fault injection: relay crashes at %s", point)
         os._exit(137)
 

@@ -27,7 +27,7 @@ class InvalidToken(Exception):
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return _serializer_for(get_settings().secret_key, purpose)
+    return _serializer_for(get_settings().signing_key, purpose)
 
 
 @lru_cache(maxsize=16)

@@ -6,6 +6,7 @@ import os
 import time
 
 from newsroom import beat
+from shared.config import get_settings
 
 
 def test_schedule_has_the_digest_and_runs_the_heartbeat_scheduler():
@@ -17,9 +18,18 @@ def test_schedule_has_the_digest_and_runs_the_heartbeat_scheduler():
 def test_check_fails_without_a_fresh_heartbeat(tmp_path, monkeypatch):
     heartbeat = tmp_path / "beat.heartbeat"
     monkeypatch.setenv("NEWSROOM_BEAT_HEARTBEAT", str(heartbeat))
+    get_settings.cache_clear()
     assert beat.check() == 1
     heartbeat.touch()
     assert beat.check() == 0
     old = time.time() - beat.STALE_AFTER_SECONDS - 1
     os.utime(heartbeat, (old, old))
     assert beat.check() == 1
+
+
+def test_state_lives_under_the_var_dir_not_a_fixed_tmp_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSROOM_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    assert beat.schedule_file() == tmp_path / "var" / "celerybeat-schedule"
+    assert beat.heartbeat_file() == tmp_path / "var" / "beat.heartbeat"
+    assert "/tmp/" not in beat.celery_app.conf.beat_schedule_filename
