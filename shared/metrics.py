@@ -2,7 +2,8 @@
 
 Counters live in the process that does the work (requests in the APIs, relayed events in the
 relays, tasks in the workers). What must be right across processes and restarts, the outbox lag
-and the mail ledger, is read from the database when scraped (`DatabaseCollector`).
+and the mail ledger, is read from the database when scraped (`DatabaseCollector`). A service
+counts what only it knows (render time, mails sent) in metrics of its own, next to its tasks.
 """
 
 from __future__ import annotations
@@ -33,12 +34,6 @@ TASK_DURATION = Histogram(
     ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
-RENDER_DURATION = Histogram(
-    "newsroom_render_duration_seconds",
-    "Time to render the pages of one event.",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-MAILS_SENT = Counter("newsroom_mails_sent_total", "Mails accepted by the SMTP server.")
 MAILS_FAILED = Counter("newsroom_mails_failed_total", "Mails given up on (bounced or refused).")
 
 
@@ -112,7 +107,7 @@ def register_database_collector() -> None:
 
 
 def connect_celery_signals() -> None:
-    """Count tasks and time them (render duration included) from Celery's signals."""
+    """Count tasks and time them from Celery's signals."""
     from celery import signals
 
     started: dict[str, float] = {}
@@ -122,24 +117,21 @@ def connect_celery_signals() -> None:
         started[task_id] = time.perf_counter()
 
     @signals.task_postrun.connect(weak=False)
-    def _finish(task_id=None, task=None, retval=None, state=None, **_: Any) -> None:
+    def _finish(task_id=None, task=None, state=None, **_: Any) -> None:
         begun = started.pop(task_id, None)
         name = getattr(task, "name", "unknown")
         TASKS.labels(name, state or "UNKNOWN").inc()
         if begun is None:
             return
-        seconds = time.perf_counter() - begun
-        TASK_DURATION.labels(name).observe(seconds)
-        if name == "render.handle_event" and state == "SUCCESS":
-            RENDER_DURATION.observe(seconds)
-        if name == "notify.deliver_batch" and state == "SUCCESS" and isinstance(retval, int):
-            MAILS_SENT.inc(retval)
+        TASK_DURATION.labels(name).observe(time.perf_counter() - begun)
 
     @signals.worker_init.connect(weak=False)
     def _serve(**_: Any) -> None:
         # Workers have no HTTP app: NEWSROOM_METRICS_PORT opens one for Prometheus. Prefork
         # children count into PROMETHEUS_MULTIPROC_DIR, which this server adds up.
-        port = os.environ.get("NEWSROOM_METRICS_PORT")
+        from shared.config import get_settings
+
+        port = get_settings().metrics_port
         if not port:
             return
         from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -148,7 +140,7 @@ def connect_celery_signals() -> None:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-        start_http_server(int(port), registry=registry)
+        start_http_server(port, registry=registry)
 
     @signals.worker_process_shutdown.connect(weak=False)
     def _forget(pid=None, **_: Any) -> None:

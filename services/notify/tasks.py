@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery.schedules import crontab
+from prometheus_client import Counter
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.notify import mail, service
@@ -15,6 +16,7 @@ from shared.db import session_scope, utcnow
 log = logging.getLogger(__name__)
 
 QUEUE = "notify"
+MAILS_SENT = Counter("newsroom_mails_sent_total", "Mails accepted by the SMTP server.")
 # Backoff for deferred mail (SMTP 4xx, lost connections): 30 s, then every 45 s (the longest
 # countdown the broker's visibility timeout allows), about 2 h in all before a batch gives up;
 # `notify.resume_stalled` picks up what is left after a longer outage.
@@ -74,6 +76,7 @@ def deliver_batch(self, newsletter: str, subscriber_ids: list[int]) -> int:
             log.error("%s: giving up on %d deferred mails", newsletter, len(result.retry))
         else:
             raise self.retry(countdown=_backoff(self.request.retries))
+    MAILS_SENT.inc(result.sent)
     return result.sent
 
 
