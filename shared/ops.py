@@ -1,4 +1,5 @@
-"""Health, readiness and metrics endpoints, the same on every HTTP service."""
+"""Health, readiness and metrics endpoints, the same on every HTTP service (both APIs and the
+embedded app include `router`)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def readyz() -> Response:
         return problem_response(
             503, "Tjänsten är inte redo.", errors=failing, headers={"Retry-After": "5"}
         )
-    return Response('{"status":"ready"}', media_type="application/json")
+    return Response(
+        '{"status":"ready","database":"ok","broker":"ok"}', media_type="application/json"
+    )
 
 
 @router.get("/metrics")

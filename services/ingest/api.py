@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -29,11 +27,12 @@ from services.ingest.schemas import (
     TaxonomyEntry,
     Timestamp,
 )
+from shared import docs, ops, outbox, problems
 from shared import logging as shared_logging
-from shared import ops, outbox, problems
 from shared.config import get_settings
 from shared.models import Contributor
 from shared.problems import PROBLEM_JSON, TITLES, Problem
+from shared.ratelimit import Limits, RateLimiter, retry_after
 
 MAX_REQUEST_BYTES = 1_048_576  # 1 MB: ten times the largest body a valid item can have
 ITEMS = "/api/v1/items"
@@ -162,35 +161,14 @@ class CheckedRoute(APIRoute):
 # --- rate limit --------------------------------------------------------------------------
 
 
-class RateLimiter:
-    """A token bucket per contributor, in this process (enough for one ingest process)."""
-
-    def __init__(self, *, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._buckets: dict[Any, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def wait_time(self, key: Any) -> float:
-        """Take one token for `key`; 0 when allowed, else the seconds until one is free."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, stamp = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-
-    def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
+def _ingest_limits() -> Limits:
+    settings = get_settings()
+    return Limits(rate=settings.ingest_rate_per_second, burst=settings.ingest_burst)
 
 
 # By default 120 requests at once, then 2 a second: far above what a person posting news does,
 # low enough that a runaway script cannot flood the site with items and the subscribers with mail.
-limiter = RateLimiter(rate=get_settings().ingest_rate_per_second, burst=get_settings().ingest_burst)
+limiter = RateLimiter(limits=_ingest_limits)
 
 
 async def rate_limited(
@@ -206,7 +184,7 @@ async def rate_limited(
         raise Problem(
             429,
             "För många förfrågningar; vänta en stund.",
-            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            headers={"Retry-After": retry_after(wait)},
         )
     return contributor
 
@@ -501,7 +479,7 @@ def create_app() -> FastAPI:
         title="Newsroom – inmatning",
         version="1",
         description="Publicera nyheter för nätverket Hållbar upphandling.",
-        docs_url="/api/docs",
+        docs_url=None,  # shared/docs.py: Swagger UI without a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
@@ -510,7 +488,8 @@ def create_app() -> FastAPI:
     shared_logging.install(app)  # request ids, request logs and request metrics
     app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics
     app.include_router(router)
+    docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
     return app
 
 
-__all__ = ["create_app", "limiter", "read_json_body", "router"]
+__all__ = ["RateLimiter", "create_app", "limiter", "read_json_body", "router"]

@@ -7,9 +7,6 @@ wraps it for a standalone deployment (`uvicorn services.notify.api:create_app --
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -17,19 +14,17 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import text
 
 from services.notify import rendering, service, tasks
 from services.notify.settings import get_notify_settings
 from services.notify.tokens import InvalidToken
+from shared import docs, ops, problems, taxonomy
 from shared import logging as shared_logging
-from shared import problems, taxonomy
-from shared.celery_app import celery_app
 from shared.config import get_settings
-from shared.db import get_engine, session_scope, utcnow
+from shared.db import session_scope, utcnow
+from shared.ratelimit import RateLimiter, per_minute, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -101,44 +96,11 @@ class SubscriptionAccepted(BaseModel):
 
 # --- rate limiting -----------------------------------------------------------------------
 
-
-class SlidingWindowLimiter:
-    """At most `limit` hits per key in the last `window` seconds, in this process's memory.
-
-    Per process is enough for its purpose, bounding a flood from one client; the
-    per-address limit, which protects inboxes, lives in the database (service.subscribe).
-    """
-
-    def __init__(self, window: float = 60.0, max_keys: int = 10_000) -> None:
-        self.window = window
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, *, limit: int) -> float:
-        """Count a hit; return 0 when allowed, else the seconds until one is."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) > self.max_keys:
-                self._prune(now)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= limit:
-                return hits[0] + self.window - now
-            hits.append(now)
-            return 0.0
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-            del self._hits[key]
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
-ip_limiter = SlidingWindowLimiter()
+# Per client address; the per-address limit, which protects inboxes, lives in the database
+# (service.subscribe).
+ip_limiter = RateLimiter(
+    limits=lambda: per_minute(get_notify_settings().subscribe_per_ip_per_minute)
+)
 
 
 @dataclass(frozen=True)
@@ -153,8 +115,7 @@ class RateCheck:
 def client_rate(request: Request) -> RateCheck:
     """Dependency: count this subscription request against the client's IP."""
     host = request.client.host if request.client else "unknown"
-    limit = get_notify_settings().subscribe_per_ip_per_minute
-    return RateCheck(ip_limiter.hit(host, limit=limit))
+    return RateCheck(ip_limiter.wait_time(host))
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -258,7 +219,7 @@ async def create_subscription(
         raise problems.Problem(
             429,
             "För många förfrågningar; försök igen om en stund.",
-            headers={"Retry-After": str(int(rate.retry_after) + 1)},
+            headers={"Retry-After": retry_after(rate.retry_after)},
         )
     try:
         body = SubscriptionIn.model_validate_json(await request.body())
@@ -285,7 +246,7 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
             "Vänta en stund och försök sedan igen.",
             status=429,
             error=True,
-            headers={"Retry-After": str(int(rate.retry_after) + 1)},
+            headers={"Retry-After": retry_after(rate.retry_after)},
         )
     form = await request.form()
     try:
@@ -447,41 +408,14 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Newsroom – prenumerationer",
         version="1",
-        docs_url="/api/notify/docs",
+        docs_url=None,  # shared/docs.py: Swagger UI without a CDN
         redoc_url=None,
         openapi_url="/api/notify/openapi.json",
     )
     app.include_router(router)
     problems.install(app)
     shared_logging.install(app)  # X-Request-ID, JSON request logs, request metrics
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            with get_engine().connect() as connection:
-                connection.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # report, don't crash: this is what readiness is for
-            checks["database"] = f"error: {exc.__class__.__name__}"
-        try:
-            with celery_app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=2)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            checks["broker"] = f"error: {exc.__class__.__name__}"
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ok" if ready else "unavailable", **checks},
-            status_code=200 if ready else 503,
-        )
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics
+    docs.install(app, docs_url="/api/notify/docs", openapi_url="/api/notify/openapi.json")
 
     return app

@@ -8,7 +8,6 @@ import pytest
 from celery.schedules import crontab
 
 from services.notify import service, tasks, tokens
-from services.notify.api import SlidingWindowLimiter
 
 
 @pytest.mark.parametrize(
@@ -106,10 +105,3 @@ def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatc
     assert entry["schedule"] == crontab(minute="30", hour="6", day_of_week="2")
     with pytest.raises(ValueError):
         tasks.parse_cron("0 7 * *")
-
-
-def test_sliding_window_limiter():
-    limiter = SlidingWindowLimiter(window=60)
-    assert [limiter.hit("1.2.3.4", limit=3) for _ in range(3)] == [0, 0, 0]
-    assert limiter.hit("1.2.3.4", limit=3) > 0
-    assert limiter.hit("5.6.7.8", limit=3) == 0
