@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator
 from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
-from starlette.staticfiles import StaticFiles
 
+from newsroom.headers import MetricsFrom, SecurityHeaders
+from newsroom.sitefiles import SiteFiles
 from services.ingest.api import router as ingest_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
+from shared import docs, ops, problems
 from shared import logging as shared_logging
-from shared import ops, problems
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.outbox import RelayThread
@@ -28,10 +29,10 @@ def background_workers(*, concurrency: int = 4):
     expiry, resuming stalled newsletters) and the outbox relay thread."""
     relay = RelayThread(interval=1.0)
     celery_app.conf.beat_schedule = notify_tasks.beat_schedule()
+    var_dir = get_settings().var_dir
+    var_dir.mkdir(parents=True, exist_ok=True)
     beat = EmbeddedService(
-        celery_app,
-        thread=True,
-        schedule_filename=str(get_settings().site_dir.parent / "celerybeat-schedule"),
+        celery_app, thread=True, schedule_filename=str(var_dir / "celerybeat-schedule")
     )
     with start_worker(
         celery_app,
@@ -63,17 +64,21 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     app = FastAPI(
         title=settings.site_title,
         summary="Newsroom, embedded mode: ingest and notify APIs in one process",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
     problems.install(app)
     shared_logging.install(app)
+    # What nginx does in the distributed mode: security headers, /metrics kept private.
+    app.add_middleware(MetricsFrom)
+    app.add_middleware(SecurityHeaders)
     app.include_router(ops.router)
     app.include_router(ingest_router)
     app.include_router(notify_router)
-    # html=True serves index.html for folders and 404.html for what is missing; Starlette's
-    # FileResponse sends ETag and Last-Modified and answers If-None-Match with 304, as nginx.
-    app.mount("/", StaticFiles(directory=settings.site_dir, html=True), name="site")
+    docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # As nginx: index.html for folders, 410 for withdrawn items, 404.html for what is missing,
+    # ETag and Last-Modified with 304 answers, each taken from the file actually sent.
+    app.mount("/", SiteFiles(settings.site_dir), name="site")
     return app

@@ -3,7 +3,8 @@
 A request id comes from `X-Request-ID` (nginx sets one) or is made here, and is answered back;
 the ingest service logs it next to the id of the event it records, and every Celery task logs
 the `event_id` of the event it handles, so one item can be followed from POST to page and mail.
-JSON output is switched on with NEWSROOM_LOG_FORMAT=json (docker-compose.yml does).
+JSON output is switched on with NEWSROOM_LOG_FORMAT=json (docker-compose.yml does). No log
+line carries a query string: subscription links put their tokens there.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -49,7 +49,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, *args: Any, service: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.service = service or os.environ.get("NEWSROOM_SERVICE")
+        self.service = service or _settings().service
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -70,11 +70,13 @@ class JsonFormatter(logging.Formatter):
 
 def configure(*, level: str | None = None, json_output: bool | None = None) -> None:
     """Send the root logger to standard output, as JSON lines when asked."""
-    level = level or os.environ.get("NEWSROOM_LOG_LEVEL", "INFO")
+    settings = _settings()
+    level = level or settings.log_level
     if json_output is None:
-        json_output = os.environ.get("NEWSROOM_LOG_FORMAT", "text") == "json"
+        json_output = settings.log_format == "json"
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(ContextFilter())
+    handler.addFilter(DropQueryString())
     handler.setFormatter(
         JsonFormatter()
         if json_output
@@ -83,6 +85,31 @@ def configure(*, level: str | None = None, json_output: bool | None = None) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def _settings() -> Any:
+    from shared.config import get_settings
+
+    return get_settings()
+
+
+class DropQueryString(logging.Filter):
+    """Cuts the query string off the path in uvicorn's access log lines (tokens live there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn.access formats (client, method, path with query, HTTP version, status).
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            path = str(args[2]).split("?", 1)[0]
+            record.args = (args[0], args[1], path, args[3], args[4])
+        return True
+
+
+def drop_query_strings() -> None:
+    """Keep query strings out of uvicorn's access log, whatever handler prints it."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, DropQueryString) for f in access.filters):
+        access.addFilter(DropQueryString())
 
 
 # --- HTTP: request id middleware ----------------------------------------------------------
@@ -147,7 +174,8 @@ def install(app: Any) -> None:
 
     app.add_middleware(RequestContextMiddleware)
     metrics.register_database_collector()
-    if os.environ.get("NEWSROOM_LOG_FORMAT") == "json":
+    drop_query_strings()
+    if _settings().log_format == "json":
         configure()
 
 
@@ -175,8 +203,8 @@ def connect_celery_signals() -> None:
         event_id.set(None)
         task_name.set(None)
 
-    if os.environ.get("NEWSROOM_LOG_FORMAT") == "json":
+    if _settings().log_format == "json":
         # Connecting a receiver tells Celery not to install its own log handlers.
         @signals.setup_logging.connect(weak=False)
         def _setup(loglevel=None, **_: Any) -> None:
-            configure(level=os.environ.get("NEWSROOM_LOG_LEVEL") or "INFO")
+            configure()
