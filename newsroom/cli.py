@@ -28,18 +28,24 @@ def run(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from newsroom.embedded import create_app
+    from shared.celery_app import configure
 
+    # Links follow where we listen while NEWSROOM_BASE_URL is unset: the options become the
+    # settings every part of this process reads.
+    if host:
+        os.environ["NEWSROOM_HOST"] = host
+    if port:
+        os.environ["NEWSROOM_PORT"] = str(port)
+    get_settings.cache_clear()
     settings = get_settings()
-    host = host or settings.host
-    port = port or settings.port
-    if not (settings.site_dir / "index.html").exists():
+    configure(settings)
+    if _site_outdated(settings):
         _rebuild(quiet=True)
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    base = f"http://{shown}:{port}"
+    base = settings.public_url
     outbox = settings.mail_dir or settings.smtp_url
     click.echo(
         f"""
-Newsroom runs on {base}
+Newsroom runs on {base}   (listening on {settings.host}:{settings.port})
   site        {base}/            (files in {settings.site_dir})
   API docs    {base}/api/docs
   mail        {outbox}
@@ -49,7 +55,32 @@ Get a token to post with:  .venv/bin/newsroom contributor add "Ditt namn" --regi
 """,
         err=True,
     )
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=True)
+    # Forwarded headers only from the proxies NEWSROOM_FORWARDED_ALLOW_IPS names (none by
+    # default): otherwise any reader could pick the address the per-address limits count.
+    trusted = settings.forwarded_allow_ips.strip()
+    uvicorn.run(
+        create_app(),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",  # access lines without query strings (shared/logging.py)
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
+
+
+def _site_stamp(settings) -> Path:
+    return settings.var_dir / "site-built-for.json"
+
+
+def _site_outdated(settings) -> bool:
+    """No site yet, or one built for another base URL (absolute links in every page)."""
+    if not (settings.site_dir / "index.html").exists():
+        return True
+    try:
+        built = json.loads(_site_stamp(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return built != {"site_dir": str(settings.site_dir.resolve()), "base_url": settings.public_url}
 
 
 @main.group()
@@ -106,18 +137,19 @@ def contributor_revoke(name: str) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", default=None, help="API base URL (default NEWSROOM_BASE_URL).")
-@click.option("--token", envvar="NEWSROOM_TOKEN", help="Bearer token (or NEWSROOM_TOKEN).")
+@click.option("--url", default=None, help="API base URL (default: the site's, NEWSROOM_BASE_URL).")
+@click.option("--token", default=None, help="Bearer token (default NEWSROOM_TOKEN).")
 @click.option("--dry-run", is_flag=True, help="Validate the file without posting it.")
 def post(file: Path, url: str | None, token: str | None, dry_run: bool) -> None:
     """Post a Markdown file with a YAML front matter of the API fields."""
     from services.ingest.authoring import post_file
 
+    token = token or get_settings().token
     if not token and not dry_run:
         raise click.UsageError("give --token or set NEWSROOM_TOKEN")
     code = post_file(
         path=file,
-        url=url or get_settings().base_url,
+        url=url or get_settings().public_url,
         token=token,
         dry_run=dry_run,
         out=click.get_text_stream("stdout"),
@@ -151,6 +183,12 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
             progress.update(task, completed=done, total=total, refresh=True)
 
         report = rebuild(site_dir=settings.site_dir, progress=advance, workers=workers or _cpus())
+    stamp = _site_stamp(settings)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(
+        json.dumps({"site_dir": str(settings.site_dir.resolve()), "base_url": settings.public_url}),
+        encoding="utf-8",
+    )
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
 
