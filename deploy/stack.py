@@ -4,6 +4,8 @@
 every long-running service under honcho, against this machine's PostgreSQL and Redis, with
 nginx from the distribution serving the site. tests/e2e/test_stack.py uses the same functions,
 so what is tested is what docker-compose.yml says, with hosts, ports and paths made local.
+Compose's secrets become files in the work folder (mode 0600), and each process reads its
+environment from a file of its own: no secret appears on a command line (readable in /proc).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 # Where the image keeps what docker-compose.yml points into (Dockerfile: WORKDIR /app).
 IMAGE_WORKDIR = "/app/"
+# Where compose mounts each secret (`secrets:`), as /run/secrets/<name>.
+SECRETS_DIR = "/run/secrets/"
 # Settings that name compose hosts or container paths: a local run must give each of them.
 LOCAL_SETTINGS = (
     "NEWSROOM_DATABASE_URL",
@@ -141,12 +145,21 @@ class Local:
     # Processes per Celery worker, when this machine should run fewer than compose says.
     concurrency: int | None = None
 
+    @property
+    def secrets_dir(self) -> Path:
+        return self.workdir / "secrets"
+
     def port(self, container_port: int) -> int:
         return self.ports.get(container_port, container_port)
+
+    def volume(self, name: str) -> Path:
+        """The local folder of a named volume."""
+        return self.workdir / "volumes" / name
 
     def text(self, value: str) -> str:
         """Container paths and loopback ports inside one argument, made local."""
         value = value.replace(IMAGE_WORKDIR, f"{ROOT}/")
+        value = value.replace(SECRETS_DIR, f"{self.secrets_dir}/")
         for container_port in self.ports:
             value = re.sub(
                 rf"(?<=127\.0\.0\.1:){container_port}\b", str(self.port(container_port)), value
@@ -176,6 +189,8 @@ def service_command(
     for arg in argv[1:]:
         if previous == "--host" and arg == "0.0.0.0":
             arg = local.host
+        elif previous == "--forwarded-allow-ips":
+            arg = local.host  # the local nginx, the one proxy
         elif previous == "--port":
             arg = str(local.port(int(arg)))
         elif previous == "--concurrency" and local.concurrency:
@@ -238,6 +253,27 @@ def service_environment(
     return result
 
 
+def named_volumes(compose: dict[str, Any], name: str) -> dict[str, str]:
+    """The service's named volumes (other than the site): container path -> volume name."""
+    mounts = {}
+    for volume in compose["services"][name].get("volumes") or []:
+        source, target = volume.split(":")[:2]
+        if source in (compose.get("volumes") or {}) and source != "site":
+            mounts[target] = source
+    return mounts
+
+
+def write_secrets(local: Local, values: Mapping[str, str]) -> None:
+    """Compose's secrets as files of this user only (what /run/secrets/<name> holds)."""
+    local.secrets_dir.mkdir(parents=True, exist_ok=True)
+    local.secrets_dir.chmod(0o700)
+    for name, value in values.items():
+        path = local.secrets_dir / name
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(value, encoding="utf-8")
+
+
 def process_environment(
     compose: dict[str, Any],
     name: str,
@@ -247,8 +283,16 @@ def process_environment(
     instance: int | None = None,
     metrics_port: int | None = None,
 ) -> dict[str, str]:
-    """`service_environment` for one local process: its own metrics port and folder."""
-    env = service_environment(compose, name, overrides)
+    """`service_environment` for one local process: secrets and volumes in local folders,
+    its own metrics port and folder."""
+    env = {
+        key: local.text(value)
+        for key, value in service_environment(compose, name, overrides).items()
+    }
+    for target, volume in named_volumes(compose, name).items():
+        folder = local.volume(volume)
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {key: value.replace(target, str(folder), 1) for key, value in env.items()}
     if "NEWSROOM_METRICS_PORT" in env:
         if metrics_port is None:
             raise ValueError(f"{name} serves metrics: give it a local port")
@@ -401,30 +445,36 @@ def main(argv: list[str] | None = None) -> int:
     compose = load()
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    secret_file = workdir / "secret_key"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(32))
-        secret_file.chmod(0o600)
+    local = Local(site_dir=workdir / "site", workdir=workdir)
+    key_file = local.secrets_dir / "secret_key"
+    database_url = os.environ.get(
+        "NEWSROOM_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_stack"
+    )
+    # The local stores' passwords stay in their URLs (none on this machine's by default).
+    write_secrets(
+        local,
+        {
+            "secret_key": os.environ.get("NEWSROOM_SECRET_KEY")
+            or (key_file.read_text() if key_file.exists() else secrets.token_urlsafe(32)),
+            "postgres_password": "",
+            "redis_password": "",
+            "smtp_url": os.environ.get("NEWSROOM_SMTP_URL", f"file:{workdir / 'outbox'}"),
+        },
+    )
     overrides = {
-        "NEWSROOM_DATABASE_URL": os.environ.get(
-            "NEWSROOM_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_stack"
-        ),
+        "NEWSROOM_DATABASE_URL": database_url,
         "NEWSROOM_BROKER_URL": os.environ.get("NEWSROOM_BROKER_URL", "redis://127.0.0.1:6379/1"),
         "NEWSROOM_SITE_DIR": str(workdir / "site"),
-        "NEWSROOM_SMTP_URL": os.environ.get("NEWSROOM_SMTP_URL", f"file:{workdir / 'outbox'}"),
         "NEWSROOM_BASE_URL": os.environ.get("NEWSROOM_BASE_URL", f"http://localhost:{args.port}"),
-        "NEWSROOM_SECRET_KEY": os.environ.get("NEWSROOM_SECRET_KEY")
-        or secret_file.read_text().strip(),
         "NEWSROOM_MAIL_FROM": os.environ.get(
             "NEWSROOM_MAIL_FROM", "Hållbar upphandling <nyheter@localhost>"
         ),
-        "NEWSROOM_BEAT_HEARTBEAT": str(workdir / "beat.heartbeat"),
     }
-    local = Local(site_dir=workdir / "site", workdir=workdir)
     scale = dict(item.split("=", 1) for item in args.scale)
     services = compose["services"]
     app = [name for name in start_order(compose) if is_app_service(services[name])]
-    one_shot_env = {**os.environ, **service_environment(compose, "migrate", overrides)}
+    env_dir = workdir / "env"
+    env_dir.mkdir(mode=0o700, exist_ok=True)
     env = {**os.environ}
     lines = []
     metrics_port = 9101
@@ -444,27 +494,36 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 metrics_port += 1
             argv = service_command(compose, name, local, instance=instance)
-            assignments = [f"{key}={value}" for key, value in own.items()]
-            lines.append(f"{label}: {shlex.join(['env', *assignments, *argv])}")
+            # The environment from a file of this user only; the command line names the file.
+            env_file = env_dir / f"{label}.env"
+            env_file.touch(mode=0o600)
+            env_file.write_text(
+                "".join(f"{key}={shlex.quote(value)}\n" for key, value in own.items()),
+                encoding="utf-8",
+            )
+            script = f"set -a && . {shlex.quote(str(env_file))} && set +a && exec "
+            lines.append(f"{label}: {script}{shlex.join(argv)}")
     nginx_conf = workdir / "nginx.conf"
     nginx_conf.write_text(nginx_config(compose, local, listen=args.port), encoding="utf-8")
     web = nginx_command(nginx_conf, workdir / "nginx", install=not args.dry_run)
     lines.append(f"web: {shlex.join(web)}")
     procfile = workdir / "Procfile"
     procfile.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    procfile.chmod(0o600)  # it holds the secret key
     print(f"wrote {procfile} and {nginx_conf}", file=sys.stderr)
     if args.dry_run:
         return 0
 
-    _create_database(overrides["NEWSROOM_DATABASE_URL"])
+    _create_database(database_url)
     for name in app:
         if is_one_shot(services[name]):
             print(
                 f"--- {name}: {shlex.join(service_command(compose, name, local))}", file=sys.stderr
             )
             subprocess.run(
-                service_command(compose, name, local), env=one_shot_env, cwd=ROOT, check=True
+                service_command(compose, name, local),
+                env={**os.environ, **process_environment(compose, name, overrides, local)},
+                cwd=ROOT,
+                check=True,
             )
     print(f"--- the site: http://localhost:{args.port}/  (stop with Ctrl-C)", file=sys.stderr)
     honcho = Local.program(local, "honcho")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import select
 import socket
 import subprocess
 import time
@@ -24,6 +25,8 @@ from tests.servers import free_port, wait_for_port
 pytestmark = pytest.mark.e2e
 
 SUBSCRIBERS = ["kerstin.aberg@example.se", "olof.nilsson@example.se"]
+# Subscription requests per client address and minute: the journey's and SUBSCRIBERS' fit.
+SUBSCRIBE_LIMIT = 5
 MORE_ITEMS = [
     {
         "title": f"Nyhet {n} om hållbara textilier i Östergötland",
@@ -68,16 +71,25 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
         "NEWSROOM_DATABASE_URL": postgres_url,
         "NEWSROOM_BROKER_URL": redis_url,
         "NEWSROOM_SITE_DIR": str(site),
-        "NEWSROOM_SMTP_URL": smtp_server.url,
         "NEWSROOM_BASE_URL": web,
-        "NEWSROOM_SECRET_KEY": "stack-test-secret-not-the-placeholder",
         "NEWSROOM_MAIL_FROM": "Hållbar upphandling <nyheter@example.se>",
     }
+    # What compose mounts under /run/secrets/, as files of this user (the stores need none).
+    stack.write_secrets(
+        local,
+        {
+            "secret_key": "stack-test-secret-not-the-placeholder",
+            "smtp_url": smtp_server.url,
+            "postgres_password": "",
+            "redis_password": "",
+        },
+    )
     base_env = {
         **processes.env,
         "TMPDIR": str(tmp_path),
         "HOSTNAME": socket.gethostname(),  # what `-n render@%h` and the health checks use
         "NEWSROOM_BEAT_HEARTBEAT": str(tmp_path / "beat.heartbeat"),
+        "NEWSROOM_SUBSCRIBE_PER_IP_PER_MINUTE": str(SUBSCRIBE_LIMIT),
     }
     app = [n for n in stack.start_order(compose) if stack.is_app_service(services[n])]
     scale = {"render-worker": 2, "notify-worker": 2}
@@ -292,8 +304,111 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
         for e in _json_lines(processes.logdir / f"{w}.log")
     ]
     assert any(e.get("event_id") == event_id for e in worker_logs)
+    _nginx_hardening(web, web_port, site)
     total = time.monotonic() - started
     print(f"one-shots {one_shots:.1f} s, healthy after {startup:.1f} s, all in {total:.1f} s")
+
+
+def _nginx_hardening(web: str, web_port: int, site: Path) -> None:
+    """deploy/nginx.conf in front of the APIs and the site (issues 12 and 13)."""
+    # Withdrawn items: the folder holds render's gone page as 410.html instead of index.html.
+    gone = site / "aktuellt" / "2020" / "01" / "dragen-tillbaka"
+    gone.mkdir(parents=True)
+    (gone / "410.html").write_text("<p>Nyheten har dragits tillbaka.</p>", encoding="utf-8")
+    for path in ("/aktuellt/2020/01/dragen-tillbaka/", "/aktuellt/2020/01/dragen-tillbaka"):
+        answer = httpx.get(f"{web}{path}")
+        assert answer.status_code == 410 and "dragits tillbaka" in answer.text, path
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert httpx.get(f"{web}/aktuellt/2020/01/dragen-tillbaka/410.html").status_code == 404
+    assert httpx.get(f"{web}/aktuellt/").status_code == 200
+
+    # Redirects name the path only, never a host or the internal port.
+    moved = httpx.get(f"{web}/aktuellt", follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == "/aktuellt/"
+
+    # Token pages keep the app's no-store and its one Referrer-Policy through nginx.
+    token_page = httpx.get(f"{web}/prenumeration/avregistrera?token=trasig")
+    assert token_page.headers["cache-control"] == "no-store"
+    assert token_page.headers.get_list("referrer-policy") == ["no-referrer"]
+    assert httpx.get(f"{web}/").headers.get_list("referrer-policy") == [
+        "strict-origin-when-cross-origin"
+    ]
+
+    # API documentation: Swagger UI from the APIs themselves, allowed by the docs' CSP only.
+    for docs in ("/api/docs", "/api/notify/docs"):
+        page = httpx.get(f"{web}{docs}")
+        assert page.status_code == 200, docs
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert httpx.get(f"{web}{docs}/swagger-ui-bundle.js").status_code == 200
+    assert "script-src 'none'" in httpx.get(f"{web}/").headers["content-security-policy"]
+    from tests.tools import ensure_command
+
+    dom = subprocess.run(
+        [
+            ensure_command("chromium", "chromium"),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            f"{web}/api/docs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert 'data-path="/api/v1/items"' in dom
+
+    # X-Forwarded-For from a client is replaced by nginx: ten spoofed posts past the
+    # per-address limit are refused like the client's own.
+    url = f"{web}/api/v1/subscriptions"
+    for n in range(SUBSCRIBE_LIMIT):
+        httpx.post(url, json={"email": f"egen{n}@example.se"}, timeout=10)
+    spoofed = [
+        httpx.post(
+            url,
+            json={"email": f"falsk{n}@example.se"},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            timeout=10,
+        ).status_code
+        for n in range(10)
+    ]
+    assert spoofed == [429] * 10
+
+    # Slow clients: uploads that never finish, from one address, get 429 past the limit of
+    # connections per address; another address is served meanwhile.
+    slow = []
+    try:
+        for _ in range(40):
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.connect(("127.0.0.1", web_port))
+            sock.sendall(
+                b"POST /api/v1/subscriptions HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+            )
+            slow.append(sock)
+        # Within a few seconds every connection past the limit is answered 429 and closed
+        # (closing with the upload unread may reset it); those within it are still being read.
+        refused = 0
+        waiting = list(slow)
+        deadline = time.monotonic() + 5
+        while waiting and time.monotonic() < deadline:
+            readable, _, _ = select.select(waiting, [], [], 0.5)
+            for sock in readable:
+                waiting.remove(sock)
+                try:
+                    refused += sock.recv(64).startswith(b"HTTP/1.1 429")
+                except ConnectionResetError:
+                    refused += 1
+        assert refused >= 40 - 20, refused
+        other = socket.create_connection(("127.0.0.1", web_port), source_address=("127.0.0.3", 0))
+        other.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert other.recv(64).startswith(b"HTTP/1.1 200")
+        other.close()
+    finally:
+        for sock in slow:
+            sock.close()
 
 
 def _sample(text: str, name: str) -> float:
