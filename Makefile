@@ -3,18 +3,37 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 NEWSROOM := $(VENV)/bin/newsroom
 STAMP := $(VENV)/.installed
+# Every Python package, pinned with its hashes: what the image installs (LOCK) and what
+# `make run` and `make test` install (DEV_LOCK, the same plus the test tools). `make lock`
+# writes both from pyproject.toml; installing from them needs pip only.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# setuptools builds the project itself (pyproject.toml's build-system), so it is locked too.
+BUILD_REQUIREMENTS := setuptools>=68
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml - --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults lint migration clean up down logs stack bench
+.PHONY: install lock secrets run test test-unit test-integration test-e2e test-faults lint migration clean up down logs stack bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
+		echo "pyproject.toml needs packages $(DEV_LOCK) does not pin: run make lock" >&2; exit 1; }
 	touch $@
 
 install: $(STAMP)
 
+## Pin every dependency with hashes (uv, installed here for this alone); commit both files.
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet 'uv>=0.9,<1'
+	echo '$(BUILD_REQUIREMENTS)' | $(UV_COMPILE) --extra dkim -o $(LOCK)
+	echo '$(BUILD_REQUIREMENTS)' | $(UV_COMPILE) --extra dkim --extra test -c $(LOCK) -o $(DEV_LOCK)
+
 ## Embedded mode: SQLite, in-process broker and worker, mail as .eml files in var/outbox/.
+## It prints the address it serves (NEWSROOM_PORT=8123 make run serves and links :8123).
 run: $(STAMP)
 	$(NEWSROOM) db upgrade
 	$(NEWSROOM) seed
@@ -51,8 +70,19 @@ bench: $(STAMP)
 ## Distributed mode with Docker: PostgreSQL, Redis, uvicorn services, Celery workers, beat, nginx.
 ## `make up` adds compose.override.yml (Mailpit); production: make up COMPOSE="docker compose -f docker-compose.yml"
 COMPOSE ?= docker compose -f docker-compose.yml -f compose.override.yml
-up:
+up: secrets
+	test -s secrets/smtp_url || echo 'smtp://mailpit:1025' > secrets/smtp_url
 	$(COMPOSE) up -d --build --wait
+
+## The random secrets docker-compose.yml reads from ./secrets/ (kept when they exist); write
+## ./secrets/smtp_url yourself for production. Readable by the containers' users, the folder
+## by you only.
+secrets:
+	mkdir -p secrets && chmod 700 secrets
+	for name in postgres_password redis_password secret_key; do \
+		test -s secrets/$$name || python3 -c "import secrets; print(secrets.token_urlsafe(32))" > secrets/$$name; \
+		chmod 644 secrets/$$name; \
+	done
 
 down:
 	$(COMPOSE) down
