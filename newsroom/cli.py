@@ -153,6 +153,18 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
         report = rebuild(site_dir=settings.site_dir, progress=advance, workers=workers or _cpus())
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
+    # The search index is refilled with the site: both show the items as they are now.
+    _reindex(quiet=quiet)
+
+
+def _reindex(*, quiet: bool = False) -> None:
+    from services.search.index import reindex
+    from shared.db import session_scope
+
+    with session_scope() as session:
+        kept = reindex(session=session)
+    if not quiet:
+        click.echo(f"Search index refilled: {kept} items.", err=True)
 
 
 @main.command("rebuild")
@@ -163,8 +175,19 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     help="Processes rendering at once (default: one per CPU).",
 )
 def rebuild_command(workers: int | None) -> None:
-    """Render the whole site from the database."""
+    """Render the whole site from the database and refill the search index."""
     _rebuild(workers=workers)
+
+
+@main.group()
+def search() -> None:
+    """The search index."""
+
+
+@search.command("reindex")
+def search_reindex() -> None:
+    """Refill the search index from the items (after a restore or a changed stemmer)."""
+    _reindex()
 
 
 @main.command()

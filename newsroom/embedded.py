@@ -15,6 +15,8 @@ from services.ingest.api import router as ingest_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
+from services.search import tasks as _search_tasks  # noqa: F401  (registers search tasks)
+from services.search.api import router as search_router
 from shared import logging as shared_logging
 from shared import ops, problems
 from shared.celery_app import celery_app
@@ -24,7 +26,7 @@ from shared.outbox import RelayThread
 
 @contextlib.contextmanager
 def background_workers(*, concurrency: int = 4):
-    """The Celery worker thread (render and notify queues), the beat thread (weekly digest,
+    """The Celery worker thread (render, notify and search queues), the beat thread (weekly digest,
     expiry, resuming stalled newsletters) and the outbox relay thread."""
     relay = RelayThread(interval=1.0)
     celery_app.conf.beat_schedule = notify_tasks.beat_schedule()
@@ -62,7 +64,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
 
     app = FastAPI(
         title=settings.site_title,
-        summary="Newsroom, embedded mode: ingest and notify APIs in one process",
+        summary="Newsroom, embedded mode: ingest, notify and search APIs in one process",
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
@@ -73,6 +75,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest_router)
     app.include_router(notify_router)
+    app.include_router(search_router)
     # html=True serves index.html for folders and 404.html for what is missing; Starlette's
     # FileResponse sends ETag and Last-Modified and answers If-None-Match with 304, as nginx.
     app.mount("/", StaticFiles(directory=settings.site_dir, html=True), name="site")

@@ -1,0 +1,74 @@
+"""What narrows a search besides its words: region, topic and year, and visibility itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, exists, select
+
+from shared import taxonomy
+from shared.config import get_settings
+from shared.models import ItemTag, SearchDocument
+from shared.visibility import visible
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+class FilterError(ValueError):
+    """A filter that names nothing that exists; `field` says which, the message why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Filters:
+    region: str | None = None
+    topic: str | None = None
+    year: int | None = None
+
+    @classmethod
+    def checked(cls, *, region: str | None, topic: str | None, year: int | None) -> Filters:
+        """Filters from a request; FilterError (in Swedish) for an unknown region or topic."""
+        region, topic = region or None, topic or None
+        if region is not None and region not in taxonomy.regions():
+            raise FilterError("region", f"Det finns ingen region som heter ”{region[:60]}”.")
+        if topic is not None and topic not in taxonomy.topics():
+            raise FilterError("topic", f"Det finns inget ämne som heter ”{topic[:60]}”.")
+        if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+            raise FilterError("year", f"Året måste ligga mellan {FIRST_YEAR} och {LAST_YEAR}.")
+        return cls(region=region, topic=topic, year=year)
+
+
+def narrowing(filters: Filters, *, documents=None) -> list[ColumnElement[bool]]:
+    """SQL conditions for the filters on `search_documents` (or a sample of it)."""
+    table = SearchDocument.__table__ if documents is None else documents
+    found = []
+    for kind, slug in (("region", filters.region), ("topic", filters.topic)):
+        if slug:
+            found.append(
+                exists(
+                    select(ItemTag.item_id).where(
+                        ItemTag.item_id == table.c.item_id,
+                        ItemTag.kind == kind,
+                        ItemTag.slug == slug,
+                    )
+                )
+            )
+    if filters.year:
+        # The year of the item's local date, as its URL and the archive have it.
+        zone = ZoneInfo(get_settings().timezone)
+        start = datetime(filters.year, 1, 1, tzinfo=zone)
+        end = datetime(filters.year + 1, 1, 1, tzinfo=zone)
+        found.append(and_(table.c.published_at >= start, table.c.published_at < end))
+    return found
+
+
+def conditions(filters: Filters, *, now: datetime) -> list[ColumnElement[bool]]:
+    """SQL conditions on `search_documents` joined with `items`: the item is visible now
+    (the item's own row decides, so a withdrawn or scheduled item is never found, even before
+    its event reached the index) and matches the filters."""
+    return [visible(now), *narrowing(filters)]
