@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, Text, and_, cast, exists, select
 
 from shared import taxonomy
 from shared.config import get_settings
-from shared.models import ItemTag, SearchDocument
+from shared.models import Item, ItemTag, SearchDocument
 from shared.visibility import visible
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+# An item's regions and topics as the JSON text they are stored as: for up to 1,000 candidates
+# a search counts them, and decoding that many JSON values cost more than the query.
+TAGS_AS_TEXT = (cast(Item.regions, Text), cast(Item.topics, Text))
+_QUOTED = re.compile(r'"([^"\\]*)"')
+
+
+def slugs(stored: str | None) -> list[str]:
+    """The slugs of a JSON array of strings, as TAGS_AS_TEXT gives it."""
+    if not stored:
+        return []
+    if "\\" in stored:  # an escaped character: let the JSON parser read it
+        return list(json.loads(stored))
+    return _QUOTED.findall(stored)
 
 
 class FilterError(ValueError):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.search import swedish
-from services.search.filters import Filters
+from services.search.filters import Filters, slugs
 from services.search.index import backend
 from services.search.query import Query, Term, parse
 from services.search.snippets import Marker
@@ -145,8 +145,8 @@ def _count_facets(results: Results, rows: list) -> None:
     zone = ZoneInfo(get_settings().timezone)
     regions, topics, years = Counter(), Counter(), Counter()
     for row in rows:
-        regions.update(set(row[2] or ()))
-        topics.update(set(row[3] or ()))
+        regions.update(set(slugs(row[2])))
+        topics.update(set(slugs(row[3])))
         years[row[1].astimezone(zone).year] += 1
     results.regions = sorted(regions.items(), key=lambda pair: (-pair[1], pair[0]))
     results.topics = sorted(topics.items(), key=lambda pair: (-pair[1], pair[0]))
@@ -213,7 +213,7 @@ def suggest(*, session: Session, query: Query, now: datetime) -> str | None:
             if not word.isalpha() or word in swedish.STOPWORDS or len(word) < 3:
                 continue
             alone = Query(text=word, terms=(Term((word,)),))
-            if speaker.any_match(session, query=alone, now=now):
+            if _finds_any(session, speaker, alone, now):
                 continue
             limit = 1 if len(word) <= 4 else 2
             choices = [c for c in speaker.similar_words(session, word=word) if c != word]
@@ -229,4 +229,9 @@ def suggest(*, session: Session, query: Query, now: datetime) -> str | None:
         suggested = parse(text)
     except ValueError:
         return None
-    return text if speaker.any_match(session, query=suggested, now=now) else None
+    return text if _finds_any(session, speaker, suggested, now) else None
+
+
+def _finds_any(session: Session, speaker, query: Query, now: datetime) -> bool:
+    # The search itself, for its newest match only: as bounded as a search, on any archive.
+    return bool(speaker.candidates(session, query=query, filters=Filters(), now=now, limit=1))

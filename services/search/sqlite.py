@@ -51,6 +51,12 @@ def write(session: Session, *, row: dict) -> int | None:
     return document_id
 
 
+def write_many(session: Session, *, rows: list[dict]) -> None:
+    """Insert or replace many documents (a reindex)."""
+    for row in rows:
+        write(session, row=row)
+
+
 def remove(session: Session, *, document_id: int) -> None:
     """Drop the document's FTS5 row (the caller deletes the document)."""
     session.execute(delete(FTS).where(FTS.c.rowid == document_id))
@@ -87,8 +93,8 @@ def candidates(
         select(
             SearchDocument.item_id,
             SearchDocument.published_at,
-            Item.regions,
-            Item.topics,
+            search_filters.TAGS_AS_TEXT[0],
+            search_filters.TAGS_AS_TEXT[1],
             FTS.c.title,
             FTS.c.summary,
         )
@@ -129,20 +135,6 @@ def _relevance(terms: list, title: str, summary: str) -> float:
         else:
             total += WEIGHTS[2]
     return total
-
-
-def any_match(session: Session, *, query: Query, now: datetime) -> bool:
-    """Whether some visible document matches."""
-    statement = (
-        select(SearchDocument.id)
-        .select_from(FTS)
-        .join(SearchDocument, SearchDocument.id == FTS.c.rowid)
-        .join(Item, Item.id == SearchDocument.item_id)
-        .where(MATCH.bindparams(bindparam("match", fts_query(query))))
-        .where(*search_filters.conditions(search_filters.Filters(), now=now))
-        .limit(1)
-    )
-    return session.scalar(statement) is not None
 
 
 def similar_words(session: Session, *, word: str) -> list[str]:

@@ -322,3 +322,50 @@ def test_dates_for_the_year_filter_are_local(db):
     post("Nyårsnyhet om biogas", published_at=moment)
     assert find("biogas", year=2021).total == 1
     assert find("biogas", year=2020).total == 0
+
+
+# --- PostgreSQL's two plans ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("text", "filters"),
+    [
+        ("upphandling", {}),
+        ("hållbara upphandlingar", {"region": "nationella-kansliet"}),
+        ("tvångsarbete -kina", {}),
+        ('"due diligence"', {"year": 2021}),
+        ("handskar", {"topic": "uppfoljning"}),
+    ],
+)
+def test_both_postgres_plans_give_the_same_answer(sample, monkeypatch, text, filters):
+    from services.search import postgres
+
+    # A small limit, so that the sample's 23 items make broad queries "broad".
+    monkeypatch.setattr(service, "MATCH_LIMIT", 4)
+    post("Schemalagd upphandling av handskar", published_at=utcnow() + timedelta(days=1))
+    answers = []
+    for density in ((0.0, 0.0), (1.0, 1e9)):  # the GIN index; newest first
+        monkeypatch.setattr(postgres, "_density", lambda *a, d=density, **k: d)
+        results = find(text, **filters)
+        answers.append(([hit.item_id for hit in results.hits], results.total, results.capped))
+    assert answers[0] == answers[1]
+    # Without slack, the scheduled item among the newest documents sends it to the exact query.
+    monkeypatch.setattr(postgres, "SLACK", 0)
+    results = find(text, **filters)
+    assert ([hit.item_id for hit in results.hits], results.total, results.capped) == answers[0]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_density_sample_measures_the_share_of_matches(sample, monkeypatch):
+    from services.search import postgres
+    from services.search.query import parse
+
+    monkeypatch.setattr(postgres, "MIN_PAGES", 0)
+    postgres._page_counts.clear()
+    with session_scope() as session:
+        share, documents = postgres._density(
+            session, q=postgres.tsquery(parse("upphandling")), filters=Filters()
+        )
+        none, _ = postgres._density(session, q=postgres.tsquery(parse("xyzzy")), filters=Filters())
+    assert documents == 23 and share == pytest.approx(18 / 23) and none == 0
