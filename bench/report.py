@@ -282,7 +282,9 @@ def measures(bench) -> list[dict]:
             f"{found['searches']} searches of {len(found['per_query_p50_ms'])} Swedish queries "
             f"(with and without a region, topic or year filter) over {found['documents']:,} "
             f"documents; p50 {found['p50_ms']:.1f} ms, max {found['max_ms']:.1f} ms; index "
-            f"refilled in {found['reindex_s']:.0f} s"
+            f"refilled in {found['reindex_s']:.0f} s; CPU "
+            f"{found.get('cpu_ms_per_search', 0):.1f} ms per search (this process and the "
+            "database server)"
         )
         _measure(
             rows,

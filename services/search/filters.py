@@ -64,12 +64,14 @@ def narrowing(filters: Filters, *, documents=None) -> list[ColumnElement[bool]]:
     found = []
     for kind, slug in (("region", filters.region), ("topic", filters.topic)):
         if slug:
+            # An alias: the query around it may read item_tags itself (postgres.py's plans).
+            tags = ItemTag.__table__.alias(f"{kind}_filter")
             found.append(
                 exists(
-                    select(ItemTag.item_id).where(
-                        ItemTag.item_id == table.c.item_id,
-                        ItemTag.kind == kind,
-                        ItemTag.slug == slug,
+                    select(tags.c.item_id).where(
+                        tags.c.item_id == table.c.item_id,
+                        tags.c.kind == kind,
+                        tags.c.slug == slug,
                     )
                 )
             )

@@ -3,7 +3,7 @@ document (title A, summary B, body C) under a GIN index, tsqueries built from pa
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from datetime import datetime
 
 from sqlalchemy import (
@@ -14,26 +14,19 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    tablesample,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.search import filters as search_filters
-from services.search import swedish
+from services.search import sampling, swedish
 from services.search.query import Query, Term
-from shared.models import Item, SearchDocument, SearchWord
+from shared.models import Item, ItemTag, SearchDocument, SearchWord
 
 SWEDISH = literal_column("'swedish'::regconfig")
 # ts_rank's weights of D, C, B and A: a word in the title counts five times one in the body.
 WEIGHTS = literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
-# The sample reads about SAMPLE_PAGES pages (~1,000 documents); below MIN_PAGES pages (a few
-# thousand documents) every plan is fast, and the GIN index is used without sampling.
-SAMPLE_PAGES = 100
-MIN_PAGES = 200
-PAGES_TTL = 60.0  # seconds: the table's size changes slowly
-_page_counts: dict[str, tuple[float, int]] = {}
 
 
 def _weighted(words: ColumnElement, weight: str) -> ColumnElement:
@@ -145,53 +138,27 @@ def tsquery(query: Query, *, ranked: bool = False) -> ColumnElement:
     return func.to_tsquery(SWEDISH, bindparam(name, " & ".join(parts)))
 
 
-def _pages(session: Session) -> int:
-    """The size of search_documents in pages, looked up at most every PAGES_TTL seconds."""
-    url = str(session.get_bind().url)
-    checked, pages = _page_counts.get(url, (-PAGES_TTL, 0))
-    if time.monotonic() - checked >= PAGES_TTL:
-        pages = session.scalar(select(func.pg_relation_size("search_documents"))) // 8192
-        _page_counts[url] = (time.monotonic(), pages)
-    return pages
+# Planner settings of each kind of plan, for the transaction (set_config(..., true)). One
+# process at a time per search: no parallel workers, whose start costs more than they save.
+_GIN_PLAN = {"enable_seqscan": "off", "enable_bitmapscan": "on", "enable_sort": "on"}
+_ORDERED_PLAN = {"enable_seqscan": "on", "enable_bitmapscan": "off", "enable_sort": "off"}
 
 
 def _plan(session: Session, *, gin: bool) -> None:
-    """Make the planner take the GIN index (a bitmap scan) or not, for this transaction.
+    """Make the planner take the GIN index (a bitmap scan), or an index read in order, for
+    this transaction.
 
     Without statistics (autovacuum may be off, and no ANALYZE is assumed) it guesses that
-    0.5 % of the documents match; with a LIMIT it may then read a whole index or table in
-    order to find the few. The plan is chosen here, from a measured share, not guessed.
+    0.5 % of the documents match any text; with a LIMIT it may then read a whole index or
+    table in order to find the few, or sort thousands of rows for a LIMIT an index read in
+    order would reach after a few. The plan is chosen here, from measured shares.
     """
-    wanted = "off" if gin else "on"
-    key = (id(session.get_transaction()), wanted)
+    settings = {**(_GIN_PLAN if gin else _ORDERED_PLAN), "max_parallel_workers_per_gather": "0"}
+    key = (id(session.get_transaction()), gin)
     if session.info.get("search_plan") != key:
-        session.execute(
-            text("SELECT set_config('enable_seqscan', :wanted, true)"), {"wanted": wanted}
-        )
+        calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in settings)
+        session.execute(text(f"SELECT {calls}"), settings)
         session.info["search_plan"] = key
-
-
-def _density(session: Session, *, q: ColumnElement, filters) -> tuple[float, float]:
-    """(share of documents that match, documents in all), from a sample of ~100 pages.
-
-    The planner cannot know this without statistics (autovacuum may be off): it is measured.
-    """
-    pages = _pages(session)
-    if pages < MIN_PAGES:
-        return 0.0, 0.0
-    percent = min(100.0, 100.0 * SAMPLE_PAGES / max(pages, 1))
-    sample = tablesample(
-        SearchDocument.__table__, func.system(percent), name="sample", seed=literal_column("7")
-    )
-    matches = and_(
-        func.ts_match_vq(sample.c.vector, q),
-        *search_filters.narrowing(filters, documents=sample),
-    )
-    counts = select(func.count(), func.count().filter(matches)).select_from(sample)
-    rows, matched = session.execute(counts).one()
-    if not rows:
-        return 0.0, 0.0
-    return matched / rows, rows * 100.0 / percent
 
 
 def candidates(
@@ -199,36 +166,53 @@ def candidates(
 ) -> list:
     """The `limit` newest visible documents that match, each with its text relevance.
 
-    Two plans for one answer, chosen by the measured share of matching documents: few match
-    -> the GIN index finds them all and the newest are kept; many match -> the documents are
-    read newest first (the published_at index) until `limit` match, which reads fewer rows.
+    Three plans for one answer, chosen by the rows each would read, estimated from measured
+    shares (sampling.py): the GIN index returns every text match (the filters are checked on
+    each); the published_at index is read newest first (within the year, when one is chosen)
+    until `limit` documents match everything; or the item_tags index of the region (or
+    topic) is, likewise.
     """
     q = tsquery(query)
-    density, documents = _density(session, q=q, filters=filters)
-    # Reading newest first examines about limit / density documents; the GIN index returns
-    # all density * documents matches: the smaller of the two wins.
-    newest_first = density * density * documents > limit
-    _plan(session, gin=not newest_first)
-    # ts_match_vq is @@ in a form the planner cannot use the GIN index for: it then reads
-    # the published_at index backwards and stops at `limit` matches.
-    if newest_first:
-        # ts_match_vq is @@ in a form the planner cannot use the GIN index for: it reads the
-        # published_at index backwards and stops at `limit` matches.
-        match = func.ts_match_vq(SearchDocument.vector, q)
-        order = SearchDocument.published_at.desc()
-    else:
+    shares = sampling.measure(session, q=q, filters=filters)
+    plan = _cheapest(shares, filters, limit)
+    _plan(session, gin=plan == "gin")
+    if plan == "gin":
         # An order no index gives, so that the GIN index finds the matches (no sequential
         # scan either: _plan) and only they are sorted.
         match = SearchDocument.vector.op("@@")(q)
         order = (SearchDocument.published_at + literal_column("interval '0'")).desc()
+    else:
+        # ts_match_vq is @@ in a form the planner cannot use the GIN index for: it reads the
+        # published_at (or item_tags) index backwards and stops at `limit` matches.
+        match = func.ts_match_vq(SearchDocument.vector, q)
+        order = SearchDocument.published_at.desc()
+    driver = sampling.driving_tag(filters) if plan == "tag" else None
     # The items are joined after the LIMIT: a document whose item is not visible now is rare
     # (a scheduled item, or one withdrawn a moment ago), and the join per match is what a
     # broad query would otherwise spend most of its time on. SLACK more documents are kept
     # for those; should still fewer than `limit` be left, the exact query runs.
-    rows = _ranked(session, query, match, order, filters, now, limit, joined_first=False)
+    run = (session, query, match, order, filters, driver, now, limit)
+    rows = _ranked(*run, joined_first=False)
     if len(rows) < limit and rows.truncated:
-        rows = _ranked(session, query, match, order, filters, now, limit, joined_first=True)
+        rows = _ranked(*run, joined_first=True)
     return rows.rows
+
+
+def _cheapest(shares: sampling.Shares, filters: search_filters.Filters, limit: int) -> str:
+    """The plan that reads the fewest rows: "gin", "newest" or "tag"."""
+    if not shares.documents:
+        return "gin"  # a small index: every plan is fast, and this one never reads more
+    every = shares.documents
+    # Read newest first, a plan stops after limit / (share of what it reads that matches)
+    # rows, or at the end of what it reads (the year's documents, the tag's rows).
+    found = max(shares.filtered, 1e-9) * every
+    costs = {
+        "gin": shares.text * every,
+        "newest": min(shares.year * every, limit * shares.year * every / found),
+    }
+    if sampling.driving_tag(filters):
+        costs["tag"] = min(shares.tag * every, limit * shares.tag * every / found)
+    return min(costs, key=costs.__getitem__)
 
 
 SLACK = 50
@@ -242,11 +226,28 @@ class _Rows:
         return len(self.rows)
 
 
-def _ranked(session, query, match, order, filters, now, limit, *, joined_first: bool) -> _Rows:
+def _ranked(
+    session, query, match, order, filters, driver, now, limit, *, joined_first: bool
+) -> _Rows:
     visible_now = search_filters.conditions(search_filters.Filters(), now=now)
+    narrowing = filters
+    if driver is not None:
+        # The driving tag is the join itself, not a condition checked on each row (as one, the
+        # planner would join every tagged row before it could stop at the LIMIT).
+        if driver.region:
+            narrowing = dataclasses.replace(filters, region=None)
+        else:
+            narrowing = dataclasses.replace(filters, topic=None)
     documents = select(
         SearchDocument.item_id, SearchDocument.published_at, SearchDocument.vector
-    ).where(match, *search_filters.narrowing(filters))
+    ).where(match, *search_filters.narrowing(narrowing))
+    if driver is not None:
+        # Newest first along the tag's index (kind, slug, published_at).
+        kind, slug = ("region", driver.region) if driver.region else ("topic", driver.topic)
+        documents = documents.join(ItemTag, ItemTag.item_id == SearchDocument.item_id).where(
+            ItemTag.kind == kind, ItemTag.slug == slug
+        )
+        order = ItemTag.published_at.desc()
     if joined_first:
         documents = documents.join(Item, Item.id == SearchDocument.item_id).where(*visible_now)
     kept = limit if joined_first else limit + SLACK

@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -143,11 +144,10 @@ def search(
 
 def _count_facets(results: Results, rows: list) -> None:
     zone = ZoneInfo(get_settings().timezone)
-    regions, topics, years = Counter(), Counter(), Counter()
-    for row in rows:
-        regions.update(set(slugs(row[2])))
-        topics.update(set(slugs(row[3])))
-        years[row[1].astimezone(zone).year] += 1
+    # Counted in one pass each (up to MATCH_LIMIT rows: this is most of a search's Python).
+    regions = Counter(chain.from_iterable(set(slugs(row[2])) for row in rows))
+    topics = Counter(chain.from_iterable(set(slugs(row[3])) for row in rows))
+    years = Counter(row[1].astimezone(zone).year for row in rows)
     results.regions = sorted(regions.items(), key=lambda pair: (-pair[1], pair[0]))
     results.topics = sorted(topics.items(), key=lambda pair: (-pair[1], pair[0]))
     results.years = sorted(years.items(), reverse=True)

@@ -324,7 +324,7 @@ def test_dates_for_the_year_filter_are_local(db):
     assert find("biogas", year=2020).total == 0
 
 
-# --- PostgreSQL's two plans ------------------------------------------------------------------
+# --- PostgreSQL's plans ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -336,36 +336,52 @@ def test_dates_for_the_year_filter_are_local(db):
         ("tvångsarbete -kina", {}),
         ('"due diligence"', {"year": 2021}),
         ("handskar", {"topic": "uppfoljning"}),
+        ("upphandling", {"region": "nationella-kansliet", "topic": "samarbete", "year": 2018}),
     ],
 )
-def test_both_postgres_plans_give_the_same_answer(sample, monkeypatch, text, filters):
+def test_every_postgres_plan_gives_the_same_answer(sample, monkeypatch, text, filters):
     from services.search import postgres
 
     # A small limit, so that the sample's 23 items make broad queries "broad".
     monkeypatch.setattr(service, "MATCH_LIMIT", 4)
     post("Schemalagd upphandling av handskar", published_at=utcnow() + timedelta(days=1))
+    plans = ["gin", "newest"] + (["tag"] if "region" in filters or "topic" in filters else [])
     answers = []
-    for density in ((0.0, 0.0), (1.0, 1e9)):  # the GIN index; newest first
-        monkeypatch.setattr(postgres, "_density", lambda *a, d=density, **k: d)
+    for plan in plans:
+        monkeypatch.setattr(postgres, "_cheapest", lambda *a, p=plan, **k: p)
         results = find(text, **filters)
         answers.append(([hit.item_id for hit in results.hits], results.total, results.capped))
-    assert answers[0] == answers[1]
-    # Without slack, the scheduled item among the newest documents sends it to the exact query.
-    monkeypatch.setattr(postgres, "SLACK", 0)
-    results = find(text, **filters)
-    assert ([hit.item_id for hit in results.hits], results.total, results.capped) == answers[0]
+        # Without slack, the scheduled item among the newest documents needs the exact query.
+        monkeypatch.setattr(postgres, "SLACK", 0)
+        results = find(text, **filters)
+        assert ([hit.item_id for hit in results.hits], results.total, results.capped) == (
+            answers[-1]
+        )
+        monkeypatch.setattr(postgres, "SLACK", 50)
+    assert all(answer == answers[0] for answer in answers)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_the_density_sample_measures_the_share_of_matches(sample, monkeypatch):
-    from services.search import postgres
+def test_the_sample_measures_the_shares_a_plan_is_chosen_by(sample, monkeypatch):
+    from services.search import postgres, sampling
     from services.search.query import parse
 
-    monkeypatch.setattr(postgres, "MIN_PAGES", 0)
-    postgres._page_counts.clear()
+    monkeypatch.setattr(sampling, "MIN_PAGES", 0)
+    sampling._page_counts.clear()
     with session_scope() as session:
-        share, documents = postgres._density(
-            session, q=postgres.tsquery(parse("upphandling")), filters=Filters()
+        shares = sampling.measure(
+            session,
+            q=postgres.tsquery(parse("upphandling")),
+            filters=Filters(region="nationella-kansliet", year=2018),
         )
-        none, _ = postgres._density(session, q=postgres.tsquery(parse("xyzzy")), filters=Filters())
-    assert documents == 23 and share == pytest.approx(18 / 23) and none == 0
+        nothing = sampling.measure(session, q=postgres.tsquery(parse("xyzzy")), filters=Filters())
+    assert shares.documents == 23 and shares.text == pytest.approx(18 / 23)
+    tagged = sum("nationella-kansliet" in entry["regions"] for entry in SAMPLE["items"])
+    in_2018 = sum(entry["published_at"].startswith("2018") for entry in SAMPLE["items"])
+    assert shares.tag == pytest.approx(tagged / 23) and shares.year == pytest.approx(in_2018 / 23)
+    assert 0 < shares.filtered < shares.text and nothing.text == 0
+    # Broad text: newest first; a rare filter: along its tag; nothing in the sample: GIN.
+    assert postgres._cheapest(sampling.Shares(0.8, 0.8, 1, 1, 100_000), Filters(), 1000) == "newest"
+    tagged = sampling.Shares(0.8, 0.01, 0.02, 1, 100_000)
+    assert postgres._cheapest(tagged, Filters(region="region-gotland"), 1000) == "tag"
+    assert postgres._cheapest(sampling.Shares(0.01, 0.01, 1, 1, 100_000), Filters(), 1000) == "gin"
