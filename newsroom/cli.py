@@ -64,6 +64,14 @@ def db_upgrade() -> None:
 
     upgrade()
     click.echo("Database is up to date.", err=True)
+    from services.search.index import unfilled
+    from shared.db import session_scope
+
+    with session_scope() as session:
+        empty = unfilled(session=session)
+    if empty:
+        # The first upgrade with search (or a restore without its index): fill it once.
+        _reindex()
 
 
 @main.group()

@@ -77,6 +77,15 @@ def _remove(session: Session, speaker: ModuleType, item_id: uuid.UUID) -> bool:
     return True
 
 
+def unfilled(*, session: Session) -> bool:
+    """Whether the index is empty while published items exist (a database upgraded to search,
+    or restored without it)."""
+    has_documents = session.scalar(select(SearchDocument.id).limit(1)) is not None
+    return not has_documents and (
+        session.scalar(select(Item.id).where(Item.status == "published").limit(1)) is not None
+    )
+
+
 def reindex(*, session: Session, batch: int = 1000, progress=None) -> int:
     """Write the document of every published item again and drop every other; returns how
     many documents the index holds. For a new installation, a restore, or a changed stemmer
