@@ -58,6 +58,24 @@ class Filters:
         return cls(region=region, topic=topic, year=year)
 
 
+def labels(regions, topics, published_at: datetime) -> list[str]:
+    """An item's filter values as words of its own kind ("region:region-skane", "year:2021"),
+    which PostgreSQL's index holds beside the text: a word of the text has no ":"."""
+    year = published_at.astimezone(ZoneInfo(get_settings().timezone)).year
+    return [
+        *(f"region:{slug}" for slug in regions or ()),
+        *(f"topic:{slug}" for slug in topics or ()),
+        f"year:{year}",
+    ]
+
+
+def wanted_labels(filters: Filters) -> list[str]:
+    """The labels an item needs to pass `filters`."""
+    found = [f"region:{filters.region}"] if filters.region else []
+    found += [f"topic:{filters.topic}"] if filters.topic else []
+    return found + ([f"year:{filters.year}"] if filters.year else [])
+
+
 def narrowing(filters: Filters, *, documents=None) -> list[ColumnElement[bool]]:
     """SQL conditions for the filters on `search_documents` (or a sample of it)."""
     table = SearchDocument.__table__ if documents is None else documents

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from services.search import postgres, sqlite, swedish
+from services.search.filters import labels
 from shared.db import is_postgres
 from shared.models import Item, SearchDocument
 
@@ -62,7 +63,8 @@ def index_item(*, session: Session, item_id: uuid.UUID) -> str:
     if current is not None and current >= item.version:
         return "unchanged"
     row = document_row(item)
-    if speaker.write(session, row=row) is None:
+    found = labels(item.regions, item.topics, item.published_at)
+    if speaker.write(session, row=row, labels=found) is None:
         return "unchanged"
     speaker.add_words(session, sorted(vocabulary(row)))
     return "indexed"
@@ -107,15 +109,23 @@ def reindex(*, session: Session, batch: int = 1000, progress=None) -> int:
         session.execute(delete(SearchDocument).where(SearchDocument.id.in_(stale)))
     # Plain rows of the columns a document needs: ORM items (with their tags) cost more to
     # load than the documents cost to write.
-    columns = (Item.id, Item.version, Item.published_at, Item.title, Item.summary, Item.body_html)
+    columns = (
+        Item.id,
+        Item.version,
+        Item.published_at,
+        Item.title,
+        Item.summary,
+        Item.body_html,
+        Item.regions,
+        Item.topics,
+    )
     for start in range(0, len(ids), batch):
-        rows = [
-            document_row(item)
-            for item in session.execute(
-                select(*columns).where(Item.id.in_(ids[start : start + batch]))
-            )
-        ]
-        speaker.write_many(session, rows=rows)
+        items = session.execute(select(*columns).where(Item.id.in_(ids[start : start + batch])))
+        rows, found = [], []
+        for item in items:
+            rows.append(document_row(item))
+            found.append(labels(item.regions, item.topics, item.published_at))
+        speaker.write_many(session, rows=rows, labels=found)
         for row in rows:
             words |= vocabulary(row)
         if progress is not None:

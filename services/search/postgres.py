@@ -11,12 +11,13 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    cast,
     func,
     literal_column,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, insert
 from sqlalchemy.orm import Session
 
 from services.search import filters as search_filters
@@ -33,78 +34,55 @@ def _weighted(words: ColumnElement, weight: str) -> ColumnElement:
     return func.setweight(func.to_tsvector(SWEDISH, words), literal_column(f"'{weight}'"))
 
 
-def vector(*, title: str, summary: str, body: str) -> ColumnElement:
-    """The document's weighted tsvector, from its words as services/search/swedish.py cuts
-    them (lower-case in Python, so the database's locale changes nothing)."""
-    parts = [
-        _weighted(bindparam(name, " ".join(swedish.words(value)), type_=String), weight)
-        for name, value, weight in (
-            ("v_title", title, "A"),
-            ("v_summary", summary, "B"),
-            ("v_body", body, "C"),
-        )
-    ]
-    return parts[0].op("||")(parts[1]).op("||")(parts[2])
-
-
-def vector_of_params() -> ColumnElement:
-    """`vector` of the parameters v_title, v_summary and v_body of each row (executemany)."""
+def _vector() -> ColumnElement:
+    """The document's tsvector from the parameters of its row: its words weighted by field
+    (title A, summary B, body C) and its labels (filters.labels) unweighted."""
     parts = [
         _weighted(bindparam(name, type_=String), weight)
         for name, weight in (("v_title", "A"), ("v_summary", "B"), ("v_body", "C"))
     ]
-    return parts[0].op("||")(parts[1]).op("||")(parts[2])
+    labels = func.array_to_tsvector(bindparam("v_labels", type_=ARRAY(String)))
+    return parts[0].op("||")(parts[1]).op("||")(parts[2]).op("||")(labels)
 
 
-def write(session: Session, *, row: dict) -> int | None:
-    """Insert or replace a document; returns its id, or None when a newer version is there."""
+def _parameters(row: dict, labels: list[str]) -> dict:
+    # The words as services/search/swedish.py cuts them, lower-case in Python, so the
+    # database's locale changes nothing and a phrase means the same on both databases.
+    return {
+        **row,
+        "v_title": " ".join(swedish.words(row["title"])),
+        "v_summary": " ".join(swedish.words(row["summary"])),
+        "v_body": " ".join(swedish.words(row["body"])),
+        "v_labels": labels,
+    }
+
+
+def _upsert(*, guarded: bool):
+    columns = ("item_id", "item_version", "published_at", "title", "summary", "body")
     statement = insert(SearchDocument).values(
-        **row, vector=vector(title=row["title"], summary=row["summary"], body=row["body"])
+        {**{name: bindparam(name) for name in columns}, "vector": _vector()}
     )
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[SearchDocument.item_id],
-        set_={
-            name: statement.excluded[name]
-            for name in ("item_version", "published_at", "title", "summary", "body", "vector")
-        },
+        set_={name: statement.excluded[name] for name in (*columns[1:], "vector")},
         # An event handled late must not put back an older text over a newer one.
-        where=SearchDocument.item_version <= statement.excluded.item_version,
-    ).returning(SearchDocument.id)
-    return session.scalar(statement)
+        where=SearchDocument.item_version <= statement.excluded.item_version if guarded else None,
+    )
 
 
-def write_many(session: Session, *, rows: list[dict]) -> None:
-    """Insert or replace many documents in one executemany (a reindex)."""
-    if not rows:
-        return
-    statement = insert(SearchDocument).values(
-        item_id=bindparam("item_id"),
-        item_version=bindparam("item_version"),
-        published_at=bindparam("published_at"),
-        title=bindparam("title"),
-        summary=bindparam("summary"),
-        body=bindparam("body"),
-        vector=vector_of_params(),
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[SearchDocument.item_id],
-        set_={
-            name: statement.excluded[name]
-            for name in ("item_version", "published_at", "title", "summary", "body", "vector")
-        },
-    )
-    session.execute(
-        statement,
-        [
-            {
-                **row,
-                "v_title": " ".join(swedish.words(row["title"])),
-                "v_summary": " ".join(swedish.words(row["summary"])),
-                "v_body": " ".join(swedish.words(row["body"])),
-            }
-            for row in rows
-        ],
-    )
+def write(session: Session, *, row: dict, labels: list[str]) -> int | None:
+    """Insert or replace a document; returns its id, or None when a newer version is there."""
+    statement = _upsert(guarded=True).returning(SearchDocument.id)
+    return session.scalar(statement, _parameters(row, labels))
+
+
+def write_many(session: Session, *, rows: list[dict], labels: list[list[str]]) -> None:
+    """Insert or replace many documents in one executemany (a reindex: every one rewritten)."""
+    if rows:
+        session.execute(
+            _upsert(guarded=False),
+            [_parameters(row, found) for row, found in zip(rows, labels, strict=True)],
+        )
 
 
 def remove(session: Session, *, document_id: int) -> None:
@@ -126,6 +104,23 @@ def _operand(term: Term) -> str:
     if term.prefix:
         return f"'{swedish.stem(term.words[0])}':*"
     return " <-> ".join(f"'{word}'" for word in term.words)
+
+
+def label_query(filters: search_filters.Filters) -> str:
+    """The tsquery text of the labels `filters` want ("" for none): quoted, so a slug is a
+    single lexeme whatever it holds."""
+    quoted = (
+        label.replace("\\", "\\\\").replace("'", "''")
+        for label in search_filters.wanted_labels(filters)
+    )
+    return " & ".join(f"'{label}'" for label in quoted)
+
+
+def gin_query(q: ColumnElement, filters: search_filters.Filters) -> ColumnElement:
+    """What the GIN index is asked: the text and the filters' labels, so that it returns only
+    documents that pass the region, topic and year too (each is still checked on the item)."""
+    labelled = label_query(filters)
+    return q.op("&&")(cast(bindparam("labels", labelled), TSQUERY)) if labelled else q
 
 
 def tsquery(query: Query, *, ranked: bool = False) -> ColumnElement:
@@ -173,13 +168,14 @@ def candidates(
     topic) is, likewise.
     """
     q = tsquery(query)
-    shares = sampling.measure(session, q=q, filters=filters)
+    gin = gin_query(q, filters)
+    shares = sampling.measure(session, q=q, gin=gin, filters=filters)
     plan = _cheapest(shares, filters, limit)
     _plan(session, gin=plan == "gin")
     if plan == "gin":
         # An order no index gives, so that the GIN index finds the matches (no sequential
         # scan either: _plan) and only they are sorted.
-        match = SearchDocument.vector.op("@@")(q)
+        match = SearchDocument.vector.op("@@")(gin)
         order = (SearchDocument.published_at + literal_column("interval '0'")).desc()
     else:
         # ts_match_vq is @@ in a form the planner cannot use the GIN index for: it reads the
@@ -207,7 +203,7 @@ def _cheapest(shares: sampling.Shares, filters: search_filters.Filters, limit: i
     # rows, or at the end of what it reads (the year's documents, the tag's rows).
     found = max(shares.filtered, 1e-9) * every
     costs = {
-        "gin": shares.text * every,
+        "gin": shares.gin * every,
         "newest": min(shares.year * every, limit * shares.year * every / found),
     }
     if sampling.driving_tag(filters):

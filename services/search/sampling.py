@@ -26,10 +26,12 @@ _page_counts: dict[str, tuple[float, int]] = {}
 
 @dataclass(frozen=True)
 class Shares:
-    """Shares of the documents: matching the text, the text and every filter, the driving
-    tag filter (region, else topic) alone, the year alone; and the documents in all."""
+    """Shares of the documents: matching the text, the text and the filters' labels (what
+    the GIN index returns), the text and every filter, the driving tag filter (region, else
+    topic) alone, the year alone; and the documents in all."""
 
     text: float = 0.0
+    gin: float = 0.0
     filtered: float = 0.0
     tag: float = 1.0
     year: float = 1.0
@@ -56,7 +58,9 @@ def driving_tag(filters: search_filters.Filters) -> search_filters.Filters | Non
     return None
 
 
-def measure(session: Session, *, q: ColumnElement, filters: search_filters.Filters) -> Shares:
+def measure(
+    session: Session, *, q: ColumnElement, gin: ColumnElement, filters: search_filters.Filters
+) -> Shares:
     """The shares, from a repeatable sample of about SAMPLE_PAGES pages; all zero for a small
     index (no sample needed)."""
     size = pages(session)
@@ -76,15 +80,17 @@ def measure(session: Session, *, q: ColumnElement, filters: search_filters.Filte
     counts = select(
         func.count(),
         share(text),
+        share(func.ts_match_vq(sample.c.vector, gin)),
         share(text, *search_filters.narrowing(filters, documents=sample)),
         share(*(search_filters.narrowing(tag, documents=sample) if tag else ())),
         share(*search_filters.narrowing(year, documents=sample)),
     ).select_from(sample)
-    rows, matched, filtered, tagged, in_year = session.execute(counts).one()
+    rows, matched, labelled, filtered, tagged, in_year = session.execute(counts).one()
     if not rows:
         return Shares()
     return Shares(
         text=matched / rows,
+        gin=labelled / rows,
         filtered=filtered / rows,
         tag=tagged / rows,
         year=in_year / rows,

@@ -21,8 +21,9 @@ WEIGHTS = (1.0, 0.4, 0.2)
 MATCH = text("search_fts MATCH :match")
 
 
-def write(session: Session, *, row: dict) -> int | None:
-    """Insert or replace a document and its FTS5 row; None when a newer version is there."""
+def write(session: Session, *, row: dict, labels: list[str] = ()) -> int | None:
+    """Insert or replace a document and its FTS5 row; None when a newer version is there.
+    (The labels are PostgreSQL's: FTS5 finds a small index's filters through item_tags.)"""
     current = session.execute(
         select(SearchDocument.id, SearchDocument.item_version).where(
             SearchDocument.item_id == row["item_id"]
@@ -51,7 +52,7 @@ def write(session: Session, *, row: dict) -> int | None:
     return document_id
 
 
-def write_many(session: Session, *, rows: list[dict]) -> None:
+def write_many(session: Session, *, rows: list[dict], labels: list[list[str]]) -> None:
     """Insert or replace many documents (a reindex)."""
     for row in rows:
         write(session, row=row)

@@ -368,20 +368,24 @@ def test_the_sample_measures_the_shares_a_plan_is_chosen_by(sample, monkeypatch)
 
     monkeypatch.setattr(sampling, "MIN_PAGES", 0)
     sampling._page_counts.clear()
+    wanted = Filters(region="nationella-kansliet", year=2018)
+    q, nothing_q = postgres.tsquery(parse("upphandling")), postgres.tsquery(parse("xyzzy"))
     with session_scope() as session:
-        shares = sampling.measure(
-            session,
-            q=postgres.tsquery(parse("upphandling")),
-            filters=Filters(region="nationella-kansliet", year=2018),
-        )
-        nothing = sampling.measure(session, q=postgres.tsquery(parse("xyzzy")), filters=Filters())
+        shares = sampling.measure(session, q=q, gin=postgres.gin_query(q, wanted), filters=wanted)
+        nothing = sampling.measure(session, q=nothing_q, gin=nothing_q, filters=Filters())
     assert shares.documents == 23 and shares.text == pytest.approx(18 / 23)
     tagged = sum("nationella-kansliet" in entry["regions"] for entry in SAMPLE["items"])
     in_2018 = sum(entry["published_at"].startswith("2018") for entry in SAMPLE["items"])
     assert shares.tag == pytest.approx(tagged / 23) and shares.year == pytest.approx(in_2018 / 23)
     assert 0 < shares.filtered < shares.text and nothing.text == 0
+    # The labels in the index say what the filters say (as long as the index is current).
+    assert shares.gin == pytest.approx(shares.filtered)
     # Broad text: newest first; a rare filter: along its tag; nothing in the sample: GIN.
-    assert postgres._cheapest(sampling.Shares(0.8, 0.8, 1, 1, 100_000), Filters(), 1000) == "newest"
-    tagged = sampling.Shares(0.8, 0.01, 0.02, 1, 100_000)
-    assert postgres._cheapest(tagged, Filters(region="region-gotland"), 1000) == "tag"
-    assert postgres._cheapest(sampling.Shares(0.01, 0.01, 1, 1, 100_000), Filters(), 1000) == "gin"
+    broad = sampling.Shares(text=0.8, gin=0.8, filtered=0.8, documents=100_000)
+    assert postgres._cheapest(broad, Filters(), 1000) == "newest"
+    common_tag = sampling.Shares(text=0.8, gin=0.12, filtered=0.12, tag=0.15, documents=100_000)
+    assert postgres._cheapest(common_tag, Filters(region="region-skane"), 1000) == "tag"
+    rare = sampling.Shares(text=0.01, gin=0.01, filtered=0.01, documents=100_000)
+    assert postgres._cheapest(rare, Filters(), 1000) == "gin"
+    rare_tag = sampling.Shares(text=0.8, gin=0.005, filtered=0.005, tag=0.4, documents=100_000)
+    assert postgres._cheapest(rare_tag, Filters(topic="miljo"), 1000) == "gin"
