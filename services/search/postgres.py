@@ -149,7 +149,7 @@ def _plan(session: Session, *, gin: bool) -> None:
     order would reach after a few. The plan is chosen here, from measured shares.
     """
     settings = {**(_GIN_PLAN if gin else _ORDERED_PLAN), "max_parallel_workers_per_gather": "0"}
-    key = (id(session.get_transaction()), gin)
+    key = (session.get_transaction(), gin)  # the settings last as long as the transaction
     if session.info.get("search_plan") != key:
         calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in settings)
         session.execute(text(f"SELECT {calls}"), settings)
