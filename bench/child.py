@@ -1,6 +1,6 @@
 """Measurements that run in a child process of their own (so its peak RSS is its own):
 
-    python -m bench.child rebuild | files-per-event N | feeds | mail-render N
+    python -m bench.child rebuild | files-per-event N | feeds | mail-render N | search
 
 Settings come from the NEWSROOM_ environment; the last stdout line is JSON.
 """
@@ -202,6 +202,10 @@ def main() -> None:
         result = feeds()
     elif command == "mail-render":
         result = mail_render(int(sys.argv[2]))
+    elif command == "search":
+        from bench.search import measure
+
+        result = measure()
     else:
         raise SystemExit(f"unknown command {command}")
     result.setdefault("maxrss_kb", _maxrss_kb())

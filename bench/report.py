@@ -274,6 +274,38 @@ def measures(bench) -> list[dict]:
                 else " — cut short at the time cap; the plan of all recipients was done"
             ),
         )
+    for label, database, target in (("postgres", "PostgreSQL", 50), ("sqlite", "SQLite", None)):
+        found = raw.get(f"search_{label}")
+        if not found:
+            continue
+        notes = (
+            f"{found['searches']} searches of {len(found['per_query_p50_ms'])} Swedish queries "
+            f"(with and without a region, topic or year filter) over {found['documents']:,} "
+            f"documents; p50 {found['p50_ms']:.1f} ms, max {found['max_ms']:.1f} ms; index "
+            f"refilled in {found['reindex_s']:.0f} s; CPU "
+            f"{found.get('cpu_ms_per_search', 0):.1f} ms per search (this process and the "
+            "database server)"
+        )
+        _measure(
+            rows,
+            f"search_p50_{label}",
+            f"search: p50, {database}, {found['documents']:,} items",
+            "(reported)",
+            found["p50_ms"],
+            "ms",
+            None,
+            notes,
+        )
+        _measure(
+            rows,
+            f"search_p99_{label}",
+            f"search: p99, {database}, {found['documents']:,} items",
+            f"≤ {target} ms" if target else "(reported)",
+            found["p99_ms"],
+            "ms",
+            found["p99_ms"] <= target if target else None,
+            notes,
+        )
     return rows
 
 

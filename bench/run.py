@@ -45,7 +45,7 @@ from bench.common import (
 RESULTS = ROOT / "bench" / "results"
 PROFILES = RESULTS / "profiles"
 PY = str(BIN / "python")
-SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "embedded")
+SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "embedded", "search")
 
 
 class Bench:
@@ -403,6 +403,17 @@ class Bench:
         self.log(f"newsletter to {recipients}: {json.dumps(result)}")
         return result
 
+    def search(self, env: dict, label: str) -> None:
+        """Refill the index from the archive, then time a mix of Swedish queries."""
+        self.log(f"search ({label}) ...")
+        result = run_json([PY, "-m", "bench.child", "search"], env, timeout=1800)
+        self.raw[f"search_{label}"] = result
+        self.log(
+            f"search ({label}): {result['documents']} documents indexed in "
+            f"{result['reindex_s']:.0f} s; {result['searches']} searches p50 "
+            f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
+        )
+
     # --- the whole run ------------------------------------------------------------------
 
     def run(self) -> None:
@@ -455,6 +466,22 @@ class Bench:
                 shutil.rmtree(self.work / "site-big", ignore_errors=True)
             if "newsletter" in only:
                 self.attempt(self.newsletter, pg)
+            if "search" in only:
+                with pg.database() as url:
+                    env = self.env(url, self.work / "site-search")
+                    self.prepare(env, big)
+                    self.attempt(self.search, env, "postgres")
+        if "search" in only:
+            db = self.work / "search.db"
+            env = base_env(
+                database_url=f"sqlite:///{db}",
+                broker_url="memory://",
+                site_dir=self.work / "site-search-embedded",
+                smtp_url=f"file:{self.work / 'outbox'}",
+            )
+            self.prepare(env, mid)
+            self.attempt(self.search, env, "sqlite")
+            db.unlink(missing_ok=True)
         if "embedded" in only:
             db = self.work / "embedded.db"
             env = base_env(

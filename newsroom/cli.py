@@ -95,6 +95,14 @@ def db_upgrade() -> None:
 
     upgrade()
     click.echo("Database is up to date.", err=True)
+    from services.search.index import unfilled
+    from shared.db import session_scope
+
+    with session_scope() as session:
+        empty = unfilled(session=session)
+    if empty:
+        # The first upgrade with search (or a restore without its index): fill it once.
+        _reindex()
 
 
 @main.group()
@@ -191,6 +199,18 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     )
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
+    # The search index is refilled with the site: both show the items as they are now.
+    _reindex(quiet=quiet)
+
+
+def _reindex(*, quiet: bool = False) -> None:
+    from services.search.index import reindex
+    from shared.db import session_scope
+
+    with session_scope() as session:
+        kept = reindex(session=session)
+    if not quiet:
+        click.echo(f"Search index refilled: {kept} items.", err=True)
 
 
 @main.command("rebuild")
@@ -201,8 +221,19 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     help="Processes rendering at once (default: one per CPU).",
 )
 def rebuild_command(workers: int | None) -> None:
-    """Render the whole site from the database."""
+    """Render the whole site from the database and refill the search index."""
     _rebuild(workers=workers)
+
+
+@main.group()
+def search() -> None:
+    """The search index."""
+
+
+@search.command("reindex")
+def search_reindex() -> None:
+    """Refill the search index from the items (after a restore or a changed stemmer)."""
+    _reindex()
 
 
 @main.command()

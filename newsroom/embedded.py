@@ -16,6 +16,8 @@ from services.ingest.api import router as ingest_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
+from services.search import tasks as _search_tasks  # noqa: F401  (registers search tasks)
+from services.search.api import router as search_router
 from shared import docs, ops, problems
 from shared import logging as shared_logging
 from shared.celery_app import celery_app
@@ -25,7 +27,7 @@ from shared.outbox import RelayThread
 
 @contextlib.contextmanager
 def background_workers(*, concurrency: int = 4):
-    """The Celery worker thread (render and notify queues), the beat thread (weekly digest,
+    """The Celery worker thread (render, notify and search queues), the beat thread (weekly digest,
     expiry, resuming stalled newsletters) and the outbox relay thread."""
     relay = RelayThread(interval=1.0)
     celery_app.conf.beat_schedule = notify_tasks.beat_schedule()
@@ -63,7 +65,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
 
     app = FastAPI(
         title=settings.site_title,
-        summary="Newsroom, embedded mode: ingest and notify APIs in one process",
+        summary="Newsroom, embedded mode: ingest, notify and search APIs in one process",
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
@@ -77,6 +79,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest_router)
     app.include_router(notify_router)
+    app.include_router(search_router)
     docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
     # As nginx: index.html for folders, 410 for withdrawn items, 404.html for what is missing,
     # ETag and Last-Modified with 304 answers, each taken from the file actually sent.

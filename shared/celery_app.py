@@ -9,7 +9,7 @@ from shared import logging as _logging
 from shared import metrics as _metrics
 from shared.config import Settings, get_settings
 
-QUEUES = ("render", "notify")
+QUEUES = ("render", "notify", "search")
 
 
 # The longest countdown of any retry: below the Redis visibility timeout (60 s), so a message

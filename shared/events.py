@@ -71,8 +71,13 @@ def parse_event(data: dict) -> ItemPublished | ItemUpdated | ItemWithdrawn:
 
 # Who consumes what: event type -> (task name, queue). The relay sends by name, so a
 # consumer is deployed and restarted alone and no service imports another.
+_EVERY_ITEM_EVENT = (
+    ("render.handle_event", "render"),
+    ("notify.handle_event", "notify"),
+    ("search.index_item", "search"),
+)
 CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
-    "item.published": (("render.handle_event", "render"), ("notify.handle_event", "notify")),
-    "item.updated": (("render.handle_event", "render"), ("notify.handle_event", "notify")),
-    "item.withdrawn": (("render.handle_event", "render"), ("notify.handle_event", "notify")),
+    "item.published": _EVERY_ITEM_EVENT,
+    "item.updated": _EVERY_ITEM_EVENT,
+    "item.withdrawn": _EVERY_ITEM_EVENT,
 }

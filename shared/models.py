@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, UTCDateTime, utcnow
@@ -220,3 +221,48 @@ class SuppressedAddress(Base):
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SearchDocument(Base):
+    """Search: an item as the index holds it, kept by `search.index_item` from item events.
+
+    Only published items have one (scheduled ones too: they become findable at their time,
+    since every search checks the item's visibility itself). The text is what snippets are
+    cut from; `vector` is PostgreSQL's weighted tsvector (title A, summary B, body C), while
+    SQLite keeps the stemmed words in the FTS5 table `search_fts` (rowid = `id`).
+    """
+
+    __tablename__ = "search_documents"
+    __table_args__ = (
+        Index("ix_search_documents_published_at", "published_at"),
+        Index("ix_search_documents_vector", "vector", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), unique=True
+    )
+    item_version: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    vector: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
+
+
+class SearchWord(Base):
+    """Search: every word the indexed items have used, for "Menade du …?" suggestions."""
+
+    __tablename__ = "search_words"
+    __table_args__ = (
+        Index(
+            "ix_search_words_trigram",
+            "word",
+            postgresql_using="gin",
+            postgresql_ops={"word": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    word: Mapped[str] = mapped_column(String(60), primary_key=True)

@@ -2,6 +2,7 @@ from alembic import context
 
 from shared import models  # noqa: F401  (registers the tables on Base.metadata)
 from shared.db import Base, engine_for
+from shared.migrate import comparable
 
 config = context.config
 url = config.attributes["database_url"]
@@ -15,6 +16,7 @@ def run_migrations() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=comparable(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

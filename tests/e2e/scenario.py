@@ -1,5 +1,6 @@
 """The walking-skeleton journey, the same in both run modes: subscribe, confirm, post an item,
-and see it on the item page, in /aktuellt/, in both feeds and in the subscriber's inbox."""
+and see it on the item page, in /aktuellt/, in both feeds, in search and in the subscriber's
+inbox."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def journey(
     token: str,
     fetch_site: Callable[[str], str],
     mails_to: Callable[[str], list[EmailMessage]],
+    search: str,
 ) -> None:
     # Subscribe (double opt-in) and confirm through the link in the mail.
     answer = httpx.post(
@@ -84,6 +86,14 @@ def journey(
 
     def newsletter() -> list[EmailMessage]:
         return [m for m in mails_to(SUBSCRIBER) if ITEM["title"] in str(m["Subject"])]
+
+    def found() -> list[dict]:
+        answer = httpx.get(f"{search}/api/v1/search", params={"q": "handskar malaysia"}, timeout=10)
+        answer.raise_for_status()
+        return [hit for hit in answer.json()["items"] if hit["title"] == ITEM["title"]]
+
+    [hit] = eventually(found, what="search hit")
+    assert path_of(hit["url"]) == path
 
     [mail] = eventually(newsletter, what="newsletter")
     assert mail["List-Unsubscribe"].startswith("<http")

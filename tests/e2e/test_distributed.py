@@ -1,5 +1,5 @@
-"""Distributed mode: PostgreSQL, Redis, ingest and notify under uvicorn, separate Celery
-worker processes for the render and notify queues, and a real SMTP server."""
+"""Distributed mode: PostgreSQL, Redis, ingest, notify and search under uvicorn, separate
+Celery worker processes for the render, notify and search queues, and a real SMTP server."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ def test_distributed_mode_publishes_page_feeds_and_mail(
     )
     processes.celery_worker("render-worker", "services.render.tasks", "render")
     processes.celery_worker("notify-worker", "services.notify.tasks", "notify")
+    processes.celery_worker("search-worker", "services.search.tasks", "search")
     ingest = processes.uvicorn("ingest", "services.ingest.api:create_app")
     notify = processes.uvicorn("notify", "services.notify.api:create_app")
+    search = processes.uvicorn("search", "services.search.api:create_app")
 
     def fetch_site(path: str) -> str:
         target = site / path.lstrip("/")
@@ -41,6 +43,7 @@ def test_distributed_mode_publishes_page_feeds_and_mail(
     journey(
         ingest=ingest,
         notify=notify,
+        search=search,
         token=token,
         fetch_site=fetch_site,
         mails_to=smtp_server.to,

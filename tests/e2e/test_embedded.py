@@ -57,6 +57,7 @@ def test_embedded_mode_publishes_page_feeds_and_mail(processes: Processes, tmp_p
     journey(
         ingest=base,
         notify=base,
+        search=base,
         token=token,
         fetch_site=fetch_site,
         mails_to=lambda address: read_outbox(outbox, address),

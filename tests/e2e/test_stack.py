@@ -181,7 +181,14 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
         return answer.text
 
     # The walking-skeleton journey, with both APIs and the site behind nginx.
-    journey(ingest=web, notify=web, token=token, fetch_site=fetch, mails_to=smtp_server.to)
+    journey(
+        ingest=web,
+        notify=web,
+        search=web,
+        token=token,
+        fetch_site=fetch,
+        mails_to=smtp_server.to,
+    )
 
     # More subscribers and items, posted at once, land once each on the two-of-each workers.
     for address in SUBSCRIBERS:

@@ -26,7 +26,9 @@ EXPECTED = {
     "migrate",
     "ingest",
     "notify",
+    "search",
     "render-worker",
+    "search-worker",
     "notify-worker",
     "beat",
     "web",
@@ -53,7 +55,16 @@ def test_every_depends_on_target_exists_and_has_what_its_condition_needs():
 
 
 def test_long_running_services_wait_for_migrate_and_healthy_stores():
-    for name in ("ingest", "notify", "render-worker", "notify-worker", "beat", "rebuild"):
+    for name in (
+        "ingest",
+        "notify",
+        "search",
+        "render-worker",
+        "search-worker",
+        "notify-worker",
+        "beat",
+        "rebuild",
+    ):
         deps = stack.depends_on(SERVICES[name])
         assert deps["migrate"]["condition"] == "service_completed_successfully", name
         assert deps["postgres"]["condition"] == "service_healthy", name
@@ -123,9 +134,11 @@ def test_each_service_gets_only_the_secrets_it_uses():
     signs = {name for name in APPS if "secret_key" in SERVICES[name]["secrets"]}
     assert signs == {"notify", "notify-worker"}
     assert {name for name in APPS if "smtp_url" in SERVICES[name]["secrets"]} == {"notify-worker"}
+    # Only what queues or runs tasks talks to the broker.
     assert {n for n in APPS if "redis_password" not in SERVICES[n]["secrets"]} == {
         "migrate",
         "rebuild",
+        "search",
     }
     assert "secrets" not in SERVICES["web"]
     assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
@@ -144,7 +157,7 @@ def test_nginx_cannot_reach_the_data_and_the_data_cannot_reach_out():
     for store in ("redis", "postgres"):
         assert networks[store] == {"back"}
     assert COMPOSE["networks"]["back"]["internal"] is True
-    assert networks["ingest"] == networks["notify"] == {"front", "back"}
+    assert networks["ingest"] == networks["notify"] == networks["search"] == {"front", "back"}
     # Only the notify worker sends mail out.
     assert {n for n in APPS if "outbound" in networks[n]} == {"notify-worker"}
 
@@ -159,7 +172,7 @@ def test_redis_wants_a_password_and_stops_accepting_before_its_memory_runs_out()
 
 def test_apis_trust_forwarded_headers_from_the_front_network_only():
     subnet = COMPOSE["networks"]["front"]["ipam"]["config"][0]["subnet"]
-    for name in ("ingest", "notify"):
+    for name in ("ingest", "notify", "search"):
         argv = stack.as_list(SERVICES[name]["command"])
         assert argv[argv.index("--forwarded-allow-ips") + 1] == subnet, name
 
@@ -280,6 +293,8 @@ def test_nginx_routes_apis_and_sets_headers():
     assert re.search(r"location = /api/v1/subscriptions \{ proxy_pass http://notify; \}", conf)
     assert re.search(r"location \^~ /prenumeration/ \{ proxy_pass http://notify; \}", conf)
     assert re.search(r"location \^~ /api/ \{ proxy_pass http://ingest; \}", conf)
+    assert re.search(r"location = /api/v1/search \{ proxy_pass http://search; \}", conf)
+    assert re.search(r"location \^~ /sok/ \{ proxy_pass http://search; \}", conf)
     for header in (
         "X-Content-Type-Options",
         "Content-Security-Policy",
@@ -400,8 +415,10 @@ def test_make_stack_writes_a_procfile_of_every_long_running_service(tmp_path, mo
     assert set(lines) == {
         "ingest",
         "notify",
+        "search",
         "render-worker-1",
         "render-worker-2",
+        "search-worker",
         "notify-worker",
         "beat",
         "web",
@@ -425,8 +442,8 @@ def test_make_stack_writes_a_procfile_of_every_long_running_service(tmp_path, mo
     assert "PROMETHEUS_MULTIPROC_DIR" not in env_files["ingest"].read_text()
     ports = {
         re.search(r"NEWSROOM_METRICS_PORT=(\d+)", env_files[name].read_text())[1]
-        for name in ("render-worker-1", "render-worker-2", "notify-worker")
+        for name in ("render-worker-1", "render-worker-2", "search-worker", "notify-worker")
     }
-    assert len(ports) == 3  # one metrics port per worker process
+    assert len(ports) == 4  # one metrics port per worker process
     # The local APIs believe forwarded headers from the local nginx only.
     assert "--forwarded-allow-ips 127.0.0.1" in lines["ingest"]

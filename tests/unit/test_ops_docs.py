@@ -12,15 +12,17 @@ def _apps():
     from newsroom.embedded import create_app as embedded
     from services.ingest.api import create_app as ingest
     from services.notify.api import create_app as notify
+    from services.search.api import create_app as search
 
     return [
         (ingest(), "/api/docs", "/api/openapi.json"),
         (notify(), "/api/notify/docs", "/api/notify/openapi.json"),
+        (search(), "/api/search/docs", "/api/search/openapi.json"),
         (embedded(with_workers=False), "/api/docs", "/api/openapi.json"),
     ]
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 def test_docs_page_and_its_assets_come_from_the_app(index, site_dir):
     app, docs, openapi = _apps()[index]
     client = TestClient(app)

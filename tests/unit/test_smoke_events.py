@@ -21,6 +21,6 @@ def test_event_round_trips_through_json():
     assert again.type == "item.updated"
 
 
-def test_every_event_type_has_a_render_and_a_notify_consumer():
+def test_every_event_type_has_a_render_a_notify_and_a_search_consumer():
     for consumers in CONSUMERS.values():
-        assert {queue for _, queue in consumers} == {"render", "notify"}
+        assert {queue for _, queue in consumers} == {"render", "notify", "search"}
