@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from services.ingest.api import router as ingest_router
+from services.ingest.media_api import router as media_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
@@ -72,6 +73,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     shared_logging.install(app)
     app.include_router(ops.router)
     app.include_router(ingest_router)
+    app.include_router(media_router)
     app.include_router(notify_router)
     # html=True serves index.html for folders and 404.html for what is missing; Starlette's
     # FileResponse sends ETag and Last-Modified and answers If-None-Match with 304, as nginx.

@@ -510,6 +510,9 @@ def create_app() -> FastAPI:
     shared_logging.install(app)  # request ids, request logs and request metrics
     app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics
     app.include_router(router)
+    from services.ingest import media_api  # imported here: it builds on this module
+
+    app.include_router(media_api.router)
     return app
 
 
