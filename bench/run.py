@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import archive, profiles
+from bench import archive, media, profiles
 from bench.common import (
     BIN,
     ROOT,
@@ -45,7 +45,7 @@ from bench.common import (
 RESULTS = ROOT / "bench" / "results"
 PROFILES = RESULTS / "profiles"
 PY = str(BIN / "python")
-SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "embedded")
+SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "media", "embedded")
 
 
 class Bench:
@@ -455,6 +455,8 @@ class Bench:
                 shutil.rmtree(self.work / "site-big", ignore_errors=True)
             if "newsletter" in only:
                 self.attempt(self.newsletter, pg)
+            if "media" in only:
+                self.attempt(media.scenario, self, pg)
         if "embedded" in only:
             db = self.work / "embedded.db"
             env = base_env(

@@ -20,10 +20,12 @@ from shared.models import Media, MediaFile
 from shared.problems import Problem
 
 MAX_BYTES = max(images.MAX_BYTES, documents.MAX_BYTES)
-# Decoding a 12-megapixel photo holds about 100 MB and a core for a second; two at a time
-# per process keep an ingest process under half a gigabyte however many arrive at once.
-# The others wait here, and find the stored medium when theirs was the same file.
-PROCESSING = threading.BoundedSemaphore(2)
+# One image at a time per process. Processing a 12-megapixel photo takes about a second of
+# one core and 80-120 MB on top of the process's 115 MB (bench/media.py): one slot keeps an
+# ingest process under 300 MB however many uploads arrive, and leaves the other core to item
+# posts, whose latency matters more. More at once means more processes (`--scale ingest`).
+# Uploads waiting here find the stored medium when theirs was the same file.
+PROCESSING = threading.BoundedSemaphore(1)
 
 IMAGE_LIMIT = Limit(images.MAX_BYTES, f"Bilden är större än {images.MAX_BYTES // 1_048_576} MB.")
 DOCUMENT_LIMIT = Limit(

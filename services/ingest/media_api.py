@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -74,27 +77,42 @@ def media_body(stored: Any) -> dict[str, Any]:
     )
 
 
+def _find(session: Session, sha256: str) -> dict[str, Any] | None:
+    found = media.find(session=session, sha256=sha256)
+    return None if found is None else media_body(found)
+
+
 def _store(session: Session, upload: uploads.Upload, contributor_id: int) -> dict[str, Any]:
-    """Find or make the medium of an upload, committed: the unit of work of one upload."""
-    found = media.find(session=session, sha256=upload.sha256)
+    """Make and commit the medium of an upload (the unit of work of one upload), or find
+    the one a concurrent upload of the same content stored first."""
+    found = media.find(session=session, sha256=upload.sha256)  # stored while this one waited
     if found is None:
-        with media.PROCESSING:
-            # Whoever held the slot may have stored this very content meanwhile.
+        prepared = media.prepare(upload=upload)
+        try:
+            found = media.add(session=session, prepared=prepared, contributor_id=contributor_id)
+            session.commit()
+        except IntegrityError:
+            # Another process stored the same content first: its medium is this one's.
+            session.rollback()
             found = media.find(session=session, sha256=upload.sha256)
             if found is None:
-                prepared = media.prepare(upload=upload)
-                try:
-                    found = media.add(
-                        session=session, prepared=prepared, contributor_id=contributor_id
-                    )
-                    session.commit()
-                except IntegrityError:
-                    # Another process stored the same content first: its medium is ours.
-                    session.rollback()
-                    found = media.find(session=session, sha256=upload.sha256)
-                    if found is None:
-                        raise
+                raise
     return media_body(found)
+
+
+@asynccontextmanager
+async def processing_slot() -> AsyncIterator[None]:
+    """Hold one of the process's `media.PROCESSING` slots.
+
+    Waits in the event loop: an upload blocked on the lock in a worker thread would hold one
+    of the thread pool's 40 threads, which every synchronous route shares.
+    """
+    while not media.PROCESSING.acquire(blocking=False):
+        await asyncio.sleep(0.02)
+    try:
+        yield
+    finally:
+        media.PROCESSING.release()
 
 
 @router.post(
@@ -119,7 +137,10 @@ async def post_media(request: Request, contributor: Writer, session: DbSession) 
         limit_for=media.limit_for,
     )
     try:
-        body = await run_in_threadpool(_store, session, upload, contributor.id)
+        body = await run_in_threadpool(_find, session, upload.sha256)
+        if body is None:
+            async with processing_slot():
+                body = await run_in_threadpool(_store, session, upload, contributor.id)
     finally:
         upload.close()
     return JSONResponse(body, status_code=201, headers={"Location": f"{MEDIA}/{body['id']}"})

@@ -130,3 +130,37 @@ def test_twenty_concurrent_uploads_of_one_file_store_it_once(server, monkeypatch
     assert len({answer.json()["id"] for answer in answers}) == 1
     assert count(Media) == 1
     assert count(MediaFile) == 1 + 3 * 2 + 1  # original, 3 formats x (480, 640), mail JPEG
+
+
+def test_uploads_of_one_file_waiting_for_the_processing_slot_find_it_stored(server, monkeypatch):
+    # The default: one image processed at a time per process; the others wait for the slot
+    # (in the event loop), then find the file the first one stored and process nothing.
+    prepared = []
+    prepare = media.prepare
+    monkeypatch.setattr(media, "prepare", lambda **kw: prepared.append(1) or prepare(**kw))
+    token = make_token()
+    data = samples.encode(samples.photo(900, 600), "JPEG")
+    start = threading.Barrier(5)
+    answers: list[httpx.Response] = []
+
+    def post() -> None:
+        start.wait()
+        answers.append(
+            httpx.post(
+                server + "/api/v1/media",
+                files={"file": ("samma.jpg", data, "image/jpeg")},
+                headers=auth(token),
+                timeout=120,
+            )
+        )
+
+    threads = [threading.Thread(target=post) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [answer.status_code for answer in answers] == [201] * 5
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert len(prepared) == 1
+    assert count(Media) == 1
