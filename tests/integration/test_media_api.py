@@ -62,13 +62,17 @@ def token(db) -> str:
 
 
 @pytest.fixture
-def nothing_left_behind(db):
-    """After the test: no medium, no file row, no temporary file left open."""
+def nothing_left_behind(db, tmp_path, monkeypatch):
+    """After the test: no medium, no file row, no temporary file, none left open."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))  # where uploads over 1 MB spool
     before = open_temporary_files()
     yield
     assert count(Media) == 0
     assert count(MediaFile) == 0
     assert open_temporary_files() <= before
+    assert list(spool.iterdir()) == []
 
 
 def test_a_photo_is_stored_with_its_variants(client, token):
