@@ -306,6 +306,48 @@ def measures(bench) -> list[dict]:
             found["p99_ms"] <= target if target else None,
             notes,
         )
+    media = raw.get("media")
+    if media:
+        upload, alone = media["upload_ms"], media["processing_alone"]
+        _measure(
+            rows,
+            "media_upload_12mp",
+            "media: 12 MP JPEG upload to all variants stored (distributed, p50)",
+            "≤ 2000 ms",
+            upload["p50"],
+            "ms",
+            upload["p50"] <= 2000,
+            f"POST to 201 after the commit, n={upload['n']}, max {upload['max']:.0f} ms; "
+            f"server CPU {media['server_cpu_ms_per_upload']:.0f} ms per upload; processing "
+            f"alone p50 {alone['wall_ms']['p50']:.0f} ms ({alone['cpu_ms']['p50']:.0f} ms CPU); "
+            f"{media['stored_files']} files, {media['stored_bytes_per_upload'] / 1e6:.1f} MB "
+            f"stored per photo of {media['photo_bytes'] / 1e6:.1f} MB",
+        )
+        _measure(
+            rows,
+            "media_avif_960_bytes",
+            "media: the 960 px AVIF of that photo",
+            "≤ 150 kB",
+            media["avif_960_bytes"] / 1000,
+            "kB",
+            media["avif_960_bytes"] <= 150_000,
+            "variants (bytes): "
+            + ", ".join(f"{name} {size:,}" for name, size in alone["variant_bytes"].items())
+            + f"; the same bytes every run: {alone['same_bytes_every_run']}",
+        )
+        mib = media["server_peak_rss_kb"] / 1024
+        _measure(
+            rows,
+            "media_peak_rss",
+            "media: ingest server peak RSS while processing",
+            "≤ 300 MB",
+            mib,
+            "MiB",
+            mib <= 300 * 1e6 / 2**20,
+            f"uvicorn VmHWM, {media['server_peak_rss_before_kb'] // 1024} MiB before the "
+            f"photos; processing alone in a process of its own peaks at "
+            f"{alone['maxrss_kb'] // 1024} MiB ({alone['baseline_kb'] // 1024} MiB after imports)",
+        )
     return rows
 
 

@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import archive, profiles
+from bench import archive, media, profiles
 from bench.common import (
     BIN,
     ROOT,
@@ -45,7 +45,7 @@ from bench.common import (
 RESULTS = ROOT / "bench" / "results"
 PROFILES = RESULTS / "profiles"
 PY = str(BIN / "python")
-SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "embedded", "search")
+SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "media", "embedded", "search")
 
 
 class Bench:
@@ -466,6 +466,8 @@ class Bench:
                 shutil.rmtree(self.work / "site-big", ignore_errors=True)
             if "newsletter" in only:
                 self.attempt(self.newsletter, pg)
+            if "media" in only:
+                self.attempt(media.scenario, self, pg)
             if "search" in only:
                 with pg.database() as url:
                     env = self.env(url, self.work / "site-search")

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from newsroom.headers import MetricsFrom, SecurityHeaders
 from newsroom.sitefiles import SiteFiles
 from services.ingest.api import router as ingest_router
+from services.ingest.media_api import router as media_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
@@ -78,6 +79,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(ops.router)
     app.include_router(ingest_router)
+    app.include_router(media_router)
     app.include_router(notify_router)
     app.include_router(search_router)
     docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")

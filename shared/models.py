@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -266,3 +267,62 @@ class SearchWord(Base):
     )
 
     word: Mapped[str] = mapped_column(String(60), primary_key=True)
+
+
+MEDIA_KINDS = ("image", "document")
+
+
+class Media(Base):
+    """An uploaded image or document, stored once per content (`sha256` of the uploaded bytes).
+
+    Its bytes live in `media_files` (the sanitized original and every variant), so listing
+    media never reads them.
+    """
+
+    __tablename__ = "media"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "image" or "document"
+    # Of the file `path` serves: the sanitized original (a JPEG or PNG for any image).
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))  # slug of the uploaded name + extension
+    contributor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    files: Mapped[list[MediaFile]] = relationship(
+        back_populates="media", cascade="all, delete-orphan", order_by="MediaFile.variant"
+    )
+
+    @property
+    def folder(self) -> str:
+        """The URL folder of every file of this medium: content-hashed, so cacheable forever."""
+        return f"/media/{self.sha256[:16]}/"
+
+    @property
+    def path(self) -> str:
+        """The URL path of the sanitized original (an image) or the document."""
+        return self.folder + self.name
+
+
+class MediaFile(Base):
+    """One file of a medium as published: `original` or a variant such as `avif-960`."""
+
+    __tablename__ = "media_files"
+
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))  # file name under Media.folder
+    content_type: Mapped[str] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    # Deferred: loaded only when the bytes themselves are wanted (writing the file).
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+    media: Mapped[Media] = relationship(back_populates="files")

@@ -489,6 +489,9 @@ def create_app() -> FastAPI:
     app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics
     app.include_router(router)
     docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    from services.ingest import media_api  # imported here: it builds on this module
+
+    app.include_router(media_api.router)
     return app
 
 
