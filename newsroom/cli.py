@@ -132,7 +132,7 @@ def _cpus() -> int:
 def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from services.render.service import rebuild
+    from services.render.rebuild import rebuild
 
     settings = get_settings()
     # Refreshed from `advance` only: no refresh thread, since the rebuild forks its helpers.
