@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session, lazyload
 
 from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
-from services.render.pages import Place, first_targets, place_from_event, touched_targets
+from services.render.pages import (
+    Place,
+    first_targets,
+    in_order,
+    place_from_event,
+    touched_targets,
+)
 from services.render.queries import Position
 from services.render.renderer import Renderer
 from services.render.views import Site
@@ -53,7 +59,7 @@ def render_first_pages(*, session: Session, event: dict, site_dir: Path) -> Firs
         # The clock after the locks: whatever was published before them is shown, even when
         # its own event rendered these pages while this one waited.
         renderer.now = utcnow()
-        for target in sorted(first):
+        for target in in_order(first):
             renderer.render(target)
     times = {item.published_at} if item is not None else set()
     if previous is not None:
@@ -90,7 +96,7 @@ def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
         if current is not None and before is not None and first.was_public:
             if (before.month, before.slug) != (current.month, current.slug):
                 _remember_redirect(session, before, first.item_id)
-        for target in sorted(rest):
+        for target in in_order(rest):
             renderer.render(target)
         return renderer.output.report
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
-from services.render.pages import LATEST, TAG_PREFIX
+from services.render.pages import LATEST, ItemUrl, MonthPages, TagPages
 from services.render.queries import Bounds
 from services.render.renderer import Renderer, count_months
 from services.render.views import Site
@@ -105,19 +105,19 @@ def _render_site(
                 renderer.render(LATEST)
                 months = renderer.render_archive(count=counted_at is None)
                 for month in months:
-                    renderer.render(("month", month.month))
-                for kind, slug in _all_tags(session, site):
-                    renderer.render((kind, slug))
+                    renderer.render(MonthPages(month.month))
+                for tag in _all_tags(session, site):
+                    renderer.render(tag)
                 for bounds in runs:
                     runs.count(renderer.write_items(bounds))
                     report_progress()
                 for item in queries.stream(session, unlisted, ascending=True):
-                    renderer.render(("item", item.month, item.slug))
+                    renderer.render(ItemUrl(item.month, item.slug))
                     runs.count(1)
                     if runs.done.value % 100 == 0:
                         report_progress()
                 for month, slug in queries.orphan_redirects(session):
-                    renderer.render(("item", month, slug))
+                    renderer.render(ItemUrl(month, slug))
                 while concurrent.futures.wait(tasks, timeout=0.2).not_done:
                     report_progress()
                 for task in tasks:
@@ -134,11 +134,11 @@ def _render_site(
         return output.report
 
 
-def _all_tags(session: Session, site: Site) -> list[tuple[str, str]]:
+def _all_tags(session: Session, site: Site) -> list[TagPages]:
     """Every region and topic of the taxonomy, plus any that items still carry."""
     tags = {("region", slug) for slug in site.regions} | {("topic", slug) for slug in site.topics}
     tags |= queries.item_tags(session)
-    return sorted(tag for tag in tags if tag[0] in TAG_PREFIX)
+    return [TagPages(kind, slug) for kind, slug in sorted(tags) if kind in ("region", "topic")]
 
 
 # Sharing a rebuild between processes -------------------------------------------------------

@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 
 from services.render import feeds, queries, views
 from services.render.output import SiteOutput
-from services.render.pages import TAG_PREFIX, Target, item_dir, tag_dir, target_files
+from services.render.pages import (
+    Archive,
+    ItemUrl,
+    Latest,
+    MonthPages,
+    TagKind,
+    TagPages,
+    Target,
+    item_dir,
+    tag_dir,
+)
 from services.render.queries import Bounds
 from services.render.views import Month, Site
 from shared.db import is_postgres
@@ -65,23 +75,23 @@ class Renderer:
         self.months = None if months is None else sorted(set(months))
 
     def render(self, target: Target) -> None:
-        kind = target[0]
-        if kind == "item":
-            self.render_item_url(target[1], target[2])
-        elif kind == "latest":
-            self.render_latest()
-        elif kind == "archive":
-            self.render_archive()
-        elif kind == "month":
-            self.render_month(target[1])
-        elif kind in TAG_PREFIX:
-            self.render_tag(kind, target[1])
-        else:
-            raise ValueError(f"unknown target {target!r}")
+        match target:
+            case ItemUrl(month, slug):
+                self.render_item_url(month, slug)
+            case Latest():
+                self.render_latest()
+            case Archive():
+                self.render_archive()
+            case MonthPages(month):
+                self.render_month(month)
+            case TagPages(kind, slug):
+                self.render_tag(kind, slug)
+            case _:
+                raise ValueError(f"unknown target {target!r}")
 
     def render_item_url(self, month: str, slug: str) -> None:
         """Whatever belongs at an item URL: the item, a gone page, a redirect, or nothing."""
-        (path,) = target_files(("item", month, slug))
+        (path,) = ItemUrl(month, slug).files()
         item = queries.item_at(self.session, month, slug)
         if item is not None:
             if is_visible(item, now=self.now):
@@ -161,7 +171,7 @@ class Renderer:
         return months
 
     def render_month(self, month: str) -> None:
-        page, sitemap = target_files(("month", month))
+        page, sitemap = MonthPages(month).files()
         items = queries.month_items(self.session, month, now=self.now)
         if not items:
             self.output.remove(page)
@@ -170,7 +180,7 @@ class Renderer:
         self.output.write(page, views.render_month(self.site, month, items))
         self.output.write(sitemap, views.render_month_sitemap(self.site, items))
 
-    def render_tag(self, kind: str, slug: str) -> None:
+    def render_tag(self, kind: TagKind, slug: str) -> None:
         items = queries.tag_items(self.session, kind, slug, now=self.now)
         base = tag_dir(kind, slug)
         self.output.write(f"{base}/index.html", views.render_tag(self.site, kind, slug, items))
