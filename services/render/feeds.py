@@ -25,7 +25,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from services.render.pages import TAG_PREFIX, tag_dir
-from services.render.views import FEED_TYPES, LATEST_IN_FEED, Site
+from services.render.views import FEED_TYPES, LATEST_IN_FEED, Site, plain
 from shared.models import Item
 
 # An empty feed still needs an `updated` time, and it must not come from the clock.
@@ -135,9 +135,10 @@ class _Entry(FeedEntry):
             self.enclosure(url=first, length=0, type=_attachment_type(first))
         self.published(item.published_at)
         self.updated(item.updated_at)
-        self.summary(item.summary)
+        summary = plain(item.summary)
+        self.summary(summary)
         # RSS's description is HTML: the plain-text summary goes in escaped.
-        self.description(html.escape(item.summary, quote=False))
+        self.description(html.escape(summary, quote=False))
         self.content(body_html, type="html")
         if item.author_name:
             self.author({"name": item.author_name})
@@ -265,7 +266,7 @@ def _json_entry(
         "id": f"urn:uuid:{item.id}",
         "url": url,
         "title": item.title,
-        "summary": item.summary,
+        "summary": plain(item.summary),
         "content_html": body_html,
         "date_published": item.published_at.isoformat(),
         "date_modified": item.updated_at.isoformat(),
