@@ -28,6 +28,16 @@ from shared.db import is_postgres
 from shared.models import Item, RenderMonth
 from shared.visibility import is_visible, visible
 
+# An empty file beside the page of a withdrawn item: web servers answer the item's URL with
+# 410 Gone and that page where it is. nginx, for the folder URL /aktuellt/yyyy/mm/slug/
+# (whose $request_filename ends with "/"): `error_page 410 ${uri}index.html;` and
+# `if (-f $request_filename.gone) { return 410; }`.
+GONE_MARKER = ".gone"
+
+
+def _marker(url: ItemUrl) -> str:
+    return f"{item_dir(url.month, url.slug)}/{GONE_MARKER}"
+
 
 def count_months(session: Session, *, now: datetime, months: Iterable[str] | None = None) -> None:
     """Bring the render_months rows of `months` (None: of every month) up to date."""
@@ -91,7 +101,7 @@ class Renderer:
 
     def render_item_url(self, month: str, slug: str) -> None:
         """Whatever belongs at an item URL: the item, a gone page, a redirect, or nothing."""
-        (path,) = ItemUrl(month, slug).files()
+        url = ItemUrl(month, slug)
         item = queries.item_at(self.session, month, slug)
         if item is not None:
             if is_visible(item, now=self.now):
@@ -101,21 +111,35 @@ class Renderer:
                     newer=queries.newer(self.session, position, now=self.now),
                     older=queries.older(self.session, position, now=self.now),
                 )
+                self.output.remove(_marker(url))
             elif item.status == "withdrawn":
-                self.output.write(path, views.render_gone(self.site))
+                self.write_gone(url)
             else:
-                self.output.remove(path)  # draft or scheduled: not public yet
+                self.remove_url(url)  # draft or scheduled: not public yet
             return
         moved = queries.moved_from(self.session, month, slug)
         target = next(
             (candidate for candidate in moved if is_visible(candidate, now=self.now)), None
         )
         if target is not None:
+            (path,) = url.files()
             self.output.write(path, views.render_redirect(self.site, target))
+            self.output.remove(_marker(url))
         elif any(candidate.status == "withdrawn" for candidate in moved):
-            self.output.write(path, views.render_gone(self.site))
+            self.write_gone(url)
         else:
-            self.output.remove(path)
+            self.remove_url(url)
+
+    def write_gone(self, url: ItemUrl) -> None:
+        """The Swedish page of a withdrawn item, then the marker that has it answered 410."""
+        (path,) = url.files()
+        self.output.write(path, views.render_gone(self.site))
+        self.output.write(_marker(url), b"")
+
+    def remove_url(self, url: ItemUrl) -> None:
+        (path,) = url.files()
+        self.output.remove(_marker(url))
+        self.output.remove(path)  # and its folder, now empty
 
     def write_items(self, bounds: Bounds) -> int:
         """The pages of the visible items after `after` up to `until` in date order; how many.

@@ -12,6 +12,7 @@ import pytest
 
 from services.render import tasks
 from services.render.rebuild import rebuild
+from services.render.renderer import GONE_MARKER
 from shared.db import session_scope, utcnow
 from shared.events import ItemPlace, ItemPublished, ItemUpdated, ItemWithdrawn
 from shared.markup import render_markdown
@@ -276,3 +277,28 @@ def test_neighbours_link_each_other(db, site_dir, count):
     assert 'href="/aktuellt/2021/04/nyhet-0/" rel="prev"' in middle
     assert 'href="/aktuellt/2021/04/nyhet-2/" rel="next"' in middle
     assert "Nyhet nummer 2" in read(site_dir, "aktuellt/2021/04/nyhet-1/index.html")
+
+
+def test_a_withdrawn_page_says_so_in_plain_swedish_and_is_marked_for_the_web_server(db, site_dir):
+    item_id = add_item(title="Återkallad", slug="aterkallad")
+    tasks.render_event(event=published(item_id), site_dir=site_dir)
+    folder = site_dir / "aktuellt/2021/04/aterkallad"
+    assert not (folder / GONE_MARKER).exists()
+    previous = change_item(item_id, status="withdrawn")
+    tasks.render_event(event=withdrawn(item_id, previous), site_dir=site_dir)
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "Nyheten är borttagen" in page and "410" not in page
+    # The server answers 410 Gone where the marker is (deploy/nginx.conf, the embedded app).
+    assert (folder / GONE_MARKER).read_bytes() == b""
+    fresh = site_dir.parent / "fresh"
+    rebuild(site_dir=fresh)
+    assert snapshot(fresh)["aktuellt/2021/04/aterkallad/" + GONE_MARKER] == b""
+    # Published again: a page, no marker; a draft: neither, and no empty folder.
+    previous = change_item(item_id, status="published")
+    tasks.render_event(event=updated(item_id, previous), site_dir=site_dir)
+    assert "Återkallad" in (folder / "index.html").read_text(encoding="utf-8")
+    assert not (folder / GONE_MARKER).exists()
+    change_item(item_id, status="withdrawn")
+    previous = change_item(item_id, status="draft")
+    tasks.render_event(event=updated(item_id, previous), site_dir=site_dir)
+    assert not folder.exists()
