@@ -129,7 +129,7 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
+def _rebuild(*, quiet: bool = False, workers: int | None = None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from services.render.rebuild import rebuild
@@ -153,6 +153,10 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
         report = rebuild(site_dir=settings.site_dir, progress=advance, workers=workers or _cpus())
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
+    elif report.failed:
+        failed = ", ".join(sorted(report.failed))
+        click.echo(f"Site rebuilt without {len(report.failed)} items: {failed}", err=True)
+    return report
 
 
 @main.command("rebuild")
@@ -162,9 +166,16 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     default=None,
     help="Processes rendering at once (default: one per CPU).",
 )
-def rebuild_command(workers: int | None) -> None:
-    """Render the whole site from the database."""
-    _rebuild(workers=workers)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with status 1 when an item could not be rendered (it is left out either way).",
+)
+def rebuild_command(workers: int | None, strict: bool) -> None:
+    """Render the whole site from the database; items that cannot be rendered are named."""
+    report = _rebuild(workers=workers)
+    if strict and report.failed:
+        sys.exit(1)
 
 
 @main.command()

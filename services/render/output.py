@@ -25,6 +25,7 @@ class RenderReport:
     unchanged: int = 0
     written: list[str] | None = field(default_factory=list)
     removed: list[str] | None = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # ids of items left out somewhere
 
     @classmethod
     def counting(cls) -> RenderReport:
@@ -56,12 +57,16 @@ class RenderReport:
             self.written += other.written or ()
         if self.removed is not None:
             self.removed += other.removed or ()
+        self.failed |= other.failed
 
     def __str__(self) -> str:
-        return (
+        done = (
             f"{self.files_written} files written, {self.files_removed} removed, "
             f"{self.unchanged} unchanged"
         )
+        if self.failed:
+            done += f"; could not render {len(self.failed)} items: {', '.join(sorted(self.failed))}"
+        return done
 
 
 class SiteOutput:

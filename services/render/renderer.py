@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.render import feeds, queries, views
+from services.render import failures, feeds, queries, views
 from services.render.output import SiteOutput
 from services.render.pages import (
     Archive,
@@ -174,15 +175,57 @@ class Renderer:
 
     def write_item(self, item: Item, *, newer: Item | None, older: Item | None) -> None:
         path = f"{item_dir(item.month, item.slug)}/index.html"
-        self.output.write(path, views.render_item(self.site, item, newer=newer, older=older))
+        try:
+            page = views.render_item(self.site, item, newer=newer, older=older)
+        except Exception as error:
+            if not failures.is_items_fault(error):
+                raise
+            self.left_out("item_page", item, error)
+            self.remove_url(ItemUrl(item.month, item.slug))  # no stale page, no empty folder
+            return
+        self.output.write(path, page)
+
+    def left_out(self, what: str, item: Item, error: Exception) -> None:
+        """An item render could not render into an item page, a listing or a feed."""
+        failures.left_out(item.id, what, error)
+        self.output.report.failed.add(str(item.id))
+
+    def listing(
+        self, render: Callable[[Sequence[Item]], bytes], items: Sequence[Item]
+    ) -> tuple[bytes, list[Item]]:
+        """A page that lists items, and the items it shows: all but those it cannot show."""
+        try:
+            return render(items), list(items)
+        except Exception as error:
+            if not failures.is_items_fault(error):
+                raise
+        # Rare, so simple: each item alone finds the ones at fault (a fault of the page itself
+        # fails without any item too, and stops the render).
+        shown = []
+        for item in items:
+            try:
+                render([item])
+            except Exception as error:
+                if not failures.is_items_fault(error):
+                    raise
+                self.left_out("listing", item, error)
+            else:
+                shown.append(item)
+        return render(shown), shown
+
+    def write_feeds(self, scope: feeds.FeedScope, base: str, items: Sequence[Item]) -> None:
+        left_out = partial(self.left_out, "feed")
+        for name, data in feeds.render_feeds(self.site, scope, items, left_out=left_out).items():
+            self.output.write(f"{base}{name}", data)
 
     def render_latest(self) -> None:
         items = queries.latest(self.session, now=self.now)
         pages = queries.static_pages(self.session)
-        self.output.write("index.html", views.render_front(self.site, items, pages))
-        self.output.write("aktuellt/index.html", views.render_latest(self.site, items))
-        for name, data in feeds.render_feeds(self.site, feeds.site_scope(self.site), items).items():
-            self.output.write(name, data)
+        front, _ = self.listing(lambda shown: views.render_front(self.site, shown, pages), items)
+        self.output.write("index.html", front)
+        latest, _ = self.listing(lambda shown: views.render_latest(self.site, shown), items)
+        self.output.write("aktuellt/index.html", latest)
+        self.write_feeds(feeds.site_scope(self.site), "", items)
 
     def render_archive(self, *, count: bool = True) -> list[Month]:
         """The archive and the sitemap index; `count`: bring the month counts up to date first."""
@@ -201,16 +244,16 @@ class Renderer:
             self.output.remove(page)
             self.output.remove(sitemap)
             return
-        self.output.write(page, views.render_month(self.site, month, items))
-        self.output.write(sitemap, views.render_month_sitemap(self.site, items))
+        data, shown = self.listing(lambda shown: views.render_month(self.site, month, shown), items)
+        self.output.write(page, data)
+        self.output.write(sitemap, views.render_month_sitemap(self.site, shown))
 
     def render_tag(self, kind: TagKind, slug: str) -> None:
         items = queries.tag_items(self.session, kind, slug, now=self.now)
         base = tag_dir(kind, slug)
-        self.output.write(f"{base}/index.html", views.render_tag(self.site, kind, slug, items))
-        scope = feeds.tag_scope(self.site, kind, slug)
-        for name, data in feeds.render_feeds(self.site, scope, items).items():
-            self.output.write(f"{base}/{name}", data)
+        page, _ = self.listing(lambda shown: views.render_tag(self.site, kind, slug, shown), items)
+        self.output.write(f"{base}/index.html", page)
+        self.write_feeds(feeds.tag_scope(self.site, kind, slug), f"{base}/", items)
 
     def render_chrome(self) -> None:
         """Files no event changes: stylesheet, crawler files, 404, subscribe and static pages."""

@@ -1,12 +1,21 @@
-"""Fault 1: `kill -9` of the render worker, three times, during a burst of posts, updates and
-withdrawals; once the queue is drained the site is byte-identical to a full rebuild."""
+"""Render faults: `kill -9` of the render worker, three times, during a burst of posts, updates
+and withdrawals (once the queue is drained the site is byte-identical to a full rebuild); items
+render cannot render; a full or read-only disk."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 
+import feedparser
 import pytest
 
+from services.render import tasks
+from services.render.rebuild import rebuild
+from shared.db import session_scope
+from shared.models import Item
 from tests.faults.burst import (
     burst,
     differences,
@@ -17,8 +26,10 @@ from tests.faults.burst import (
     wait_quiet,
 )
 from tests.faults.conftest import BIN, FULL, Stack
+from tests.integration.test_render_site import add_item, published, read
 
 OPERATIONS = 1000 if FULL else 150
+START = datetime(2021, 4, 5, 8, tzinfo=UTC)
 
 
 @pytest.mark.timeout(900 if FULL else 240)
@@ -48,3 +59,56 @@ def test_render_worker_killed_three_times_converges_to_rebuild(stack: Stack, tmp
     got = tree(stack.site)
     assert len(want) > OPERATIONS // 2
     assert differences(got, want) == []
+
+
+def _left_out(what: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("newsroom_render_items_left_out_total", {"what": what}) or 0
+
+
+def test_an_item_render_cannot_render_is_left_out_and_the_site_still_renders(
+    db, site_dir, tmp_path, caplog
+):
+    """Data render cannot use (stored before a check existed, or by another path) costs the
+    site that item's page, listing entry or feed entry, never the site."""
+    for n in range(3):
+        add_item(title=f"Hel nyhet {n}", slug=f"hel-{n}", published_at=START + timedelta(days=n))
+    no_page = add_item(title="Trasiga bilagor", slug="bilagor", published_at=START)
+    no_entry = add_item(title="Trasig region", slug="region", published_at=START)
+    with session_scope() as session:
+        session.get(Item, no_page).attachments = 5  # a number where a list belongs
+        session.get(Item, no_entry).regions = [None]
+    before = {what: _left_out(what) for what in ("item_page", "listing", "feed")}
+
+    report = rebuild(site_dir=site_dir)
+    assert report.failed == {str(no_page), str(no_entry)}
+    assert "could not render 2 items" in str(report)
+    assert all(_left_out(what) > before[what] for what in before)
+    assert str(no_page) in caplog.text and str(no_entry) in caplog.text
+    assert not (site_dir / "aktuellt/2021/04/bilagor").exists()  # no folder without a page
+    assert "Trasig region" in read(site_dir, "aktuellt/2021/04/region/index.html")
+    front, rss = read(site_dir, "index.html"), read(site_dir, "rss.xml")
+    assert "Trasig region" not in front
+    assert "Trasiga bilagor" not in rss and "Trasig region" not in rss
+    for n in range(3):
+        assert f"Hel nyhet {n}" in front and f"Hel nyhet {n}" in rss
+        assert (site_dir / f"aktuellt/2021/04/hel-{n}/index.html").exists()
+    for name in ("rss.xml", "atom.xml", "region/region-sormland/atom.xml"):
+        assert not feedparser.parse((site_dir / name).read_bytes()).bozo, name
+    assert len(json.loads(read(site_dir, "feed.json"))["items"]) == 3
+
+    # Every later event renders, with the broken items among the latest.
+    later = add_item(title="Senare nyhet", slug="senare", published_at=START + timedelta(days=9))
+    tasks.render_event(event=published(later), site_dir=site_dir)
+    assert "Senare nyhet" in read(site_dir, "index.html")
+    assert "Senare nyhet" in read(site_dir, "atom.xml")
+
+    # `newsroom rebuild` finishes and names them; it fails only when asked to be strict.
+    for args, code in ((["rebuild"], 0), (["rebuild", "--strict"], 1)):
+        done = subprocess.run(
+            [str(BIN / "newsroom"), *args, "--workers", "2"], capture_output=True, text=True
+        )
+        assert done.returncode == code, done.stderr
+        assert str(no_page) in done.stderr and str(no_entry) in done.stderr
+    assert (site_dir / "aktuellt/2021/04/senare/index.html").exists()

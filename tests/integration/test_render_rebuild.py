@@ -11,6 +11,7 @@ import pytest
 from services.render import rebuild as rebuilding
 from services.render import views
 from services.render.rebuild import rebuild
+from services.render.renderer import Renderer
 from shared.db import session_scope
 from shared.models import RenderRedirect
 from tests.integration.test_render_site import add_item, change_item, snapshot
@@ -82,19 +83,20 @@ def test_a_failing_helper_fails_the_rebuild(db, tmp_path, monkeypatch):
     monkeypatch.setattr(rebuilding, "RUN", 2)
     parent = os.getpid()
     failed = multiprocessing.get_context("fork").Event()  # shared with the forked helper
-    render_item, all_tags = views.render_item, rebuilding._all_tags
+    write_items, all_tags = Renderer.write_items, rebuilding._all_tags
 
+    # A failure of the helper itself (one item's page is left out instead: test_faults_render).
     def failing_in_helpers(*args, **kwargs):
         if os.getpid() != parent:
             failed.set()
             raise RuntimeError("helper broke")
-        return render_item(*args, **kwargs)
+        return write_items(*args, **kwargs)
 
     def after_the_helper_failed(*args):
         assert failed.wait(timeout=120)  # so the helper takes a run before this process
         return all_tags(*args)
 
-    monkeypatch.setattr(views, "render_item", failing_in_helpers)
+    monkeypatch.setattr(Renderer, "write_items", failing_in_helpers)
     monkeypatch.setattr(rebuilding, "_all_tags", after_the_helper_failed)
     with pytest.raises(RuntimeError, match="helper broke"):
         rebuild(site_dir=tmp_path / "site", workers=2)

@@ -125,3 +125,26 @@ def test_a_body_that_is_the_summary_without_its_period_is_printed_once():
         older=None,
     ).decode()
     assert 'class="lead"' not in page and "<p>Nu finns den!</p>" in page
+
+
+def test_feeds_leave_out_the_characters_xml_cannot_hold():
+    """U+FFFF and the other characters XML 1.0 forbids, in any field, from any path."""
+    site, bad = _site(), "\uffff\ufffe\x01\x0b\x1f\ud7ff"
+    item = _item(
+        title=f"Rubrik{bad} om å",
+        summary=f"Kort{bad} text.",
+        body_html=f"<p>Brödtext{bad}</p>",
+        author_name=f"Åsa{bad}",
+        attachments=[{"title": f"Plan{bad}", "url": f"https://example.org/plan{bad}.pdf"}],
+        regions=[f"region{bad}"],
+    )
+    for scope in (feeds.site_scope(site), feeds.tag_scope(site, "region", f"region{bad}")):
+        out = feeds.render_feeds(site, scope, [item])
+        for name in ("rss.xml", "atom.xml"):
+            parsed = feedparser.parse(out[name])
+            assert not parsed.bozo, parsed.get("bozo_exception")
+            assert parsed.entries[0].title == "Rubrik\ud7ff om å"
+        [entry] = json.loads(out["feed.json"])["items"]
+        assert (
+            entry["title"] == "Rubrik\ud7ff om å" and entry["summary"] == "Kort \ud7ff text."
+        )  # \x0b and \x1f: white space
