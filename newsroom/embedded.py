@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from services.ingest.api import router as ingest_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
-from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
+from services.render import tasks as render_tasks
 from shared import logging as shared_logging
 from shared import ops, problems
 from shared.celery_app import celery_app
@@ -25,9 +25,9 @@ from shared.outbox import RelayThread
 @contextlib.contextmanager
 def background_workers(*, concurrency: int = 4):
     """The Celery worker thread (render and notify queues), the beat thread (weekly digest,
-    expiry, resuming stalled newsletters) and the outbox relay thread."""
+    expiry, resuming stalled newsletters, repairing the site) and the outbox relay thread."""
     relay = RelayThread(interval=1.0)
-    celery_app.conf.beat_schedule = notify_tasks.beat_schedule()
+    celery_app.conf.beat_schedule = {**notify_tasks.beat_schedule(), **render_tasks.beat_schedule()}
     beat = EmbeddedService(
         celery_app,
         thread=True,

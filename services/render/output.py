@@ -69,6 +69,28 @@ class RenderReport:
         return done
 
 
+def _make_folders(folder: str, created: list[str]) -> None:
+    """Create a folder and its missing parents, adding each one made to the front of
+    `created` (deepest first), even when a later one fails."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for made in reversed(missing):
+        try:
+            os.mkdir(made)
+        except FileExistsError:  # another process made it meanwhile: not ours to remove
+            continue
+        created.insert(0, made)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # never made, or a read-only disk keeps it (prune skips *.tmp files)
+
+
 class SiteOutput:
     """Writes into one site folder and records what changed."""
 
@@ -105,19 +127,21 @@ class SiteOutput:
             except FileNotFoundError:
                 pass
         folder, name = os.path.split(path)
-        # Temp file in the same folder, then rename: readers see the old or the new file,
-        # never half of one, and rename is atomic only within one file system.
-        while True:
-            temporary = os.path.join(folder, f".{name}.{os.getpid()}-{next(_serial)}.tmp")
-            try:
-                fd = os.open(temporary, _CREATE, 0o644)
-            except FileNotFoundError:
-                os.makedirs(folder, exist_ok=True)
-                continue
-            except FileExistsError:  # left by a crashed process that had our pid
-                continue
-            break
+        created: list[str] = []  # the folders this write made, deepest first
+        temporary = None
         try:
+            # Temp file in the same folder, then rename: readers see the old or the new file,
+            # never half of one, and rename is atomic only within one file system.
+            while temporary is None:
+                candidate = os.path.join(folder, f".{name}.{os.getpid()}-{next(_serial)}.tmp")
+                try:
+                    fd = os.open(candidate, _CREATE, 0o644)
+                except FileNotFoundError:
+                    _make_folders(folder, created)
+                    continue
+                except FileExistsError:  # left by a crashed process that had our pid
+                    continue
+                temporary = candidate
             try:
                 os.fchmod(fd, 0o644)  # whatever the umask: the web server must read it
                 view = memoryview(data)
@@ -127,7 +151,15 @@ class SiteOutput:
                 os.close(fd)
             os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            # A full or read-only disk: no half file, and no folder that holds no page (a
+            # web server answers an item folder without its index.html with 403).
+            if temporary is not None:
+                _unlink(temporary)
+            for made in created:
+                try:
+                    os.rmdir(made)
+                except OSError:
+                    break  # not empty (another write's), or the disk refuses: it stays
             raise
         self.report.wrote(relative)
 
