@@ -125,7 +125,6 @@ class _Entry(FeedEntry):
         super().__init__()
         # As load_extension("dc") does, without its import attempts (a file system search).
         self.register_extension("dc", DcEntryExtension, atom=False, rss=True)
-        self.updated_at = item.updated_at
         url = _xml(site.absolute(item.path))
         attachments = [
             (
@@ -174,7 +173,7 @@ class _Entry(FeedEntry):
         )
         self.json = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         FeedEntry.__init__(self)  # what feedgen kept to build them is not needed any more
-        self.updated_at = item.updated_at
+        self.updated_at = item.updated_at  # the feed's own `updated` is its newest entry's
 
     # lxml copies an element with all it holds (copy.copy does not need deepcopy's memo).
     def rss_entry(self, extensions: bool = True) -> etree._Element:
