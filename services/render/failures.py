@@ -21,8 +21,8 @@ ITEMS_LEFT_OUT = Counter(
 ENVIRONMENT = (OSError, SQLAlchemyError, MemoryError)
 
 
-def is_items_fault(error: Exception) -> bool:
-    """True when an error rendering one item comes from that item, not from the machine."""
+def is_data_fault(error: Exception) -> bool:
+    """True when an error rendering one item comes from that item's data, not the machine."""
     return not isinstance(error, ENVIRONMENT)
 
 

@@ -257,7 +257,7 @@ def _entries(site: Site, items: Sequence[Item], left_out: LeftOut | None) -> lis
         try:
             built.append(_entry(site, item))
         except Exception as error:
-            if left_out is None or not failures.is_items_fault(error):
+            if left_out is None or not failures.is_data_fault(error):
                 raise
             left_out(item, error)
     return built

@@ -178,7 +178,7 @@ class Renderer:
         try:
             page = views.render_item(self.site, item, newer=newer, older=older)
         except Exception as error:
-            if not failures.is_items_fault(error):
+            if not failures.is_data_fault(error):
                 raise
             self.left_out("item_page", item, error)
             self.remove_url(ItemUrl(item.month, item.slug))  # no stale page, no empty folder
@@ -197,7 +197,7 @@ class Renderer:
         try:
             return render(items), list(items)
         except Exception as error:
-            if not failures.is_items_fault(error):
+            if not failures.is_data_fault(error):
                 raise
         # Rare, so simple: each item alone finds the ones at fault (a fault of the page itself
         # fails without any item too, and stops the render).
@@ -206,7 +206,7 @@ class Renderer:
             try:
                 render([item])
             except Exception as error:
-                if not failures.is_items_fault(error):
+                if not failures.is_data_fault(error):
                     raise
                 self.left_out("listing", item, error)
             else:
