@@ -32,7 +32,7 @@ def rebuild() -> dict:
     helpers). Peak RSS of the tree: this process's VmHWM plus each helper's peak (the largest
     helper's ru_maxrss times their number), an upper bound since each helper counts the pages
     it shares with this process as its own."""
-    from services.render.service import rebuild as render_rebuild
+    from services.render.rebuild import rebuild as render_rebuild
     from shared.config import get_settings
 
     site_dir = get_settings().site_dir
@@ -64,11 +64,11 @@ def rebuild() -> dict:
 
 def files_per_event(count: int) -> dict:
     """Publish `count` new items into the archive (rows, then the render service's own
-    `apply_event`, as its worker runs it) and read the render report of each."""
+    `render_event`, as its worker runs it) and read the render report of each."""
     from sqlalchemy import select
 
     from bench.archive import load
-    from services.render.service import apply_event
+    from services.render.tasks import render_event
     from shared.config import get_settings
     from shared.db import session_scope, utcnow
     from shared.events import ItemPublished
@@ -91,7 +91,7 @@ def files_per_event(count: int) -> dict:
             item_id = session.scalars(select(Item.id).where(Item.slug.like(f"%-{prefix}0"))).one()
         event = ItemPublished(item_id=item_id, item_version=1).model_dump(mode="json")
         began, began_cpu = time.perf_counter(), time.process_time()
-        report = apply_event(event=event, site_dir=settings.site_dir)
+        report = render_event(event=event, site_dir=settings.site_dir)
         millis.append((time.perf_counter() - began) * 1000)
         cpu.append((time.process_time() - began_cpu) * 1000)
         written.append(report.changed)

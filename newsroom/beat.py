@@ -1,8 +1,9 @@
 """The Celery beat process (`celery -A newsroom.beat:celery_app beat`): exactly one runs.
 
 It sends the notify service's schedule (weekly digest, expiry of unconfirmed subscriptions) and
-runs an outbox relay thread of its own, so scheduled items are relayed when they fall due and
-events a crashed ingest process left behind go out, whether or not an ingest process is up.
+render's (the repair of pages a full or read-only disk kept from being written), and runs an
+outbox relay thread of its own, so scheduled items are relayed when they fall due and events a
+crashed ingest process left behind go out, whether or not an ingest process is up.
 `python -m newsroom.beat --check` is its health check: the scheduler ticked recently.
 """
 
@@ -15,7 +16,8 @@ from pathlib import Path
 from celery import signals
 from celery.beat import PersistentScheduler
 
-from services.notify.tasks import beat_schedule
+from services.notify import tasks as notify_tasks
+from services.render import tasks as render_tasks
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.outbox import RelayThread
@@ -48,7 +50,7 @@ class HeartbeatScheduler(PersistentScheduler):
 
 
 celery_app.conf.update(
-    beat_schedule=beat_schedule(),
+    beat_schedule={**notify_tasks.beat_schedule(), **render_tasks.beat_schedule()},
     beat_scheduler="newsroom.beat:HeartbeatScheduler",
     beat_max_loop_interval=MAX_LOOP_SECONDS,
     beat_schedule_filename=str(schedule_file()),

@@ -169,10 +169,10 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
+def _rebuild(*, quiet: bool = False, workers: int | None = None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from services.render.service import rebuild
+    from services.render.rebuild import rebuild
 
     settings = get_settings()
     # Refreshed from `advance` only: no refresh thread, since the rebuild forks its helpers.
@@ -199,8 +199,12 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None) -> None:
     )
     if not quiet:
         click.echo(f"Site rebuilt in {settings.site_dir}: {report}", err=True)
+    elif report.failed:
+        failed = ", ".join(sorted(report.failed))
+        click.echo(f"Site rebuilt without {len(report.failed)} items: {failed}", err=True)
     # The search index is refilled with the site: both show the items as they are now.
     _reindex(quiet=quiet)
+    return report
 
 
 def _reindex(*, quiet: bool = False) -> None:
@@ -220,9 +224,16 @@ def _reindex(*, quiet: bool = False) -> None:
     default=None,
     help="Processes rendering at once (default: one per CPU).",
 )
-def rebuild_command(workers: int | None) -> None:
-    """Render the whole site from the database and refill the search index."""
-    _rebuild(workers=workers)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with status 1 when an item could not be rendered (it is left out either way).",
+)
+def rebuild_command(workers: int | None, strict: bool) -> None:
+    """Render the whole site from the database; items that cannot be rendered are named."""
+    report = _rebuild(workers=workers)
+    if strict and report.failed:
+        sys.exit(1)
 
 
 @main.group()

@@ -16,7 +16,7 @@ from services.ingest.api import router as ingest_router
 from services.ingest.media_api import router as media_router
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
-from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
+from services.render import tasks as render_tasks
 from services.search import tasks as _search_tasks  # noqa: F401  (registers search tasks)
 from services.search.api import router as search_router
 from shared import docs, ops, problems
@@ -28,10 +28,11 @@ from shared.outbox import RelayThread
 
 @contextlib.contextmanager
 def background_workers(*, concurrency: int = 4):
-    """The Celery worker thread (render, notify and search queues), the beat thread (weekly digest,
-    expiry, resuming stalled newsletters) and the outbox relay thread."""
+    """The Celery worker thread (render, notify and search queues), the beat thread (weekly
+    digest, expiry, resuming stalled newsletters, repairing the site) and the outbox relay
+    thread."""
     relay = RelayThread(interval=1.0)
-    celery_app.conf.beat_schedule = notify_tasks.beat_schedule()
+    celery_app.conf.beat_schedule = {**notify_tasks.beat_schedule(), **render_tasks.beat_schedule()}
     var_dir = get_settings().var_dir
     var_dir.mkdir(parents=True, exist_ok=True)
     beat = EmbeddedService(

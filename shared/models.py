@@ -150,6 +150,22 @@ class RenderMonth(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class RenderBacklog(Base):
+    """Render: an event whose pages could not all be written (a full or read-only disk...).
+
+    Kept until a render of it succeeds: the render service's periodic repair applies it again,
+    so the site converges without an operator once the disk is writable.
+    """
+
+    __tablename__ = "render_backlog"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str] = mapped_column(Text)
+
+
 class OutboxEvent(Base):
     """An event written in the same transaction as its change; the relay publishes it later."""
 

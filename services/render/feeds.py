@@ -12,7 +12,7 @@ import html
 import json
 import mimetypes
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +24,9 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from lxml import html as lxml_html
 
+from services.render import failures
 from services.render.pages import TAG_PREFIX, tag_dir
-from services.render.views import FEED_TYPES, LATEST_IN_FEED, Site
+from services.render.views import FEED_TYPES, LATEST_IN_FEED, Site, plain
 from shared.models import Item
 
 # An empty feed still needs an `updated` time, and it must not come from the clock.
@@ -44,29 +45,35 @@ class FeedScope:
     description: str
 
 
+# What XML 1.0 cannot hold (lxml refuses to build a document with it): control characters,
+# U+FFFE, U+FFFF and lone surrogates. Data stored before ingest refused them, or by another
+# path, must not cost the site its feeds.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """The text without the characters XML cannot hold."""
+    return _NOT_XML.sub("", text)
+
+
 def site_scope(site: Site) -> FeedScope:
-    title = site.settings.site_title
+    title = _xml(site.settings.site_title)
     return FeedScope("/", title, f"Nyheter från {title}")
 
 
 def tag_scope(site: Site, kind: str, slug: str) -> FeedScope:
-    name = site.tag_name(kind, slug)
+    name = _xml(site.tag_name(kind, slug))
     return FeedScope(
-        f"/{tag_dir(kind, slug)}/",
-        f"{site.settings.site_title}: {name}",
+        _xml(f"/{tag_dir(kind, slug)}/"),
+        f"{_xml(site.settings.site_title)}: {name}",
         f"Nyheter om {name}" if kind == "topic" else f"Nyheter från {name}",
     )
-
-
-def feed_updated(items: Sequence[Item]) -> datetime:
-    """The newest change among the entries: the feed changes only when its data does."""
-    return max((item.updated_at for item in items), default=EPOCH)
 
 
 def _categories(site: Site, item: Item) -> list[tuple[str, str, str]]:
     """(term, label, scheme) for each region and topic of an item."""
     return [
-        (slug, site.tag_name(kind, slug), site.absolute(f"/{TAG_PREFIX[kind]}/"))
+        (_xml(slug), _xml(site.tag_name(kind, slug)), site.absolute(f"/{TAG_PREFIX[kind]}/"))
         for kind, slugs in (("region", item.regions), ("topic", item.topics))
         for slug in slugs or ()
     ]
@@ -118,16 +125,21 @@ class _Entry(FeedEntry):
         super().__init__()
         # As load_extension("dc") does, without its import attempts (a file system search).
         self.register_extension("dc", DcEntryExtension, atom=False, rss=True)
-        url = site.absolute(item.path)
+        url = _xml(site.absolute(item.path))
         attachments = [
-            (_uri(attachment["url"]), attachment.get("title"))
+            (
+                _uri(attachment["url"]),
+                _xml(attachment["title"]) if attachment.get("title") else None,
+            )
             for attachment in item.attachments or ()
         ]
         categories = _categories(site, item)
-        body_html = _absolute_links(item.body_html, url)
+        body_html = _absolute_links(_xml(item.body_html), url)
+        title, summary = _xml(item.title), _xml(plain(item.summary))
+        author = _xml(item.author_name) if item.author_name else None
         self.id(f"urn:uuid:{item.id}")
         self.guid(f"urn:uuid:{item.id}", permalink=False)
-        self.title(item.title)
+        self.title(title)
         self.link(href=url, rel="alternate", type="text/html")
         if attachments:
             # RSS holds one enclosure per item; Atom gets all of them in _atom_links.
@@ -135,25 +147,33 @@ class _Entry(FeedEntry):
             self.enclosure(url=first, length=0, type=_attachment_type(first))
         self.published(item.published_at)
         self.updated(item.updated_at)
-        self.summary(item.summary)
+        self.summary(summary)
         # RSS's description is HTML: the plain-text summary goes in escaped.
-        self.description(html.escape(item.summary, quote=False))
+        self.description(html.escape(summary, quote=False))
         self.content(body_html, type="html")
-        if item.author_name:
-            self.author({"name": item.author_name})
-            self.dc.dc_creator(item.author_name)
+        if author:
+            self.author({"name": author})
+            self.dc.dc_creator(author)
         for term, label, scheme in categories:
             self.category(term=term, label=label, scheme=scheme)
         # Both in one document: an element made on its own has a whole document to itself.
         self._xml = etree.Element("entry")
         self._xml.append(super().rss_entry())
         self._xml.append(_atom_links(super().atom_entry(), url, attachments))
-        self.json = json.dumps(
-            _json_entry(site, item, url, body_html, categories, attachments),
-            ensure_ascii=False,
-            separators=(",", ":"),
+        data = _json_entry(
+            site,
+            item,
+            url=url,
+            title=title,
+            summary=summary,
+            author=author,
+            body_html=body_html,
+            categories=categories,
+            attachments=attachments,
         )
+        self.json = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         FeedEntry.__init__(self)  # what feedgen kept to build them is not needed any more
+        self.updated_at = item.updated_at  # the feed's own `updated` is its newest entry's
 
     # lxml copies an element with all it holds (copy.copy does not need deepcopy's memo).
     def rss_entry(self, extensions: bool = True) -> etree._Element:
@@ -226,7 +246,24 @@ def _feed_links(fg: FeedGenerator, site: Site, scope: FeedScope, self_name: str)
     fg.link(href=site.absolute(scope.base), rel="alternate", type="text/html")
 
 
-def _feed_generator(site: Site, scope: FeedScope, items: Sequence[Item]) -> FeedGenerator:
+LeftOut = Callable[[Item, Exception], None]
+
+
+def _entries(site: Site, items: Sequence[Item], left_out: LeftOut | None) -> list[_Entry]:
+    """The entries of a feed's items. An item whose entry cannot be built is left out and
+    passed to `left_out`; without one, the error stands."""
+    built = []
+    for item in items[:LATEST_IN_FEED]:
+        try:
+            built.append(_entry(site, item))
+        except Exception as error:
+            if left_out is None or not failures.is_data_fault(error):
+                raise
+            left_out(item, error)
+    return built
+
+
+def _feed_generator(site: Site, scope: FeedScope, entries: list[_Entry]) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("dc", DcExtension, DcEntryExtension, atom=False, rss=True)
     fg.id(site.absolute(scope.base))
@@ -234,21 +271,26 @@ def _feed_generator(site: Site, scope: FeedScope, items: Sequence[Item]) -> Feed
     fg.subtitle(scope.description)
     fg.language(site.settings.language)
     # Atom requires an author per entry; the site is the author of entries that name none.
-    fg.author({"name": site.settings.site_title})
-    fg.updated(feed_updated(items))
-    for item in items[:LATEST_IN_FEED]:
-        fg.add_entry(_entry(site, item), order="append")
+    fg.author({"name": _xml(site.settings.site_title)})
+    # The newest change among the entries: the feed changes only when its data does.
+    fg.updated(max((entry.updated_at for entry in entries), default=EPOCH))
+    for entry in entries:
+        fg.add_entry(entry, order="append")
     return fg
 
 
-def render_rss(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
-    fg = _feed_generator(site, scope, items)
+def render_rss(
+    site: Site, scope: FeedScope, items: Sequence[Item], *, left_out: LeftOut | None = None
+) -> bytes:
+    fg = _feed_generator(site, scope, _entries(site, items, left_out))
     _feed_links(fg, site, scope, "rss.xml")
     return fg.rss_str(pretty=True)
 
 
-def render_atom(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
-    fg = _feed_generator(site, scope, items)
+def render_atom(
+    site: Site, scope: FeedScope, items: Sequence[Item], *, left_out: LeftOut | None = None
+) -> bytes:
+    fg = _feed_generator(site, scope, _entries(site, items, left_out))
     _feed_links(fg, site, scope, "atom.xml")
     return fg.atom_str(pretty=True)
 
@@ -256,7 +298,11 @@ def render_atom(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
 def _json_entry(
     site: Site,
     item: Item,
+    *,
     url: str,
+    title: str,
+    summary: str,
+    author: str | None,
     body_html: str,
     categories: list[tuple[str, str, str]],
     attachments: list[tuple[str, str | None]],
@@ -264,16 +310,16 @@ def _json_entry(
     data: dict[str, Any] = {
         "id": f"urn:uuid:{item.id}",
         "url": url,
-        "title": item.title,
-        "summary": item.summary,
+        "title": title,
+        "summary": summary,
         "content_html": body_html,
         "date_published": item.published_at.isoformat(),
         "date_modified": item.updated_at.isoformat(),
         "tags": [label for _term, label, _scheme in categories],
         "language": site.settings.language,
     }
-    if item.author_name:
-        data["authors"] = [{"name": item.author_name}]
+    if author:
+        data["authors"] = [{"name": author}]
     if item.image and item.image.get("url"):
         data["image"] = _uri(item.image["url"])
     if attachments:
@@ -288,8 +334,14 @@ def _json_entry(
     return data
 
 
-def render_json_feed(site: Site, scope: FeedScope, items: Sequence[Item]) -> bytes:
+def render_json_feed(
+    site: Site, scope: FeedScope, items: Sequence[Item], *, left_out: LeftOut | None = None
+) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), key order fixed for byte stability."""
+    return _json_feed(site, scope, _entries(site, items, left_out))
+
+
+def _json_feed(site: Site, scope: FeedScope, entries: list[_Entry]) -> bytes:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": scope.title,
@@ -300,15 +352,19 @@ def render_json_feed(site: Site, scope: FeedScope, items: Sequence[Item]) -> byt
     }
     # Compact, as json.dumps(..., separators=(",", ":")) writes it; "items" comes last.
     head = json.dumps(feed, ensure_ascii=False, separators=(",", ":"))[:-1]
-    entries = ",".join(_entry(site, item).json for item in items[:LATEST_IN_FEED])
-    return f'{head},"items":[{entries}]}}\n'.encode()
+    return f'{head},"items":[{",".join(entry.json for entry in entries)}]}}\n'.encode()
 
 
-def render_feeds(site: Site, scope: FeedScope, items: Sequence[Item]) -> dict[str, bytes]:
-    """rss.xml, atom.xml and feed.json for one scope (one feedgen build for both XML feeds)."""
-    fg = _feed_generator(site, scope, items)
+def render_feeds(
+    site: Site, scope: FeedScope, items: Sequence[Item], *, left_out: LeftOut | None = None
+) -> dict[str, bytes]:
+    """rss.xml, atom.xml and feed.json for one scope (one feedgen build for both XML feeds).
+
+    An item whose entry cannot be built is left out of all three and passed to `left_out`."""
+    entries = _entries(site, items, left_out)
+    fg = _feed_generator(site, scope, entries)
     _feed_links(fg, site, scope, "rss.xml")
     rss = fg.rss_str(pretty=True)
     _feed_links(fg, site, scope, "atom.xml")
     atom = fg.atom_str(pretty=True)
-    return {"rss.xml": rss, "atom.xml": atom, "feed.json": render_json_feed(site, scope, items)}
+    return {"rss.xml": rss, "atom.xml": atom, "feed.json": _json_feed(site, scope, entries)}

@@ -25,6 +25,7 @@ class RenderReport:
     unchanged: int = 0
     written: list[str] | None = field(default_factory=list)
     removed: list[str] | None = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # ids of items left out somewhere
 
     @classmethod
     def counting(cls) -> RenderReport:
@@ -56,12 +57,38 @@ class RenderReport:
             self.written += other.written or ()
         if self.removed is not None:
             self.removed += other.removed or ()
+        self.failed |= other.failed
 
     def __str__(self) -> str:
-        return (
+        done = (
             f"{self.files_written} files written, {self.files_removed} removed, "
             f"{self.unchanged} unchanged"
         )
+        if self.failed:
+            done += f"; could not render {len(self.failed)} items: {', '.join(sorted(self.failed))}"
+        return done
+
+
+def _make_folders(folder: str, created: list[str]) -> None:
+    """Create a folder and its missing parents, adding each one made to the front of
+    `created` (deepest first), even when a later one fails."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for made in reversed(missing):
+        try:
+            os.mkdir(made)
+        except FileExistsError:  # another process made it meanwhile: not ours to remove
+            continue
+        created.insert(0, made)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # never made, or a read-only disk keeps it (prune skips *.tmp files)
 
 
 class SiteOutput:
@@ -100,19 +127,21 @@ class SiteOutput:
             except FileNotFoundError:
                 pass
         folder, name = os.path.split(path)
-        # Temp file in the same folder, then rename: readers see the old or the new file,
-        # never half of one, and rename is atomic only within one file system.
-        while True:
-            temporary = os.path.join(folder, f".{name}.{os.getpid()}-{next(_serial)}.tmp")
-            try:
-                fd = os.open(temporary, _CREATE, 0o644)
-            except FileNotFoundError:
-                os.makedirs(folder, exist_ok=True)
-                continue
-            except FileExistsError:  # left by a crashed process that had our pid
-                continue
-            break
+        created: list[str] = []  # the folders this write made, deepest first
+        temporary = None
         try:
+            # Temp file in the same folder, then rename: readers see the old or the new file,
+            # never half of one, and rename is atomic only within one file system.
+            while temporary is None:
+                candidate = os.path.join(folder, f".{name}.{os.getpid()}-{next(_serial)}.tmp")
+                try:
+                    fd = os.open(candidate, _CREATE, 0o644)
+                except FileNotFoundError:
+                    _make_folders(folder, created)
+                    continue
+                except FileExistsError:  # left by a crashed process that had our pid
+                    continue
+                temporary = candidate
             try:
                 os.fchmod(fd, 0o644)  # whatever the umask: the web server must read it
                 view = memoryview(data)
@@ -122,7 +151,15 @@ class SiteOutput:
                 os.close(fd)
             os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            # A full or read-only disk: no half file, and no folder that holds no page (a
+            # web server answers an item folder without its index.html with 403).
+            if temporary is not None:
+                _unlink(temporary)
+            for made in created:
+                try:
+                    os.rmdir(made)
+                except OSError:
+                    break  # not empty (another write's), or the disk refuses: it stays
             raise
         self.report.wrote(relative)
 
@@ -133,8 +170,8 @@ class SiteOutput:
         except FileNotFoundError:
             return
         self.report.dropped(relative)
-        # An item's own folder goes with its page; shared parents (months, years) stay.
-        if path.name == "index.html" and relative.startswith("aktuellt/"):
+        # An item's own folder goes with its last page; shared parents (months, years) stay.
+        if path.name in ("index.html", "410.html") and relative.startswith("aktuellt/"):
             try:
                 path.parent.rmdir()
             except OSError:

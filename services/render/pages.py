@@ -1,68 +1,20 @@
-"""Which pages an event touches and which files each page group writes (pure, no I/O)."""
+"""Which pages an event touches and which files each page group writes (pure, no I/O).
+
+A target is a group of files rendered from one query, so one lock and one read cover it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
-# A target is a group of files rendered from one query, so one lock and one read cover it:
-#   ("item", month, slug)  the item page at that URL (or its gone/redirect page)
-#   ("latest",)            front page, /aktuellt/ and the site feeds (the latest items)
-#   ("archive",)           /arkiv/ and the sitemap index (months with counts)
-#   ("month", month)       /arkiv/yyyy/mm/ and that month's sitemap
-#   ("region", slug)       /region/{slug}/ and its feeds; ("topic", slug) likewise under /amne/
-Target = tuple[str, ...]
-
-LATEST: Target = ("latest",)
-ARCHIVE: Target = ("archive",)
 TAG_PREFIX = {"region": "region", "topic": "amne"}
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
+GONE_PAGE = "410.html"
 
-
-@dataclass(frozen=True)
-class Place:
-    """Where an item is (or was) shown: its URL parts and its tags."""
-
-    month: str
-    slug: str
-    regions: tuple[str, ...] = ()
-    topics: tuple[str, ...] = ()
-
-
-def item_target(month: str, slug: str) -> Target:
-    return ("item", month, slug)
-
-
-def touched_targets(
-    *,
-    current: Place | None,
-    previous: Place | None = None,
-    neighbours: Iterable[tuple[str, str]] = (),
-    redirects: Iterable[tuple[str, str]] = (),
-) -> set[Target]:
-    """The page groups an event touches: where the item is, where it was, and what links it."""
-    targets: set[Target] = {LATEST, ARCHIVE}
-    for place in (current, previous):
-        if place is None:
-            continue
-        targets.add(item_target(place.month, place.slug))
-        targets.add(("month", place.month))
-        targets.update(("region", slug) for slug in place.regions)
-        targets.update(("topic", slug) for slug in place.topics)
-    # Neighbours show the item's title in their previous/next links; old URLs redirect to it.
-    targets.update(item_target(month, slug) for month, slug in neighbours)
-    targets.update(item_target(month, slug) for month, slug in redirects)
-    return targets
-
-
-def first_targets(current: Place | None) -> set[Target]:
-    """What readers of an event look for first: the item's page and the latest items (front
-    page, /aktuellt/, site feeds). An event renders these before its other targets."""
-    targets: set[Target] = {LATEST}
-    if current is not None:
-        targets.add(item_target(current.month, current.slug))
-    return targets
+TagKind = Literal["region", "topic"]
 
 
 def item_dir(month: str, slug: str) -> str:
@@ -79,26 +31,141 @@ def tag_dir(kind: str, slug: str) -> str:
     return f"{TAG_PREFIX[kind]}/{slug}"
 
 
-def target_files(target: Target) -> tuple[str, ...]:
-    """The files (relative to the site folder) a target renders."""
-    kind = target[0]
-    if kind == "item":
-        return (f"{item_dir(target[1], target[2])}/index.html",)
-    if kind == "latest":
+@dataclass(frozen=True, slots=True)
+class ItemUrl:
+    """The page at an item URL: the item, its gone or redirect page, or nothing."""
+
+    month: str
+    slug: str
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("item", self.month, self.slug)
+
+    @property
+    def page(self) -> str:
+        """The item's page, or the redirect page of an item that moved."""
+        return f"{item_dir(self.month, self.slug)}/index.html"
+
+    @property
+    def gone_page(self) -> str:
+        """The page of a withdrawn item, in place of `page`: web servers answer the URL of a
+        folder holding it 410 Gone with it (deploy/nginx.conf, newsroom/sitefiles.py)."""
+        return f"{item_dir(self.month, self.slug)}/{GONE_PAGE}"
+
+    def files(self) -> tuple[str, ...]:
+        return (self.page,)
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """The front page, /aktuellt/ and the site feeds: the latest items."""
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("latest",)
+
+    def files(self) -> tuple[str, ...]:
         return ("index.html", "aktuellt/index.html", *FEED_FILES)
-    if kind == "archive":
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """/arkiv/ and the sitemap index: the months with their counts."""
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("archive",)
+
+    def files(self) -> tuple[str, ...]:
         return ("arkiv/index.html", "sitemap.xml")
-    if kind == "month":
-        return (f"{month_dir(target[1])}/index.html", f"sitemaps/{target[1]}.xml")
-    if kind in TAG_PREFIX:
-        base = tag_dir(kind, target[1])
+
+
+@dataclass(frozen=True, slots=True)
+class MonthPages:
+    """/arkiv/yyyy/mm/ and that month's sitemap."""
+
+    month: str
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("month", self.month)
+
+    def files(self) -> tuple[str, ...]:
+        return (f"{month_dir(self.month)}/index.html", f"sitemaps/{self.month}.xml")
+
+
+@dataclass(frozen=True, slots=True)
+class TagPages:
+    """/region/{slug}/ or /amne/{slug}/ and its feeds."""
+
+    kind: TagKind
+    slug: str
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (self.kind, self.slug)
+
+    def files(self) -> tuple[str, ...]:
+        base = tag_dir(self.kind, self.slug)
         return (f"{base}/index.html", *(f"{base}/{name}" for name in FEED_FILES))
-    raise ValueError(f"unknown target {target!r}")
+
+
+Target = ItemUrl | Latest | Archive | MonthPages | TagPages
+
+LATEST = Latest()
+ARCHIVE = Archive()
+
+
+def in_order(targets: Iterable[Target]) -> list[Target]:
+    """Targets in one fixed order (by key), so every render goes through them alike."""
+    return sorted(targets, key=lambda target: target.key)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an item is (or was) shown: its URL parts and its tags."""
+
+    month: str
+    slug: str
+    regions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+
+def touched_targets(
+    *,
+    current: Place | None,
+    previous: Place | None = None,
+    neighbours: Iterable[tuple[str, str]] = (),
+    redirects: Iterable[tuple[str, str]] = (),
+) -> set[Target]:
+    """The page groups an event touches: where the item is, where it was, and what links it."""
+    targets: set[Target] = {LATEST, ARCHIVE}
+    for place in (current, previous):
+        if place is None:
+            continue
+        targets.add(ItemUrl(place.month, place.slug))
+        targets.add(MonthPages(place.month))
+        targets.update(TagPages("region", slug) for slug in place.regions)
+        targets.update(TagPages("topic", slug) for slug in place.topics)
+    # Neighbours show the item's title in their previous/next links; old URLs redirect to it.
+    targets.update(ItemUrl(month, slug) for month, slug in neighbours)
+    targets.update(ItemUrl(month, slug) for month, slug in redirects)
+    return targets
+
+
+def first_targets(current: Place | None) -> set[Target]:
+    """What readers of an event look for first: the item's page and the latest items (front
+    page, /aktuellt/, site feeds). An event renders these before its other targets."""
+    targets: set[Target] = {LATEST}
+    if current is not None:
+        targets.add(ItemUrl(current.month, current.slug))
+    return targets
 
 
 def lock_key(target: Target) -> int:
     """A stable signed 64-bit key for PostgreSQL advisory locks, the same in every process."""
-    digest = hashlib.blake2b("\x1f".join(("newsroom.render", *target)).encode(), digest_size=8)
+    digest = hashlib.blake2b("\x1f".join(("newsroom.render", *target.key)).encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +34,48 @@ FEED_TYPES = {
     "atom.xml": "application/atom+xml",
     "feed.json": "application/feed+json",
 }
+
+
+# Any white space but a plain or no-break space, or a run of two: one space in its place.
+_SPACES = re.compile(r"\s*[^\S \u00a0\u2007\u202f]\s*|\s{2,}")
+_TAG = re.compile(r"<[^>]*>?")  # a tag, or one cut off at the end of a piece of HTML
+_OPENING_TAGS = re.compile(r"(?:\s*<[^>]*>)*")
+_WORD = re.compile(r"\w")
+
+
+def plain(text: str) -> str:
+    """Text on one line as written: line breaks and runs of white space become one space."""
+    # Most text has nothing to change: str methods see that in a fraction of a regex's time.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return _SPACES.sub(" ", text).strip()
+
+
+def begins_with(body_html: str, text: str) -> bool:
+    """True when the body's text begins with `text`, or is `text` without its final period."""
+    wanted = plain(text)
+    if not wanted:
+        return False
+    # First as the body usually is, its text right after its opening tags: a few string
+    # comparisons (the text of the whole body costs a third of the page's time).
+    start = _OPENING_TAGS.match(body_html).end()
+    escaped = html.escape(wanted, quote=False)
+    if body_html.startswith(escaped, start):
+        after = body_html[start + len(escaped) : start + len(escaped) + 2]
+        if after[:1] not in ("<", "&") or after == "</":
+            return not _WORD.match(after)
+    else:
+        probe = body_html[start : start + len(escaped)]
+        if not any(mark in probe for mark in ("<", "&", "\n", "  ", "\u00a0")):
+            return False  # other words, with no markup or spacing that could explain it
+    head = body_html[: 2 * len(wanted) + 200]
+    found = plain(html.unescape(_TAG.sub("", head)))
+    if len(found) <= len(wanted) and len(head) < len(body_html):
+        found = plain(html.unescape(_TAG.sub("", body_html)))
+    if found.startswith(wanted):
+        # A whole word: "Tre regioner" is not the start of "Tre regionerna".
+        return not _WORD.match(found, len(wanted))
+    return wanted.endswith(".") and found == wanted[:-1]
 
 
 class FeedLink(NamedTuple):
@@ -129,6 +173,7 @@ class Site:
             date=self.format_date,
             iso=self.iso,
             month_name=self.month_name,
+            plain=plain,
             region_names=lambda slugs: ", ".join(self.regions.get(s, s) for s in slugs),
         )
         return env
@@ -193,6 +238,8 @@ def render_item(site: Site, item: Item, *, newer: Item | None, older: Item | Non
     return site.page(
         "item.html",
         item=item,
+        # The summary leads the page, unless the body begins with it: then it is said once.
+        lead=None if begins_with(item.body_html, item.summary) else item.summary,
         newer=newer,
         older=older,
         canonical=site.absolute(item.path),

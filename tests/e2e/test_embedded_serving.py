@@ -173,11 +173,6 @@ def test_every_link_follows_the_port_while_base_url_is_unset(embedded: Embedded)
     assert links and all(link.startswith(base) for link in links), links
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until render writes a withdrawn item's page as 410.html in its folder "
-    "(the contract of newsroom/sitefiles.py and deploy/nginx.conf); then drop this mark",
-)
 def test_a_withdrawn_item_answers_410_gone(embedded: Embedded):
     created = embedded.post("Nyhet som dras tillbaka").json()
     path = created["url"].removeprefix(f"http://localhost:{embedded.port}")

@@ -311,22 +311,40 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
         for e in _json_lines(processes.logdir / f"{w}.log")
     ]
     assert any(e.get("event_id") == event_id for e in worker_logs)
-    _nginx_hardening(web, web_port, site)
+    _nginx_hardening(web, web_port, token)
     total = time.monotonic() - started
     print(f"one-shots {one_shots:.1f} s, healthy after {startup:.1f} s, all in {total:.1f} s")
 
 
-def _nginx_hardening(web: str, web_port: int, site: Path) -> None:
+def _nginx_hardening(web: str, web_port: int, token: str) -> None:
     """deploy/nginx.conf in front of the APIs and the site (issues 12 and 13)."""
-    # Withdrawn items: the folder holds render's gone page as 410.html instead of index.html.
-    gone = site / "aktuellt" / "2020" / "01" / "dragen-tillbaka"
-    gone.mkdir(parents=True)
-    (gone / "410.html").write_text("<p>Nyheten har dragits tillbaka.</p>", encoding="utf-8")
-    for path in ("/aktuellt/2020/01/dragen-tillbaka/", "/aktuellt/2020/01/dragen-tillbaka"):
-        answer = httpx.get(f"{web}{path}")
-        assert answer.status_code == 410 and "dragits tillbaka" in answer.text, path
+    # A withdrawn item: render puts its gone page (410.html) in place of its page, and nginx
+    # answers its URL 410 Gone with that page.
+    writer = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(
+        f"{web}/api/v1/items",
+        json={
+            "title": "Nyhet som dras tillbaka",
+            "summary": "Den här nyheten återkallas.",
+            "body": "Text.",
+            "regions": ["region-skane"],
+            "topics": [],
+        },
+        headers=writer,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    item = created.json()
+    path = path_of(item["url"])
+    eventually(lambda: httpx.get(f"{web}{path}").status_code == 200, what=path)
+    withdrawn = httpx.delete(f"{web}/api/v1/items/{item['id']}", headers=writer, timeout=10)
+    assert withdrawn.status_code == 200, withdrawn.text
+    eventually(lambda: httpx.get(f"{web}{path}").status_code == 410, what=f"410 at {path}")
+    for url in (path, path.rstrip("/")):
+        answer = httpx.get(f"{web}{url}")
+        assert answer.status_code == 410 and "dragits tillbaka" in answer.text, url
         assert answer.headers["x-content-type-options"] == "nosniff"
-    assert httpx.get(f"{web}/aktuellt/2020/01/dragen-tillbaka/410.html").status_code == 404
+    assert httpx.get(f"{web}{path}410.html").status_code == 404
     assert httpx.get(f"{web}/aktuellt/").status_code == 200
 
     # Redirects name the path only, never a host or the internal port.

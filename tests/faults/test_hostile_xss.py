@@ -295,7 +295,7 @@ def hostile_items(db, site_dir, monkeypatch):
 
 
 def test_rendered_pages_run_nothing(browser, hostile_items, site_dir):
-    from services.render.service import rebuild
+    from services.render.rebuild import rebuild
 
     rebuild(site_dir=site_dir)
     pages = sorted(site_dir.rglob("*.html"))

@@ -21,7 +21,7 @@ import pytest
 import websocket
 
 from services.ingest.service import seed
-from services.render import service
+from services.render.rebuild import rebuild
 from shared.db import session_scope
 from tests.tools import ensure_command
 
@@ -209,7 +209,7 @@ def sample_site(db, site_dir: Path) -> Iterator[str]:
     }
     with session_scope() as session:
         seed(session=session, items=data["items"], pages=data["pages"])
-    service.rebuild(site_dir=site_dir)
+    rebuild(site_dir=site_dir)
     (site_dir / "bilder").mkdir()
     (site_dir / "bilder" / "forrad.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="960" height="540">'

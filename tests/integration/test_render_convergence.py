@@ -6,7 +6,8 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from services.render import service
+from services.render import tasks
+from services.render.rebuild import rebuild
 from shared.db import session_scope
 from shared.models import Item
 from tests.integration.test_render_site import (
@@ -26,8 +27,7 @@ def _apply_all(events: list[dict], site_dir, workers: int = 4) -> None:
     """Apply events on several threads, each with its own session, like separate workers."""
 
     def one(event: dict) -> None:
-        with session_scope() as session:
-            service.apply_event(event=event, site_dir=site_dir, session=session)
+        tasks.render_event(event=event, site_dir=site_dir)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, events))
@@ -35,7 +35,7 @@ def _apply_all(events: list[dict], site_dir, workers: int = 4) -> None:
 
 def test_shuffled_duplicated_concurrent_events_match_rebuild(db, site_dir, tmp_path):
     rng = random.Random(20210429)
-    service.rebuild(site_dir=site_dir)  # as `newsroom run` does on an empty site folder
+    rebuild(site_dir=site_dir)  # as `newsroom run` does on an empty site folder
     start = datetime(2021, 1, 5, 8, 0, tzinfo=UTC)
     pending: list[dict] = []
     delivered: list[dict] = []
@@ -84,7 +84,7 @@ def test_shuffled_duplicated_concurrent_events_match_rebuild(db, site_dir, tmp_p
     _apply_all(burst, site_dir)
 
     fresh = tmp_path / "fresh"
-    service.rebuild(site_dir=fresh)
+    rebuild(site_dir=fresh)
     incremental, rebuilt = snapshot(site_dir), snapshot(fresh)
     assert sorted(incremental) == sorted(rebuilt)
     differing = [path for path in rebuilt if incremental[path] != rebuilt[path]]
@@ -105,9 +105,9 @@ def test_event_writes_a_bounded_number_of_files(db, site_dir):
         )
         for n in range(40)
     ]
-    service.rebuild(site_dir=site_dir)
+    rebuild(site_dir=site_dir)
     new = add_item(title="Ny nyhet", published_at=datetime(2021, 6, 15, 12, tzinfo=UTC))
-    report = service.apply_event(event=published(new), site_dir=site_dir)
+    report = tasks.render_event(event=published(new), site_dir=site_dir)
     # Item, two neighbours, 5 latest files, archive + sitemap index, month + its sitemap,
     # 3 tags x 4 files: nothing proportional to the 40 items already there.
     assert len(report.written) <= 1 + 2 + 5 + 2 + 2 + 3 * 4

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
-from services.render import service
+from services.render import locks, tasks
 from services.render.pages import LATEST, lock_key
+from services.render.rebuild import rebuild
+from services.render.renderer import Renderer
 from shared.db import session_scope
 from shared.models import Item, RenderMonth
 from tests.integration.test_render_site import (
@@ -29,47 +31,47 @@ def _counts() -> dict[str, int]:
 def test_events_keep_the_month_counts_that_a_rebuild_makes(db, site_dir, tmp_path):
     for day in (3, 9):
         add_item(title=f"Mars {day}", published_at=datetime(2021, 3, day, 9, tzinfo=UTC))
-    service.rebuild(site_dir=site_dir)
+    rebuild(site_dir=site_dir)
     assert _counts() == {"2021-03": 2}
 
     april = add_item(title="April", slug="april", published_at=datetime(2021, 4, 7, tzinfo=UTC))
-    service.apply_event(event=published(april), site_dir=site_dir)
+    tasks.render_event(event=published(april), site_dir=site_dir)
     assert _counts() == {"2021-03": 2, "2021-04": 1}
     assert "/sitemaps/2021-04.xml" in read(site_dir, "sitemap.xml")
 
     # Moved to March: April empties, its row and its sitemap leave the index.
     previous = change_item(april, published_at=datetime(2021, 3, 20, tzinfo=UTC))
-    service.apply_event(event=updated(april, previous), site_dir=site_dir)
+    tasks.render_event(event=updated(april, previous), site_dir=site_dir)
     assert _counts() == {"2021-03": 3}
     assert "2021-04" not in read(site_dir, "sitemap.xml")
 
     previous = change_item(april, status="withdrawn")
-    service.apply_event(event=withdrawn(april, previous), site_dir=site_dir)
+    tasks.render_event(event=withdrawn(april, previous), site_dir=site_dir)
     assert _counts() == {"2021-03": 2}
 
     fresh = tmp_path / "fresh"
-    service.rebuild(site_dir=fresh)
+    rebuild(site_dir=fresh)
     for name in ("arkiv/index.html", "sitemap.xml"):
         assert read(fresh, name) == read(site_dir, name)
 
 
 def test_an_event_recounts_only_the_months_of_its_item(db, site_dir):
     january = add_item(title="Januari", published_at=datetime(2021, 1, 4, tzinfo=UTC))
-    service.apply_event(event=published(january), site_dir=site_dir)
+    tasks.render_event(event=published(january), site_dir=site_dir)
     # A row that no event announced: counting every month would find it, the event must not
     # (its cost may not grow with the archive). A rebuild counts it.
     add_item(title="Februari", published_at=datetime(2021, 2, 4, tzinfo=UTC))
     may = add_item(title="Maj", published_at=datetime(2021, 5, 4, tzinfo=UTC))
-    service.apply_event(event=published(may), site_dir=site_dir)
+    tasks.render_event(event=published(may), site_dir=site_dir)
     assert _counts() == {"2021-01": 1, "2021-05": 1}
-    service.rebuild(site_dir=site_dir)
+    rebuild(site_dir=site_dir)
     assert _counts() == {"2021-01": 1, "2021-02": 1, "2021-05": 1}
 
 
 def test_item_page_and_latest_are_written_and_unlocked_before_the_rest(db, site_dir, monkeypatch):
     item_id = add_item(title="Först ut", slug="forst-ut")
     seen = []
-    render_tag = service._Renderer.render_tag
+    render_tag = Renderer.render_tag
 
     def watching(self, kind, slug):
         # Another worker's session, while this event is still rendering its tag pages.
@@ -89,8 +91,8 @@ def test_item_page_and_latest_are_written_and_unlocked_before_the_rest(db, site_
             )
         render_tag(self, kind, slug)
 
-    monkeypatch.setattr(service._Renderer, "render_tag", watching)
-    service.apply_event(event=published(item_id), site_dir=site_dir)
+    monkeypatch.setattr(Renderer, "render_tag", watching)
+    tasks.render_event(event=published(item_id), site_dir=site_dir)
     assert seen and all(state == (True, True, True, True) for state in seen)
 
 
@@ -114,7 +116,7 @@ def test_tag_pages_list_the_newest_visible_items_in_date_order(db, site_dir):
     )
     gone = ids.pop()
     change_item(gone, status="withdrawn")
-    service.rebuild(site_dir=site_dir)
+    rebuild(site_dir=site_dir)
     with session_scope() as session:
         items = session.scalars(select(Item).where(Item.id.in_(ids))).all()
         expected = [
@@ -149,7 +151,7 @@ def test_pages_show_what_was_published_while_the_event_waited_for_its_locks(
 ):
     first = add_item(title="Den första", published_at=datetime.now(UTC) - timedelta(minutes=1))
     late: list = []
-    lock = service._lock
+    lock = locks.lock
 
     def slow_lock(session, targets):
         # Another post commits (and its own event may render) while this event waits.
@@ -157,8 +159,8 @@ def test_pages_show_what_was_published_while_the_event_waited_for_its_locks(
             late.append(add_item(title="Den sena", published_at=datetime.now(UTC)))
         lock(session, targets)
 
-    monkeypatch.setattr(service, "_lock", slow_lock)
-    service.apply_event(event=published(first), site_dir=site_dir)
+    monkeypatch.setattr(locks, "lock", slow_lock)
+    tasks.render_event(event=published(first), site_dir=site_dir)
     assert late
     for name in ("aktuellt/index.html", "index.html", "feed.json"):
         assert "Den sena" in read(site_dir, name), name

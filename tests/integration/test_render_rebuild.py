@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.render import service, views
+from services.render import rebuild as rebuilding
+from services.render import views
+from services.render.rebuild import rebuild
+from services.render.renderer import Renderer
 from shared.db import session_scope
-from shared.models import Item, RenderRedirect
+from shared.models import RenderRedirect
 from tests.integration.test_render_site import add_item, change_item, snapshot
 
 START = datetime(2021, 1, 30, 23, 30, tzinfo=UTC)
@@ -34,12 +37,12 @@ def archive() -> None:
 
 def test_helpers_and_runs_render_the_same_bytes_as_one_pass(db, tmp_path, monkeypatch):
     archive()
-    service.rebuild(site_dir=tmp_path / "one")  # one run: the stream alone gives neighbours
+    rebuild(site_dir=tmp_path / "one")  # one run: the stream alone gives neighbours
     # Runs of 3 items: neighbours across every run boundary come from the boundary queries.
-    monkeypatch.setattr(service, "RUN", 3)
-    service.rebuild(site_dir=tmp_path / "runs")
+    monkeypatch.setattr(rebuilding, "RUN", 3)
+    rebuild(site_dir=tmp_path / "runs")
     calls = []
-    report = service.rebuild(
+    report = rebuild(
         site_dir=tmp_path / "shared",
         workers=3,
         progress=lambda done, total: calls.append((done, total)),
@@ -60,14 +63,14 @@ def test_rebuild_with_helpers_over_an_old_site_removes_what_no_longer_belongs(
     db, tmp_path, monkeypatch
 ):
     archive()
-    monkeypatch.setattr(service, "RUN", 4)
+    monkeypatch.setattr(rebuilding, "RUN", 4)
     site = tmp_path / "site"
-    service.rebuild(site_dir=site, workers=2)
+    rebuild(site_dir=site, workers=2)
     expected = snapshot(site)
     (site / "aktuellt/2020/01/borta").mkdir(parents=True)
     (site / "aktuellt/2020/01/borta/index.html").write_text("gammalt")
     (site / "aktuellt/2021/02/ny/index.html").write_text("ändrad")
-    report = service.rebuild(site_dir=site, workers=2)
+    report = rebuild(site_dir=site, workers=2)
     assert snapshot(site) == expected
     assert not (site / "aktuellt/2020").exists()
     # The changed page rewritten, the stray one removed (both checked on disk above).
@@ -77,52 +80,26 @@ def test_rebuild_with_helpers_over_an_old_site_removes_what_no_longer_belongs(
 
 def test_a_failing_helper_fails_the_rebuild(db, tmp_path, monkeypatch):
     archive()
-    monkeypatch.setattr(service, "RUN", 2)
+    monkeypatch.setattr(rebuilding, "RUN", 2)
     parent = os.getpid()
     failed = multiprocessing.get_context("fork").Event()  # shared with the forked helper
-    render_item, all_tags = views.render_item, service._all_tags
+    write_items, all_tags = Renderer.write_items, rebuilding._all_tags
 
+    # A failure of the helper itself (one item's page is left out instead: test_faults_render).
     def failing_in_helpers(*args, **kwargs):
         if os.getpid() != parent:
             failed.set()
             raise RuntimeError("helper broke")
-        return render_item(*args, **kwargs)
+        return write_items(*args, **kwargs)
 
     def after_the_helper_failed(*args):
         assert failed.wait(timeout=120)  # so the helper takes a run before this process
         return all_tags(*args)
 
-    monkeypatch.setattr(views, "render_item", failing_in_helpers)
-    monkeypatch.setattr(service, "_all_tags", after_the_helper_failed)
+    monkeypatch.setattr(Renderer, "write_items", failing_in_helpers)
+    monkeypatch.setattr(rebuilding, "_all_tags", after_the_helper_failed)
     with pytest.raises(RuntimeError, match="helper broke"):
-        service.rebuild(site_dir=tmp_path / "site", workers=2)
-
-
-def test_a_given_session_renders_alone(db, tmp_path, monkeypatch):
-    """The caller's session may hold what other processes cannot see: no helpers then."""
-    archive()
-    monkeypatch.setattr(service, "RUN", 2)
-    with session_scope() as session:
-        for n in range(6):  # not committed: only this session sees them
-            session.add(
-                Item(
-                    slug=f"osynlig-{n}",
-                    month="2021-03",
-                    title=f"Ny {n}",
-                    summary="S",
-                    body_md="B",
-                    body_html="<p>B</p>",
-                    regions=[],
-                    topics=[],
-                    attachments=[],
-                    published_at=datetime(2021, 3, 10 + n, tzinfo=UTC),
-                )
-            )
-        session.flush()
-        report = service.rebuild(site_dir=tmp_path / "site", session=session, workers=4)
-    site = snapshot(tmp_path / "site")
-    assert {f"aktuellt/2021/03/osynlig-{n}/index.html" for n in range(6)} <= set(site)
-    assert report.files_written == len(site)
+        rebuild(site_dir=tmp_path / "site", workers=2)
 
 
 def test_every_process_of_a_rebuild_reads_one_snapshot(db, tmp_path, monkeypatch):
@@ -134,15 +111,19 @@ def test_every_process_of_a_rebuild_reads_one_snapshot(db, tmp_path, monkeypatch
             "brought onto every page by its own event, which waits for the rebuild"
         )
     archive()
-    service.rebuild(site_dir=tmp_path / "before")
-    monkeypatch.setattr(service, "RUN", 3)
+    rebuild(site_dir=tmp_path / "before")
+    monkeypatch.setattr(rebuilding, "RUN", 3)
     parent = os.getpid()
     helped = multiprocessing.get_context("fork").Event()  # shared with the forked helpers
-    export, render_item, all_tags = service._export_snapshot, views.render_item, service._all_tags
+    export, render_item, all_tags = (
+        rebuilding._export_snapshot,
+        views.render_item,
+        rebuilding._all_tags,
+    )
 
     def export_then_publish(session):
         exported = export(session)
-        monkeypatch.setattr(service, "_export_snapshot", export)  # once
+        monkeypatch.setattr(rebuilding, "_export_snapshot", export)  # once
         add_item(title="Under bygget", slug="under-bygget", published_at=START + timedelta(days=10))
         return exported
 
@@ -155,11 +136,11 @@ def test_every_process_of_a_rebuild_reads_one_snapshot(db, tmp_path, monkeypatch
         assert helped.wait(timeout=120)  # a helper has taken a run before this process
         return all_tags(*args)
 
-    monkeypatch.setattr(service, "_export_snapshot", export_then_publish)
+    monkeypatch.setattr(rebuilding, "_export_snapshot", export_then_publish)
     monkeypatch.setattr(views, "render_item", noting_helpers)
-    monkeypatch.setattr(service, "_all_tags", after_a_helper_rendered)
-    service.rebuild(site_dir=tmp_path / "site", workers=3)
+    monkeypatch.setattr(rebuilding, "_all_tags", after_a_helper_rendered)
+    rebuild(site_dir=tmp_path / "site", workers=3)
     assert snapshot(tmp_path / "site") == snapshot(tmp_path / "before")
-    service.rebuild(site_dir=tmp_path / "site", workers=3)  # the next rebuild shows it
+    rebuild(site_dir=tmp_path / "site", workers=3)  # the next rebuild shows it
     page = tmp_path / "site/aktuellt/2021/02/under-bygget/index.html"
     assert "Under bygget" in page.read_text()

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import feedparser
 import pytest
 
-from services.render import service, tasks
+from services.render import tasks
+from services.render.rebuild import rebuild
 from shared.db import session_scope, utcnow
 from shared.events import ItemPlace, ItemPublished, ItemUpdated, ItemWithdrawn
 from shared.markup import render_markdown
@@ -121,7 +122,7 @@ def test_publish_renders_item_page_listings_and_feeds(db, site_dir):
         attachments=[{"title": "Rapport om åtgärder", "url": "https://example.org/rapport.pdf"}],
         image={"url": "https://example.org/bild.jpg", "alt": "Händer i skyddshandskar"},
     )
-    report = service.apply_event(event=published(item_id), site_dir=site_dir)
+    report = tasks.render_event(event=published(item_id), site_dir=site_dir)
 
     page = read(site_dir, "aktuellt/2021/04/hur-forbereder-man-sig/index.html")
     assert '<html lang="sv">' in page
@@ -164,7 +165,7 @@ def test_only_visible_items_appear(db, site_dir):
         title="Kommande nyhet", slug="kommande", published_at=utcnow() + timedelta(days=3)
     )
     for item_id in (shown, draft, future):
-        service.apply_event(event=published(item_id), site_dir=site_dir)
+        tasks.render_event(event=published(item_id), site_dir=site_dir)
     front = read(site_dir, "index.html")
     assert "Synlig nyhet" in front
     assert "Utkast om åäö" not in front and "Kommande nyhet" not in front
@@ -195,25 +196,23 @@ def test_feeds_are_deterministic_and_rebuild_matches(db, site_dir, tmp_path):
         for n in range(1, 5)
     ]
     for item_id in ids:
-        service.apply_event(event=published(item_id), site_dir=site_dir)
+        tasks.render_event(event=published(item_id), site_dir=site_dir)
     with session_scope() as session:
         session.add(
             Page(
                 slug="vision", title="Vision", body_md="Vår vision.", body_html="<p>Vår vision.</p>"
             )
         )
-    service.rebuild(site_dir=site_dir)
+    rebuild(site_dir=site_dir)
     fresh = tmp_path / "fresh"
     calls = []
-    report = service.rebuild(
-        site_dir=fresh, progress=lambda done, total: calls.append((done, total))
-    )
+    report = rebuild(site_dir=fresh, progress=lambda done, total: calls.append((done, total)))
     assert snapshot(fresh) == snapshot(site_dir)
     assert calls[-1] == (4, 4)
     assert report.files_written == len(snapshot(fresh))
     assert "Vår vision." in read(fresh, "vision/index.html")
     # The feed's dates come from the data, so rendering again later changes nothing.
-    again = service.rebuild(site_dir=fresh)
+    again = rebuild(site_dir=fresh)
     assert again.changed == 0 and again.unchanged == report.files_written
 
 
@@ -224,7 +223,7 @@ def test_update_moves_item_and_leaves_redirect(db, site_dir):
         region_slugs=("region-skane",),
         topic_slugs=("handskar",),
     )
-    service.apply_event(event=published(item_id), site_dir=site_dir)
+    tasks.render_event(event=published(item_id), site_dir=site_dir)
     previous = change_item(
         item_id,
         title="Ny rubrik om Jämtland",
@@ -233,7 +232,7 @@ def test_update_moves_item_and_leaves_redirect(db, site_dir):
         topics=["miljo"],
         published_at=datetime(2021, 5, 2, tzinfo=UTC),
     )
-    service.apply_event(event=updated(item_id, previous), site_dir=site_dir)
+    tasks.render_event(event=updated(item_id, previous), site_dir=site_dir)
 
     assert "Ny rubrik om Jämtland" in read(site_dir, "aktuellt/2021/05/ny/index.html")
     old = read(site_dir, "aktuellt/2021/04/gammal/index.html")
@@ -251,11 +250,11 @@ def test_withdraw_removes_item_everywhere(db, site_dir):
     keep = add_item(title="Kvar", slug="kvar", published_at=datetime(2021, 4, 1, tzinfo=UTC))
     gone = add_item(title="Tillbakadragen nyhet", slug="bort")
     for item_id in (keep, gone):
-        service.apply_event(event=published(item_id), site_dir=site_dir)
+        tasks.render_event(event=published(item_id), site_dir=site_dir)
     assert "Tillbakadragen nyhet" in read(site_dir, "aktuellt/2021/04/kvar/index.html")
     previous = change_item(gone, status="withdrawn")
-    service.apply_event(event=withdrawn(gone, previous), site_dir=site_dir)
-    assert "tillbaka" in read(site_dir, "aktuellt/2021/04/bort/index.html")
+    tasks.render_event(event=withdrawn(gone, previous), site_dir=site_dir)
+    assert "tillbaka" in read(site_dir, "aktuellt/2021/04/bort/410.html")
     for path in (site_dir).rglob("*"):
         if path.is_file():
             assert "Tillbakadragen nyhet" not in path.read_text(encoding="utf-8"), path
@@ -272,8 +271,35 @@ def test_neighbours_link_each_other(db, site_dir, count):
         for n in range(count)
     ]
     for item_id in ids:
-        service.apply_event(event=published(item_id), site_dir=site_dir)
+        tasks.render_event(event=published(item_id), site_dir=site_dir)
     middle = read(site_dir, "aktuellt/2021/04/nyhet-1/index.html")
     assert 'href="/aktuellt/2021/04/nyhet-0/" rel="prev"' in middle
     assert 'href="/aktuellt/2021/04/nyhet-2/" rel="next"' in middle
     assert "Nyhet nummer 2" in read(site_dir, "aktuellt/2021/04/nyhet-1/index.html")
+
+
+def test_a_withdrawn_page_says_so_in_plain_swedish_in_place_of_the_page(db, site_dir):
+    item_id = add_item(title="Återkallad", slug="aterkallad")
+    tasks.render_event(event=published(item_id), site_dir=site_dir)
+    folder = site_dir / "aktuellt/2021/04/aterkallad"
+    assert not (folder / "410.html").exists()
+    previous = change_item(item_id, status="withdrawn")
+    tasks.render_event(event=withdrawn(item_id, previous), site_dir=site_dir)
+    page = (folder / "410.html").read_text(encoding="utf-8")
+    assert "Nyheten är borttagen" in page and "410" not in page
+    # No index.html: the server answers 410 Gone with this page (deploy/nginx.conf, the
+    # embedded app), and a server that does not know the rule answers no 200 either.
+    assert not (folder / "index.html").exists()
+    fresh = site_dir.parent / "fresh"
+    rebuild(site_dir=fresh)
+    assert set(snapshot(fresh)) >= {"aktuellt/2021/04/aterkallad/410.html"}
+    assert "aktuellt/2021/04/aterkallad/index.html" not in snapshot(fresh)
+    # Published again: its page, no gone page; a draft: neither, and no empty folder.
+    previous = change_item(item_id, status="published")
+    tasks.render_event(event=updated(item_id, previous), site_dir=site_dir)
+    assert "Återkallad" in (folder / "index.html").read_text(encoding="utf-8")
+    assert not (folder / "410.html").exists()
+    change_item(item_id, status="withdrawn")
+    previous = change_item(item_id, status="draft")
+    tasks.render_event(event=updated(item_id, previous), site_dir=site_dir)
+    assert not folder.exists()

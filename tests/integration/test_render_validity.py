@@ -13,7 +13,8 @@ import html5lib
 import pytest
 from slugify import slugify
 
-from services.render import service
+from services.render import tasks
+from services.render.rebuild import rebuild
 from shared.db import session_scope
 from shared.markup import render_markdown
 from shared.models import Page
@@ -52,9 +53,9 @@ def sample_site(db, site_dir) -> Path:
             )
     previous = change_item(ids[0], status="withdrawn")
     moved = change_item(ids[1], slug="ny-adress")
-    service.rebuild(site_dir=site_dir)
-    service.apply_event(event=updated(ids[1], moved), site_dir=site_dir)
-    service.apply_event(event=withdrawn(ids[0], previous), site_dir=site_dir)
+    rebuild(site_dir=site_dir)
+    tasks.render_event(event=updated(ids[1], moved), site_dir=site_dir)
+    tasks.render_event(event=withdrawn(ids[0], previous), site_dir=site_dir)
     return site_dir
 
 

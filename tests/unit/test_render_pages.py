@@ -3,11 +3,14 @@
 from services.render.pages import (
     ARCHIVE,
     LATEST,
+    ItemUrl,
+    MonthPages,
     Place,
+    TagPages,
     first_targets,
+    in_order,
     lock_key,
     place_from_event,
-    target_files,
     touched_targets,
 )
 
@@ -15,13 +18,13 @@ from services.render.pages import (
 def test_publish_touches_item_listings_month_and_tags():
     place = Place("2021-04", "hej", ("region-skane",), ("miljo", "textilier"))
     assert touched_targets(current=place) == {
-        ("item", "2021-04", "hej"),
+        ItemUrl("2021-04", "hej"),
         LATEST,
         ARCHIVE,
-        ("month", "2021-04"),
-        ("region", "region-skane"),
-        ("topic", "miljo"),
-        ("topic", "textilier"),
+        MonthPages("2021-04"),
+        TagPages("region", "region-skane"),
+        TagPages("topic", "miljo"),
+        TagPages("topic", "textilier"),
     }
 
 
@@ -29,9 +32,9 @@ def test_update_also_touches_every_page_the_item_left():
     before = Place("2021-03", "gammal", ("region-skane",), ("miljo",))
     after = Place("2021-04", "ny", ("region-gotland",), ("miljo",))
     targets = touched_targets(current=after, previous=before)
-    assert {("item", "2021-03", "gammal"), ("item", "2021-04", "ny")} <= targets
-    assert {("month", "2021-03"), ("month", "2021-04")} <= targets
-    assert {("region", "region-skane"), ("region", "region-gotland")} <= targets
+    assert {ItemUrl("2021-03", "gammal"), ItemUrl("2021-04", "ny")} <= targets
+    assert {MonthPages("2021-03"), MonthPages("2021-04")} <= targets
+    assert {TagPages("region", "region-skane"), TagPages("region", "region-gotland")} <= targets
 
 
 def test_neighbours_and_old_urls_are_touched():
@@ -41,9 +44,9 @@ def test_neighbours_and_old_urls_are_touched():
         redirects=[("2021-01", "gammal-adress")],
     )
     assert {
-        ("item", "2021-04", "före"),
-        ("item", "2021-05", "efter"),
-        ("item", "2021-01", "gammal-adress"),
+        ItemUrl("2021-04", "före"),
+        ItemUrl("2021-05", "efter"),
+        ItemUrl("2021-01", "gammal-adress"),
     } <= targets
 
 
@@ -52,44 +55,59 @@ def test_withdrawn_item_missing_from_database_still_touches_where_it_was():
         {"month": "2021-04", "slug": "bort", "regions": ["region-skane"], "topics": []}
     )
     targets = touched_targets(current=None, previous=before)
-    assert ("item", "2021-04", "bort") in targets and ("region", "region-skane") in targets
+    assert ItemUrl("2021-04", "bort") in targets and TagPages("region", "region-skane") in targets
 
 
 def test_number_of_touched_pages_is_bounded_by_the_item_not_the_archive():
     place = Place("2021-04", "hej", ("region-skane",), ("miljo",))
     files = [
-        f
-        for t in touched_targets(current=place, neighbours=[("2021-04", "a")])
-        for f in target_files(t)
+        f for t in touched_targets(current=place, neighbours=[("2021-04", "a")]) for f in t.files()
     ]
     assert len(files) == 2 + 5 + 2 + 2 + 4 + 4
 
 
 def test_target_files():
-    assert target_files(("item", "2021-04", "hej")) == ("aktuellt/2021/04/hej/index.html",)
-    assert target_files(LATEST) == (
+    assert ItemUrl("2021-04", "hej").files() == ("aktuellt/2021/04/hej/index.html",)
+    assert LATEST.files() == (
         "index.html",
         "aktuellt/index.html",
         "rss.xml",
         "atom.xml",
         "feed.json",
     )
-    assert target_files(("month", "2021-04")) == (
+    assert MonthPages("2021-04").files() == (
         "arkiv/2021/04/index.html",
         "sitemaps/2021-04.xml",
     )
-    assert target_files(("topic", "miljo"))[0] == "amne/miljo/index.html"
-    assert target_files(("region", "region-skane"))[1] == "region/region-skane/rss.xml"
+    assert TagPages("topic", "miljo").files()[0] == "amne/miljo/index.html"
+    assert TagPages("region", "region-skane").files()[1] == "region/region-skane/rss.xml"
 
 
 def test_lock_keys_are_stable_signed_64_bit():
-    key = lock_key(("item", "2021-04", "hej"))
-    assert key == lock_key(("item", "2021-04", "hej")) != lock_key(("item", "2021-04", "hej2"))
+    key = lock_key(ItemUrl("2021-04", "hej"))
+    assert key == lock_key(ItemUrl("2021-04", "hej")) != lock_key(ItemUrl("2021-04", "hej2"))
     assert -(2**63) <= key < 2**63
 
 
 def test_an_events_first_targets_are_the_item_page_and_the_latest_items():
     place = Place("2021-04", "hej", ("region-skane",), ("miljo",))
-    assert first_targets(place) == {("item", "2021-04", "hej"), LATEST}
+    assert first_targets(place) == {ItemUrl("2021-04", "hej"), LATEST}
     assert first_targets(place) < touched_targets(current=place)
     assert first_targets(None) == {LATEST}
+
+
+def test_lock_keys_stay_those_of_running_workers():
+    """Workers of the previous release may run beside new ones: the same page, the same key."""
+    assert lock_key(ItemUrl("2021-04", "hej")) == -1170545968144167389
+    assert lock_key(TagPages("topic", "miljo")) == lock_key(TagPages("topic", "miljo"))
+    assert len({lock_key(t) for t in (LATEST, ARCHIVE, MonthPages("2021-04"))}) == 3
+
+
+def test_targets_are_rendered_in_one_order():
+    targets = {TagPages("topic", "miljo"), LATEST, ItemUrl("2021-04", "hej"), ARCHIVE}
+    assert in_order(targets) == [
+        ARCHIVE,
+        ItemUrl("2021-04", "hej"),
+        LATEST,
+        TagPages("topic", "miljo"),
+    ]

@@ -77,3 +77,74 @@ def test_item_page_escapes_titles_but_keeps_sanitized_body():
     ).decode()
     assert "&lt;script&gt;x&lt;/script&gt; &amp; å" in page
     assert "<p>Brödtext med ö.</p>" in page
+
+
+def test_summaries_are_shown_as_written_on_one_line():
+    site = _site()
+    item = _item(summary="Nu publiceras vägledningen!\n\n- Vi är  glada.\u2028Läs mer")
+    front = views.render_front(site, [item], []).decode()
+    assert "<p>Nu publiceras vägledningen! - Vi är glada. Läs mer</p>" in front
+    page = views.render_item(site, item, newer=None, older=None).decode()
+    assert 'content="Nu publiceras vägledningen! - Vi är glada. Läs mer"' in page
+    entry = json.loads(feeds.render_feeds(site, feeds.site_scope(site), [item])["feed.json"])
+    assert entry["items"][0]["summary"] == "Nu publiceras vägledningen! - Vi är glada. Läs mer"
+    # A no-break space on its own is meant; beside another space it is one space too many.
+    assert views.plain("85\u00a0% av  dem\u00a0 här") == "85\u00a0% av dem här"
+
+
+def test_item_page_prints_the_summary_once_when_the_body_begins_with_it():
+    site = _site()
+    once = [
+        ("Tre regioner ses i Växjö.", "<p>Tre regioner ses i Växjö. De talar om textil.</p>"),
+        ("Nu finns vägledningen!", "<p>Nu finns <strong>vägledningen</strong>!</p>"),
+        ("Frukost & samtal\nom handskar.", "<p>Frukost &amp; samtal om handskar.</p>"),
+        ("Ny rapport om handskar.", f'<p>Ny <a href="/{"x" * 900}">rapport</a> om handskar.</p>'),
+    ]
+    for summary, body in once:
+        page = views.render_item(
+            site, _item(summary=summary, body_html=body), newer=None, older=None
+        ).decode()
+        assert 'class="lead"' not in page, summary
+    twice = [
+        ("Tre regioner ses.", "<p>Tre regioner ses i Växjö.</p>"),
+        ("Tre regioner", "<p>Tre regionerna ses.</p>"),
+        ("Om handskar.", "<p>Något annat om handskar.</p>"),
+    ]
+    for summary, body in twice:
+        page = views.render_item(
+            site, _item(summary=summary, body_html=body), newer=None, older=None
+        ).decode()
+        assert f'<p class="lead">{summary}</p>' in page, summary
+
+
+def test_a_body_that_is_the_summary_without_its_period_is_printed_once():
+    page = views.render_item(
+        _site(),
+        _item(summary="Nu finns den!.", body_html="<p>Nu finns den!</p>"),
+        newer=None,
+        older=None,
+    ).decode()
+    assert 'class="lead"' not in page and "<p>Nu finns den!</p>" in page
+
+
+def test_feeds_leave_out_the_characters_xml_cannot_hold():
+    """U+FFFF and the other characters XML 1.0 forbids, in any field, from any path."""
+    site, bad = _site(), "\uffff\ufffe\x01\x0b\x1f\ud7ff"
+    item = _item(
+        title=f"Rubrik{bad} om å",
+        summary=f"Kort{bad} text.",
+        body_html=f"<p>Brödtext{bad}</p>",
+        author_name=f"Åsa{bad}",
+        attachments=[{"title": f"Plan{bad}", "url": f"https://example.org/plan{bad}.pdf"}],
+        regions=[f"region{bad}"],
+    )
+    for scope in (feeds.site_scope(site), feeds.tag_scope(site, "region", f"region{bad}")):
+        out = feeds.render_feeds(site, scope, [item])
+        for name in ("rss.xml", "atom.xml"):
+            parsed = feedparser.parse(out[name])
+            assert not parsed.bozo, parsed.get("bozo_exception")
+            assert parsed.entries[0].title == "Rubrik\ud7ff om å"
+        [entry] = json.loads(out["feed.json"])["items"]
+        assert (
+            entry["title"] == "Rubrik\ud7ff om å" and entry["summary"] == "Kort \ud7ff text."
+        )  # \x0b and \x1f: white space

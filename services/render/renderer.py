@@ -1,0 +1,257 @@
+"""Renders page groups (targets) from the database's current state into a site folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from services.render import failures, feeds, queries, views
+from services.render.output import SiteOutput
+from services.render.pages import (
+    Archive,
+    ItemUrl,
+    Latest,
+    MonthPages,
+    TagKind,
+    TagPages,
+    Target,
+    item_dir,
+    tag_dir,
+)
+from services.render.queries import Bounds
+from services.render.views import Month, Site
+from shared.db import is_postgres
+from shared.models import Item, RenderMonth
+from shared.visibility import is_visible, visible
+
+
+def count_months(session: Session, *, now: datetime, months: Iterable[str] | None = None) -> None:
+    """Bring the render_months rows of `months` (None: of every month) up to date."""
+    query = select(Item.month, func.count()).where(visible(now)).group_by(Item.month)
+    if months is not None:
+        months = sorted(set(months))
+        # One month's rows through the (month, slug) index: the same cost at any size.
+        query = query.where(Item.month.in_(months))
+    counts = dict(session.execute(query).all())
+    stale = select(RenderMonth.month).where(RenderMonth.month.not_in(counts))
+    if months is not None:
+        stale = stale.where(RenderMonth.month.in_(months))
+    gone = list(session.scalars(stale))
+    if gone:
+        session.execute(delete(RenderMonth).where(RenderMonth.month.in_(gone)))
+    if counts:
+        dialect = postgresql if is_postgres(session) else sqlite
+        statement = dialect.insert(RenderMonth).values(
+            [{"month": month, "count": count} for month, count in sorted(counts.items())]
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RenderMonth.month], set_={"count": statement.excluded.count}
+            )
+        )
+
+
+class Renderer:
+    """Renders page groups from the current database state into a site folder."""
+
+    def __init__(
+        self,
+        session: Session,
+        site: Site,
+        output: SiteOutput,
+        now: datetime,
+        *,
+        months: Iterable[str] | None = None,
+    ) -> None:
+        self.session = session
+        self.site = site
+        self.output = output
+        self.now = now
+        # The months whose item counts may have changed (an event's); None: every month.
+        self.months = None if months is None else sorted(set(months))
+
+    def render(self, target: Target) -> None:
+        match target:
+            case ItemUrl(month, slug):
+                self.render_item_url(month, slug)
+            case Latest():
+                self.render_latest()
+            case Archive():
+                self.render_archive()
+            case MonthPages(month):
+                self.render_month(month)
+            case TagPages(kind, slug):
+                self.render_tag(kind, slug)
+            case _:
+                raise ValueError(f"unknown target {target!r}")
+
+    def render_item_url(self, month: str, slug: str) -> None:
+        """Whatever belongs at an item URL: the item, a gone page, a redirect, or nothing."""
+        url = ItemUrl(month, slug)
+        item = queries.item_at(self.session, month, slug)
+        if item is not None:
+            if is_visible(item, now=self.now):
+                position = (item.published_at, item.id)
+                self.write_item(
+                    item,
+                    newer=queries.newer(self.session, position, now=self.now),
+                    older=queries.older(self.session, position, now=self.now),
+                )
+                self.output.remove(url.gone_page)
+            elif item.status == "withdrawn":
+                self.write_gone(url)
+            else:
+                self.remove_url(url)  # draft or scheduled: not public yet
+            return
+        moved = queries.moved_from(self.session, month, slug)
+        target = next(
+            (candidate for candidate in moved if is_visible(candidate, now=self.now)), None
+        )
+        if target is not None:
+            self.output.write(url.page, views.render_redirect(self.site, target))
+            self.output.remove(url.gone_page)
+        elif any(candidate.status == "withdrawn" for candidate in moved):
+            self.write_gone(url)
+        else:
+            self.remove_url(url)
+
+    def write_gone(self, url: ItemUrl) -> None:
+        """The Swedish page of a withdrawn item in place of its page: answered 410 Gone."""
+        self.output.write(url.gone_page, views.render_gone(self.site))
+        self.output.remove(url.page)
+
+    def remove_url(self, url: ItemUrl) -> None:
+        self.output.remove(url.gone_page)
+        self.output.remove(url.page)  # and its folder, now empty
+
+    def write_items(self, bounds: Bounds) -> int:
+        """The pages of the visible items after `after` up to `until` in date order; how many.
+
+        A window of three over the stream: each page's neighbours come from the stream itself
+        (a query only at the ends), so memory stays flat and there is no query per item."""
+        after, until = bounds
+        condition = visible(self.now)
+        if after is not None:
+            condition = and_(condition, queries.after(after))
+        if until is not None:
+            condition = and_(condition, queries.up_to(until))
+        older: Item | None = None
+        this: Item | None = None
+        count = 0
+        for newer in queries.stream(self.session, condition, ascending=True):
+            if this is None:
+                if after is not None:
+                    position = (newer.published_at, newer.id)
+                    older = queries.older(self.session, position, now=self.now)
+            else:
+                self.write_item(this, newer=newer, older=older)
+                older = this
+            this = newer
+            count += 1
+        if this is not None:
+            newer = None
+            if until is not None:
+                newer = queries.newer(self.session, (this.published_at, this.id), now=self.now)
+            self.write_item(this, newer=newer, older=older)
+        return count
+
+    def write_item(self, item: Item, *, newer: Item | None, older: Item | None) -> None:
+        path = f"{item_dir(item.month, item.slug)}/index.html"
+        try:
+            page = views.render_item(self.site, item, newer=newer, older=older)
+        except Exception as error:
+            if not failures.is_data_fault(error):
+                raise
+            self.left_out("item_page", item, error)
+            self.remove_url(ItemUrl(item.month, item.slug))  # no stale page, no empty folder
+            return
+        self.output.write(path, page)
+
+    def left_out(self, what: str, item: Item, error: Exception) -> None:
+        """An item render could not render into an item page, a listing or a feed."""
+        failures.left_out(item.id, what, error)
+        self.output.report.failed.add(str(item.id))
+
+    def listing(
+        self, render: Callable[[Sequence[Item]], bytes], items: Sequence[Item]
+    ) -> tuple[bytes, list[Item]]:
+        """A page that lists items, and the items it shows: all but those it cannot show."""
+        try:
+            return render(items), list(items)
+        except Exception as error:
+            if not failures.is_data_fault(error):
+                raise
+        # Rare, so simple: each item alone finds the ones at fault (a fault of the page itself
+        # fails without any item too, and stops the render).
+        shown = []
+        for item in items:
+            try:
+                render([item])
+            except Exception as error:
+                if not failures.is_data_fault(error):
+                    raise
+                self.left_out("listing", item, error)
+            else:
+                shown.append(item)
+        return render(shown), shown
+
+    def write_feeds(self, scope: feeds.FeedScope, base: str, items: Sequence[Item]) -> None:
+        left_out = partial(self.left_out, "feed")
+        for name, data in feeds.render_feeds(self.site, scope, items, left_out=left_out).items():
+            self.output.write(f"{base}{name}", data)
+
+    def render_latest(self) -> None:
+        items = queries.latest(self.session, now=self.now)
+        pages = queries.static_pages(self.session)
+        front, _ = self.listing(lambda shown: views.render_front(self.site, shown, pages), items)
+        self.output.write("index.html", front)
+        latest, _ = self.listing(lambda shown: views.render_latest(self.site, shown), items)
+        self.output.write("aktuellt/index.html", latest)
+        self.write_feeds(feeds.site_scope(self.site), "", items)
+
+    def render_archive(self, *, count: bool = True) -> list[Month]:
+        """The archive and the sitemap index; `count`: bring the month counts up to date first."""
+        if count:
+            count_months(self.session, now=self.now, months=self.months)
+        query = select(RenderMonth.month, RenderMonth.count).order_by(RenderMonth.month.desc())
+        months = [Month(month, count) for month, count in self.session.execute(query)]
+        self.output.write("arkiv/index.html", views.render_archive(self.site, months))
+        self.output.write("sitemap.xml", views.render_sitemap_index(self.site, months))
+        return months
+
+    def render_month(self, month: str) -> None:
+        page, sitemap = MonthPages(month).files()
+        items = queries.month_items(self.session, month, now=self.now)
+        if not items:
+            self.output.remove(page)
+            self.output.remove(sitemap)
+            return
+        data, shown = self.listing(lambda shown: views.render_month(self.site, month, shown), items)
+        self.output.write(page, data)
+        self.output.write(sitemap, views.render_month_sitemap(self.site, shown))
+
+    def render_tag(self, kind: TagKind, slug: str) -> None:
+        items = queries.tag_items(self.session, kind, slug, now=self.now)
+        base = tag_dir(kind, slug)
+        page, _ = self.listing(lambda shown: views.render_tag(self.site, kind, slug, shown), items)
+        self.output.write(f"{base}/index.html", page)
+        self.write_feeds(feeds.tag_scope(self.site, kind, slug), f"{base}/", items)
+
+    def render_chrome(self) -> None:
+        """Files no event changes: stylesheet, crawler files, 404, subscribe and static pages."""
+        for source in sorted(views.STATIC.rglob("*")):
+            if source.is_file():
+                relative = source.relative_to(views.STATIC).as_posix()
+                self.output.write(f"static/{relative}", source.read_bytes())
+        self.output.write("robots.txt", views.render_robots(self.site))
+        self.output.write("404.html", views.render_not_found(self.site))
+        self.output.write("prenumerera/index.html", views.render_subscribe(self.site))
+        pages = queries.static_pages(self.session)
+        for page in pages:
+            self.output.write(f"{page.slug}/index.html", views.render_static_page(self.site, page))
+        self.output.write("sitemaps/sidor.xml", views.render_pages_sitemap(self.site, pages))
