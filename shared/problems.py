@@ -32,6 +32,39 @@ TITLES = {
 }
 
 
+# The OpenAPI schema of a problem answer, for routes to declare the statuses they answer with.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that answers `codes` with problem+json."""
+    return {
+        code: {
+            "description": TITLES.get(code, "Fel"),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for code in codes
+    }
+
+
 class Problem(Exception):
     """Raise anywhere in a request to answer with problem+json."""
 

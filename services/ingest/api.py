@@ -4,23 +4,22 @@ deploys it alone (`uvicorn services.ingest.api:create_app --factory`)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ingest import service
-from services.ingest.auth import current_contributor, get_session
+from services.ingest.checks import REJECTED, CheckedRoute
+from services.ingest.deps import DbSession, current_contributor
 from services.ingest.schemas import (
     SLUG_PATTERN,
     ItemIn,
@@ -33,9 +32,8 @@ from shared import logging as shared_logging
 from shared import ops, outbox, problems
 from shared.config import get_settings
 from shared.models import Contributor
-from shared.problems import PROBLEM_JSON, TITLES, Problem
+from shared.problems import Problem, problem_responses
 
-MAX_REQUEST_BYTES = 1_048_576  # 1 MB: ten times the largest body a valid item can have
 ITEMS = "/api/v1/items"
 # A request first takes its title's slug unchecked; when that is taken it looks for a free
 # one, and a request that lost the race for its slug or idempotency key twice more takes a
@@ -45,118 +43,6 @@ ATTEMPTS = 6
 ITEM_WRITES = Counter(
     "newsroom_ingest_item_writes_total", "Items written through the API, by action.", ["action"]
 )
-REJECTED = Counter(
-    "newsroom_ingest_rejected_requests_total", "Requests refused before any write.", ["status"]
-)
-
-
-# --- request bodies ----------------------------------------------------------------------
-
-
-async def read_json_body(request: Request) -> None:
-    """Check type and size, then read and parse the JSON body before FastAPI touches it.
-
-    A body over 1 MB is refused from its Content-Length, or as soon as the streamed bytes pass
-    the limit, so it is never held whole in memory.
-    """
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
-    charset = next(
-        (
-            value.strip().strip('"').lower()
-            for key, _, value in (param.partition("=") for param in params.split(";"))
-            if key.strip().lower() == "charset"
-        ),
-        "utf-8",
-    )
-    if media_type.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
-        raise _refuse(415, "Skicka JSON: Content-Type: application/json (UTF-8).")
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise _refuse(400, "Ogiltig Content-Length.")
-        if int(length) > MAX_REQUEST_BYTES:
-            raise _refuse(413, f"Begäran är större än {MAX_REQUEST_BYTES // 1_048_576} MB.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise _refuse(413, f"Begäran är större än {MAX_REQUEST_BYTES // 1_048_576} MB.")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise _refuse(400, "Begäran saknar innehåll; skicka ett JSON-objekt.")
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _refuse(400, f"Begäran är inte giltig UTF-8 (byte {exc.start}).") from None
-    try:
-        parsed = json.loads(decoded, object_pairs_hook=_unique_keys)
-    except _DuplicateKey as exc:
-        raise _refuse(400, f"Fältet {exc} förekommer flera gånger.") from None
-    except json.JSONDecodeError as exc:
-        raise _refuse(
-            400, f"Begäran är inte giltig JSON: {exc.msg} (rad {exc.lineno}, kolumn {exc.colno})."
-        ) from None
-    except (ValueError, RecursionError):
-        raise _refuse(400, "Begäran är inte giltig JSON (för djup eller för stora tal).") from None
-    request._body = raw  # what Starlette's Request.body() and .json() return from now on
-    request._json = parsed
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Parsers disagree on {"title": "a", "title": "b"}; refuse it rather than guess.
-    seen: set[str] = set()
-    for key, _value in pairs:
-        if key in seen:
-            raise _DuplicateKey(key)
-        seen.add(key)
-    return dict(pairs)
-
-
-def _refuse(status: int, detail: str) -> Problem:
-    REJECTED.labels(str(status)).inc()
-    return Problem(status, detail, errors=[{"field": "body", "message": detail}])
-
-
-def _query_names(dependant: Any) -> set[str]:
-    names = {field.alias for field in dependant.query_params}
-    for dependency in dependant.dependencies:
-        names |= _query_names(dependency)
-    return names
-
-
-class CheckedRoute(APIRoute):
-    """A route that refuses unknown query parameters and reads its JSON body through
-    `read_json_body` before FastAPI does.
-
-    It travels with the router, so an app that includes `router` gets the same limits.
-    (FastAPI reads the body before any dependency runs, so a dependency would be too late.)
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        known = _query_names(self.dependant)
-        has_body = self.body_field is not None
-
-        async def checked_handler(request: Request) -> Response:
-            # A misspelt filter (?regoin=) must not silently return everything.
-            unknown = sorted(set(request.query_params) - known)
-            if unknown:
-                raise Problem(
-                    422,
-                    "Okänd parameter: " + ", ".join(unknown),
-                    errors=[{"field": name, "message": "okänd parameter"} for name in unknown],
-                )
-            if has_body:
-                await read_json_body(request)
-            return await handler(request)
-
-        return checked_handler
 
 
 # --- rate limit --------------------------------------------------------------------------
@@ -214,42 +100,12 @@ async def rate_limited(
 # --- routes ------------------------------------------------------------------------------
 
 
-def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    schema = {
-        "type": "object",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "message"],
-                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
-    }
-    return {
-        code: {
-            "description": TITLES.get(code, "Fel"),
-            "content": {PROBLEM_JSON: {"schema": schema}},
-        }
-        for code in codes
-    }
-
-
 AUTH_ERRORS = (401, 429)
 BODY_ERRORS = (400, 413, 415, 422)
 
 router = APIRouter(route_class=CheckedRoute, tags=["nyheter"])
 
 Writer = Annotated[Contributor, Depends(rate_limited)]
-DbSession = Annotated[Session, Depends(get_session)]
 ItemId = Annotated[uuid.UUID, Path(description="Nyhetens id.")]
 
 
@@ -278,7 +134,7 @@ def _commit(session: Session) -> None:
     status_code=201,
     response_model=ItemOut,
     summary="Publicera en nyhet (eller spara ett utkast)",
-    responses=_problem_responses(*AUTH_ERRORS, *BODY_ERRORS, 403, 409),
+    responses=problem_responses(*AUTH_ERRORS, *BODY_ERRORS, 403, 409),
 )
 def post_item(
     data: ItemIn,
@@ -343,7 +199,7 @@ def post_item(
     ITEMS,
     response_model=ItemPage,
     summary="Lista nyheter, nyast först",
-    responses=_problem_responses(*AUTH_ERRORS, 400, 422),
+    responses=problem_responses(*AUTH_ERRORS, 400, 422),
 )
 def get_items(
     contributor: Writer,
@@ -391,7 +247,7 @@ def get_items(
     ITEMS + "/{item_id}",
     response_model=ItemOut,
     summary="En nyhet, med ETag",
-    responses=_problem_responses(*AUTH_ERRORS, 404, 422),
+    responses=problem_responses(*AUTH_ERRORS, 404, 422),
 )
 def get_one_item(item_id: ItemId, contributor: Writer, session: DbSession) -> JSONResponse:
     item = service.get_item(session=session, contributor=contributor, item_id=item_id)
@@ -403,7 +259,7 @@ def get_one_item(item_id: ItemId, contributor: Writer, session: DbSession) -> JS
     ITEMS + "/{item_id}",
     response_model=ItemOut,
     summary="Ersätt en nyhet (If-Match krävs)",
-    responses=_problem_responses(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409, 412, 428),
+    responses=problem_responses(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409, 412, 428),
     # If-Match is read by hand so that its absence is 428 (RFC 6585), not a validation 422;
     # the schema still documents it as required.
     openapi_extra={
@@ -448,7 +304,7 @@ def put_item(
     ITEMS + "/{item_id}",
     response_model=ItemOut,
     summary="Återkalla en nyhet (redaktör)",
-    responses=_problem_responses(*AUTH_ERRORS, 403, 404, 412, 422),
+    responses=problem_responses(*AUTH_ERRORS, 403, 404, 412, 422),
 )
 def delete_item(
     item_id: ItemId,
@@ -513,4 +369,4 @@ def create_app() -> FastAPI:
     return app
 
 
-__all__ = ["create_app", "limiter", "read_json_body", "router"]
+__all__ = ["create_app", "limiter", "router"]

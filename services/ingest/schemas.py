@@ -306,19 +306,3 @@ class ItemPage(BaseModel):
 class TaxonomyEntry(BaseModel):
     slug: str
     name: str
-
-
-class FieldError(BaseModel):
-    field: str
-    message: str
-
-
-class ProblemOut(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from starlette.requests import Request
 
-from services.ingest import api
+from services.ingest import checks
 from shared.problems import Problem
 from tests.integration.test_ingest_api import ITEM, auth, client, make_token  # noqa: F401
 from tests.integration.test_ingest_items import events, snapshot
@@ -199,7 +199,7 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole():
     consumed = [0]
     request = _request({"content-type": "application/json"}, chunks, consumed)
     with pytest.raises(Problem) as caught:
-        asyncio.run(api.read_json_body(request))
+        asyncio.run(checks.read_json_body(request))
     assert caught.value.status == 413
     assert consumed[0] == 17  # 1 MB / 64 KiB + the one chunk that crossed the limit
 
@@ -208,7 +208,7 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole():
         {"content-type": "application/json", "content-length": "10485760"}, chunks, consumed
     )
     with pytest.raises(Problem) as caught:
-        asyncio.run(api.read_json_body(announced))
+        asyncio.run(checks.read_json_body(announced))
     assert caught.value.status == 413 and consumed[0] == 0
 
 
