@@ -17,7 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ingest import service
+from services.ingest import reading, service
 from services.ingest.checks import REJECTED, CheckedRoute
 from services.ingest.deps import DbSession, current_contributor
 from services.ingest.schemas import (
@@ -35,10 +35,6 @@ from shared.models import Contributor
 from shared.problems import Problem, problem_responses
 
 ITEMS = "/api/v1/items"
-# A request first takes its title's slug unchecked; when that is taken it looks for a free
-# one, and a request that lost the race for its slug or idempotency key twice more takes a
-# random slug suffix (see service.unique_slug), so a few attempts always suffice.
-ATTEMPTS = 6
 
 ITEM_WRITES = Counter(
     "newsroom_ingest_item_writes_total", "Items written through the API, by action.", ["action"]
@@ -150,49 +146,13 @@ def post_item(
         ),
     ] = None,
 ) -> JSONResponse:
-    fingerprint = service.request_hash(data) if idempotency_key else ""
-    for attempt in range(ATTEMPTS):
-        try:
-            if idempotency_key:
-                stored = service.find_idempotent(
-                    session=session,
-                    contributor=contributor,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                )
-                if stored is not None:
-                    return _item_response(
-                        stored.response, status_code=stored.status_code, location=True
-                    )
-            if attempt == 0 and not idempotency_key:
-                # The first attempt is one statement (item, tags and event; see
-                # service.insert_rows): atomic by itself, so it needs no BEGIN and COMMIT.
-                service.autocommit(session)
-            item = service.create_item(
-                session=session,
-                contributor=contributor,
-                data=data,
-                optimistic=attempt == 0,
-                contended=attempt >= 3,
-            )
-            body = service.item_json(item, contributor_name=contributor.name)
-            if idempotency_key:
-                service.remember_idempotent(
-                    session=session,
-                    contributor=contributor,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    status_code=201,
-                    response=body,
-                )
-            _commit(session)
-        except IntegrityError:
-            # A concurrent request took the slug or the idempotency key first: look again.
-            session.rollback()
-            continue
+    submitted = service.submit_item(
+        session=session, contributor=contributor, data=data, idempotency_key=idempotency_key
+    )
+    _commit(session)
+    if not submitted.replayed:
         ITEM_WRITES.labels("created").inc()
-        return _item_response(body, status_code=201, location=True)
-    raise Problem(409, "Nyheten kunde inte sparas på grund av samtidiga ändringar; försök igen.")
+    return _item_response(submitted.body, status_code=submitted.status_code, location=True)
 
 
 @router.get(
@@ -221,7 +181,7 @@ def get_items(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    items, next_cursor = service.list_items(
+    items, next_cursor = reading.list_items(
         session=session,
         contributor=contributor,
         region=region,
@@ -231,12 +191,12 @@ def get_items(
         cursor=cursor,
         limit=limit,
     )
-    names = service.contributor_names(session=session, items=items)
+    names = reading.contributor_names(session=session, items=items)
     if next_cursor:
         response.headers["Link"] = f'<{ITEMS}?cursor={next_cursor}&limit={limit}>; rel="next"'
     return {
         "items": [
-            service.item_json(item, contributor_name=names.get(item.contributor_id))
+            reading.item_json(item, contributor_name=names.get(item.contributor_id))
             for item in items
         ],
         "next_cursor": next_cursor,
@@ -250,9 +210,9 @@ def get_items(
     responses=problem_responses(*AUTH_ERRORS, 404, 422),
 )
 def get_one_item(item_id: ItemId, contributor: Writer, session: DbSession) -> JSONResponse:
-    item = service.get_item(session=session, contributor=contributor, item_id=item_id)
-    names = service.contributor_names(session=session, items=[item])
-    return _item_response(service.item_json(item, contributor_name=names.get(item.contributor_id)))
+    item = reading.get_item(session=session, contributor=contributor, item_id=item_id)
+    names = reading.contributor_names(session=session, items=[item])
+    return _item_response(reading.item_json(item, contributor_name=names.get(item.contributor_id)))
 
 
 @router.put(
@@ -278,20 +238,20 @@ def put_item(
     item_id: ItemId, data: ItemIn, contributor: Writer, session: DbSession, request: Request
 ) -> JSONResponse:
     if_match = request.headers.get("if-match", "")[:500].strip()
-    item = service.get_item(
+    item = reading.get_item(
         session=session, contributor=contributor, item_id=item_id, for_update=True
     )
     if not if_match:
         raise Problem(428, "Ange If-Match med nyhetens ETag för att undvika att skriva över.")
-    if not _etag_matches(if_match, service.etag_of(item)):
+    if not _etag_matches(if_match, reading.etag_of(item)):
         raise Problem(
             412,
             "Nyheten har ändrats sedan du hämtade den; hämta den igen.",
-            headers={"ETag": service.etag_of(item)},
+            headers={"ETag": reading.etag_of(item)},
         )
     try:
         service.update_item(session=session, contributor=contributor, item=item, data=data)
-        body = service.item_json(item, contributor_name=_name_of(session, item))
+        body = reading.item_json(item, contributor_name=_name_of(session, item))
         _commit(session)
     except IntegrityError:
         session.rollback()
@@ -312,30 +272,30 @@ def delete_item(
     session: DbSession,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=500)] = None,
 ) -> JSONResponse:
-    item = service.get_item(
+    item = reading.get_item(
         session=session, contributor=contributor, item_id=item_id, for_update=True
     )
-    if if_match and not _etag_matches(if_match, service.etag_of(item)):
+    if if_match and not _etag_matches(if_match, reading.etag_of(item)):
         raise Problem(412, "Nyheten har ändrats sedan du hämtade den.")
     service.withdraw_item(session=session, contributor=contributor, item=item)
-    body = service.item_json(item, contributor_name=_name_of(session, item))
+    body = reading.item_json(item, contributor_name=_name_of(session, item))
     _commit(session)
     ITEM_WRITES.labels("withdrawn").inc()
     return _item_response(body)
 
 
 def _name_of(session: Session, item: Any) -> str | None:
-    return service.contributor_names(session=session, items=[item]).get(item.contributor_id)
+    return reading.contributor_names(session=session, items=[item]).get(item.contributor_id)
 
 
 @router.get("/api/v1/regions", response_model=list[TaxonomyEntry], summary="Regioner")
 def get_regions() -> list[dict[str, str]]:
-    return service.taxonomy_entries("region")
+    return reading.taxonomy_entries("region")
 
 
 @router.get("/api/v1/topics", response_model=list[TaxonomyEntry], summary="Ämnen")
 def get_topics() -> list[dict[str, str]]:
-    return service.taxonomy_entries("topic")
+    return reading.taxonomy_entries("topic")
 
 
 # --- the standalone app ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.ingest.auth import TOKEN_PREFIX, hash_token
 from services.ingest.schemas import ItemIn
-from services.ingest.service import make_slug, month_of
+from services.ingest.slugs import make_slug, month_of
 
 VALID = {
     "title": "Året i korthet – Verksamhetsrapport 2020",
@@ -180,7 +180,7 @@ def test_tokens_are_hashed_with_sha256():
 
 
 def test_cursor_round_trip_and_tampering():
-    from services.ingest.service import decode_cursor, encode_cursor
+    from services.ingest.reading import decode_cursor, encode_cursor
     from shared.models import Item
     from shared.problems import Problem
 
