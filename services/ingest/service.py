@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.ingest import idempotency
 from services.ingest.permissions import check_owner, check_regions, is_editor
 from services.ingest.reading import item_json
-from services.ingest.schemas import ASCII_BLANKS, ItemIn
+from services.ingest.schemas import ItemIn
 from services.ingest.slugs import SlugChoice, make_slug, month_of, unique_slug
 from shared import outbox
 from shared.db import is_postgres, utcnow
@@ -62,24 +62,25 @@ def _sync_tags(item: Item) -> None:
 
 
 def _apply(item: Item, data: ItemIn, *, published_at: datetime) -> None:
-    # Plain-text fields lose surrounding blanks; the schema only promises something visible.
-    item.title = data.title.strip(ASCII_BLANKS)
-    item.summary = data.summary.strip(ASCII_BLANKS)
+    # Plain-text fields lose surrounding blanks (of any script); the schema only promises
+    # something visible.
+    item.title = data.title.strip()
+    item.summary = data.summary.strip()
     item.body_md = data.body
     item.body_html = render_markdown(data.body)
     item.published_at = published_at
     item.month = month_of(published_at)
     item.regions = list(data.regions)
     item.topics = list(data.topics)
-    item.author_name = data.author.name.strip(ASCII_BLANKS) if data.author else None
+    item.author_name = data.author.name.strip() if data.author else None
     item.author_email = str(data.author.email) if data.author and data.author.email else None
     item.attachments = [
-        {"title": attachment.title.strip(ASCII_BLANKS), "url": attachment.url}
+        {"title": attachment.title.strip(), "url": attachment.url}
         for attachment in data.attachments
     ]
     item.image = None
     if data.image:
-        item.image = {"url": data.image.url, "alt": data.image.alt.strip(ASCII_BLANKS)}
+        item.image = {"url": data.image.url, "alt": data.image.alt.strip()}
     item.status = data.status
 
 
