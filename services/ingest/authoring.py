@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from services.ingest.schemas import ItemIn
+from shared.problems import swedish_errors
 
 FENCE = "---"
 
@@ -82,9 +83,8 @@ def post_file(
             ItemIn.model_validate(data)
         except ValidationError as exc:
             print(f"{path} är inte giltig:", file=out)
-            for error in exc.errors():
-                field = ".".join(str(part) for part in error["loc"]) or "body"
-                print(f"  {field}: {error['msg']}", file=out)
+            for error in swedish_errors(list(exc.errors())):
+                print(f"  {error['field']}: {error['message']}", file=out)
             return 1
         print(f"{path} är giltig (inget skickades).", file=out)
         return 0

@@ -62,13 +62,30 @@ async def read_json_body(request: Request) -> None:
     except _DuplicateKey as exc:
         raise refuse(400, f"Fältet {exc} förekommer flera gånger.") from None
     except json.JSONDecodeError as exc:
+        what = _JSON_ERRORS.get(exc.msg, "fel i JSON-syntaxen")
         raise refuse(
-            400, f"Begäran är inte giltig JSON: {exc.msg} (rad {exc.lineno}, kolumn {exc.colno})."
+            400, f"Begäran är inte giltig JSON: {what} (rad {exc.lineno}, kolumn {exc.colno})."
         ) from None
     except (ValueError, RecursionError):
         raise refuse(400, "Begäran är inte giltig JSON (för djup eller för stora tal).") from None
     request._body = raw  # what Starlette's Request.body() and .json() return from now on
     request._json = parsed
+
+
+# The json module's messages (English) in Swedish.
+_JSON_ERRORS = {
+    "Expecting value": "ett värde saknas",
+    "Expecting ',' delimiter": "kommatecken saknas",
+    "Expecting ':' delimiter": "kolon saknas",
+    "Expecting property name enclosed in double quotes": (
+        "fältnamn ska stå inom dubbla citattecken"
+    ),
+    "Unterminated string starting at": "en text saknar avslutande citattecken",
+    "Invalid control character at": "otillåtet kontrolltecken i en text",
+    "Invalid \\escape": "ogiltig escape-sekvens",
+    "Invalid \\uXXXX escape": "ogiltig \\u-sekvens",
+    "Extra data": "mer data efter JSON-värdet",
+}
 
 
 class _DuplicateKey(ValueError):

@@ -150,13 +150,15 @@ class Image(_Strict):
     alt: ShortText = Field(description="Alternativtext; krävs för tillgänglighet.")
 
 
-def _check_tags(values: list[str], known: dict[str, str], kind: str) -> list[str]:
+def _check_tags(
+    values: list[str], known: dict[str, str], kind: str, unknown_kind: str
+) -> list[str]:
     duplicates = sorted({value for value in values if values.count(value) > 1})
     if duplicates:
         raise invalid(f"{kind} anges flera gånger: {', '.join(duplicates)}")
     unknown = [value for value in values if value not in known]
     if unknown:
-        raise invalid(f"okänd {kind}: {', '.join(unknown)}")
+        raise invalid(f"{unknown_kind}: {', '.join(unknown)}")
     return values
 
 
@@ -221,12 +223,12 @@ class ItemIn(_Strict):
     @field_validator("regions")
     @classmethod
     def _known_regions(cls, values: list[str]) -> list[str]:
-        return _check_tags(values, taxonomy.regions(), "region")
+        return _check_tags(values, taxonomy.regions(), "region", "okänd region")
 
     @field_validator("topics")
     @classmethod
     def _known_topics(cls, values: list[str]) -> list[str]:
-        return _check_tags(values, taxonomy.topics(), "ämne")
+        return _check_tags(values, taxonomy.topics(), "ämne", "okänt ämne")
 
 
 class ItemOut(BaseModel):

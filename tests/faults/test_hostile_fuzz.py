@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from services.ingest import api
 from shared.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from tests.integration.test_ingest_api import ITEM, auth, make_token
+from tests.integration.test_ingest_bad_input import assert_swedish
 
 MARKUP = st.lists(
     st.sampled_from(
@@ -131,5 +132,7 @@ def test_item_validation_never_answers_500(client):
         assert answer.status_code == 201 or answer.headers["content-type"].startswith(
             "application/problem+json"
         )
+        if answer.status_code != 201:
+            assert_swedish(answer.json())
 
     check()

@@ -87,3 +87,17 @@ def test_an_unreadable_file_is_exit_code_2(tmp_path):
     assert post_file(path=tmp_path / "finns-inte.md", url="http://x", token="t", out=out) == 2
     (tmp_path / "binär.md").write_bytes(b"\xff\xfe\x00")
     assert post_file(path=tmp_path / "binär.md", url="http://x", token="t", out=out) == 2
+
+
+def test_dry_run_errors_are_swedish(tmp_path):
+    path = tmp_path / "nyhet.md"
+    path.write_text(
+        "---\ntitle: Rubrik\nregions: [region-skane]\ntopics: [rymden]\nfärg: blå\n---\nText\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert post_file(path=path, url="http://127.0.0.1:9", token=None, dry_run=True, out=out) == 1
+    lines = out.getvalue().splitlines()
+    assert "  summary: fältet måste anges" in lines
+    assert "  topics: okänt ämne: rymden" in lines
+    assert "  färg: okänt fält" in lines
