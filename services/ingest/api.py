@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -25,6 +25,7 @@ from services.ingest.schemas import (
     ItemIn,
     ItemOut,
     ItemPage,
+    ItemStatus,
     TaxonomyEntry,
     Timestamp,
 )
@@ -167,7 +168,7 @@ def get_items(
     response: Response,
     region: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
     topic: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
-    status: Literal["published", "draft", "withdrawn"] | None = None,
+    status: ItemStatus | None = None,
     since: Annotated[
         Timestamp | None, Query(description="Publicerade från och med (ISO 8601 med tidszon).")
     ] = None,
@@ -263,7 +264,7 @@ def put_item(
 @router.delete(
     ITEMS + "/{item_id}",
     response_model=ItemOut,
-    summary="Återkalla en nyhet (redaktör)",
+    summary="Återkalla en nyhet (sin egen; redaktörer vilken som helst)",
     responses=problem_responses(*AUTH_ERRORS, 403, 404, 412, 422),
 )
 def delete_item(

@@ -26,7 +26,7 @@ def check_regions(*, contributor: Contributor, regions: list[str]) -> None:
         )
 
 
-def check_owner(*, contributor: Contributor, item: Item) -> None:
-    """A contributor changes its own items only."""
+def check_owner(*, contributor: Contributor, item: Item, action: str = "ändra") -> None:
+    """A contributor changes (or withdraws) its own items only."""
     if not is_editor(contributor) and item.contributor_id != contributor.id:
-        raise Problem(403, "Du får bara ändra dina egna nyheter.")
+        raise Problem(403, f"Du får bara {action} dina egna nyheter.")

@@ -9,15 +9,33 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from services.ingest.permissions import is_editor
 from services.ingest.schemas import ItemOut
 from shared import taxonomy
 from shared.config import get_settings
+from shared.db import utcnow
 from shared.models import Contributor, Item, ItemTag
 from shared.problems import Problem
+from shared.visibility import is_visible, visible
+
+
+def api_status(item: Item, *, now: datetime) -> str:
+    """The item's status as the API names it: a published item whose time has not come is
+    "scheduled"."""
+    if item.status == "published" and not is_visible(item, now=now):
+        return "scheduled"
+    return item.status
+
+
+def _status_condition(status: str, *, now: datetime) -> ColumnElement[bool]:
+    if status == "published":
+        return visible(now)
+    if status == "scheduled":
+        return and_(Item.status == "published", not_(visible(now)))
+    return Item.status == status
 
 
 def item_json(item: Item, *, contributor_name: str | None = None) -> dict[str, Any]:
@@ -31,7 +49,7 @@ def item_json(item: Item, *, contributor_name: str | None = None) -> dict[str, A
         month=item.month,
         path=item.path,
         url=get_settings().public_url + item.path,
-        status=item.status,
+        status=api_status(item, now=utcnow()),
         version=item.version,
         title=item.title,
         summary=item.summary,
@@ -58,7 +76,8 @@ def etag_of(item: Item) -> str:
 def get_item(
     *, session: Session, contributor: Contributor, item_id: uuid.UUID, for_update: bool = False
 ) -> Item:
-    """The item, or 404 (also for another contributor's draft, which is nobody else's business)."""
+    """The item, or 404 (also for another contributor's draft, scheduled or withdrawn item,
+    which is nobody else's business before it is public)."""
     # FOR UPDATE on PostgreSQL makes concurrent writers of one item queue instead of racing.
     item = session.get(Item, item_id, with_for_update=for_update)
     if item is None or not _may_see(contributor, item):
@@ -67,7 +86,12 @@ def get_item(
 
 
 def _may_see(contributor: Contributor, item: Item) -> bool:
-    return item.status != "draft" or is_editor(contributor) or item.contributor_id == contributor.id
+    # Contributors see what readers see, and their own items; editors everything.
+    return (
+        is_visible(item, now=utcnow())
+        or is_editor(contributor)
+        or item.contributor_id == contributor.id
+    )
 
 
 def encode_cursor(item: Item) -> str:
@@ -104,15 +128,16 @@ def list_items(
     limit: int = 20,
 ) -> tuple[list[Item], str | None]:
     """Items newest first, filtered, one keyset page at a time (stable under new posts)."""
+    now = utcnow()
     query = select(Item)
     if not is_editor(contributor):
-        query = query.where(or_(Item.status != "draft", Item.contributor_id == contributor.id))
+        query = query.where(or_(visible(now), Item.contributor_id == contributor.id))
     for kind, slug in (("region", region), ("topic", topic)):
         if slug:
             tagged = select(ItemTag.item_id).where(ItemTag.kind == kind, ItemTag.slug == slug)
             query = query.where(Item.id.in_(tagged))
     if status:
-        query = query.where(Item.status == status)
+        query = query.where(_status_condition(status, now=now))
     if since:
         query = query.where(Item.published_at >= since)
     if cursor:

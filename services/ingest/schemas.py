@@ -231,6 +231,10 @@ class ItemIn(_Strict):
         return _check_tags(values, taxonomy.topics(), "ämne", "okänt ämne")
 
 
+# What the API reports: "scheduled" is a published item whose time has not come.
+ItemStatus = Literal["published", "scheduled", "draft", "withdrawn"]
+
+
 class ItemOut(BaseModel):
     """A stored item as the API answers it."""
 
@@ -239,7 +243,7 @@ class ItemOut(BaseModel):
     month: str
     path: str
     url: str
-    status: Literal["published", "draft", "withdrawn"]
+    status: ItemStatus
     version: int
     title: str
     summary: str

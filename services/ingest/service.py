@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ingest import idempotency
-from services.ingest.permissions import check_owner, check_regions, is_editor
+from services.ingest.permissions import check_owner, check_regions
 from services.ingest.reading import item_json
 from services.ingest.schemas import ItemIn
 from services.ingest.slugs import SlugChoice, make_slug, month_of, unique_slug
@@ -262,8 +262,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
 
 def withdraw_item(*, session: Session, contributor: Contributor, item: Item) -> Item:
     """Take an item off the site and out of the feeds; the record stays for the audit trail."""
-    if not is_editor(contributor):
-        raise Problem(403, "Endast redaktörer får återkalla nyheter.")
+    check_owner(contributor=contributor, item=item, action="återkalla")
     if item.status == "withdrawn":
         return item
     before = ItemPlace.of(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -146,6 +147,58 @@ def test_contributors_see_their_own_drafts_only(client, editor, skane):
     assert client.get(f"/api/v1/items/{mine['id']}", headers=auth(editor)).status_code == 200
 
 
+def test_embargoes_hold_contributors_see_only_their_own_non_public_items(client, editor, skane):
+    later = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+    colleague = make_token(name="Kollega i Skåne", region="region-skane")
+    public = post(client, skane, **{**SKANE, "title": "Offentlig"})
+    scheduled = post(client, skane, **{**SKANE, "title": "Embargo", "published_at": later})
+    draft = post(client, skane, **{**SKANE, "title": "Utkast", "status": "draft"})
+    withdrawn = post(client, skane, **{**SKANE, "title": "Återkallad"})
+    assert client.delete(f"/api/v1/items/{withdrawn['id']}", headers=auth(editor)).is_success
+    hidden = {scheduled["id"], draft["id"], withdrawn["id"]}
+
+    def listed(token, **params) -> set[str]:
+        response = client.get("/api/v1/items", params=params, headers=auth(token))
+        assert response.status_code == 200, response.text
+        return {item["id"] for item in response.json()["items"]}
+
+    assert listed(colleague) == {public["id"]}
+    for status in ("scheduled", "draft", "withdrawn"):
+        assert listed(colleague, status=status) == set()
+    for item_id in hidden:
+        assert client.get(f"/api/v1/items/{item_id}", headers=auth(colleague)).status_code == 404
+    assert client.get(f"/api/v1/items/{public['id']}", headers=auth(colleague)).status_code == 200
+    # The author and the editors see everything.
+    assert listed(skane) == listed(editor) == hidden | {public["id"]}
+    for token in (skane, editor):
+        for item_id in hidden:
+            assert client.get(f"/api/v1/items/{item_id}", headers=auth(token)).status_code == 200
+
+
+def test_a_published_item_whose_time_has_not_come_is_scheduled(client, editor):
+    later = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+    scheduled = post(client, editor, published_at=later)
+    assert scheduled["status"] == "scheduled"
+    public = post(client, editor)
+    assert public["status"] == "published"
+    got = client.get(f"/api/v1/items/{scheduled['id']}", headers=auth(editor)).json()
+    assert got["status"] == "scheduled"
+
+    def ids(status: str) -> list[str]:
+        response = client.get("/api/v1/items", params={"status": status}, headers=auth(editor))
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert ids("scheduled") == [scheduled["id"]]
+    assert ids("published") == [public["id"]]
+    # Its time moved to the past: it is public now.
+    moved = put(client, editor, scheduled, published_at="2021-03-26T09:00:00+01:00")
+    assert moved.json()["status"] == "published"
+    assert ids("scheduled") == []
+    schema = client.get("/api/openapi.json").json()
+    assert "scheduled" in json.dumps(schema["components"]["schemas"]["ItemOut"])
+
+
 # --- replacing ---------------------------------------------------------------------------
 
 
@@ -277,11 +330,15 @@ def test_a_visible_item_moved_into_the_future_leaves_now_and_returns_then(client
 # --- withdrawing -------------------------------------------------------------------------
 
 
-def test_only_editors_withdraw(client, editor, skane):
+def test_contributors_withdraw_their_own_items_and_editors_any(client, editor, skane):
     item = post(client, skane, **SKANE)
-    assert client.delete(f"/api/v1/items/{item['id']}", headers=auth(skane)).status_code == 403
+    colleague = make_token(name="Kollega i Skåne", region="region-skane")
+    refused = client.delete(f"/api/v1/items/{item['id']}", headers=auth(colleague))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Du får bara återkalla dina egna nyheter."
+    assert [e.type for e in events()] == ["item.published"]
 
-    response = client.delete(f"/api/v1/items/{item['id']}", headers=auth(editor))
+    response = client.delete(f"/api/v1/items/{item['id']}", headers=auth(skane))
     assert response.status_code == 200
     assert response.json()["status"] == "withdrawn" and response.json()["version"] == 2
     published, withdrawn = events()
@@ -293,8 +350,11 @@ def test_only_editors_withdraw(client, editor, skane):
         assert stored.status == "withdrawn" and stored.withdrawn_at is not None
         assert not any(tag.visible for tag in stored.tags)
 
+    theirs = post(client, skane, **{**SKANE, "title": "En till"})
+    assert client.delete(f"/api/v1/items/{theirs['id']}", headers=auth(editor)).status_code == 200
+
     again = client.delete(f"/api/v1/items/{item['id']}", headers=auth(editor))
-    assert again.status_code == 200 and len(events()) == 2
+    assert again.status_code == 200 and len(events()) == 4
     assert put(client, editor, again.json()).status_code == 409
 
 
