@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -211,6 +212,22 @@ def _phrase(status: int) -> str | None:
         return None
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette names the methods of the first route whose path matched; the address takes
+    # those of every route with that path. Only a mounted app (the static site) matched: GET.
+    routes = request.app.router.routes
+    methods = {
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        for route in routes
+        if not isinstance(route, Mount)
+        and route.matches({**request.scope, "method": method})[0] is Match.FULL
+    }
+    if not methods and any(isinstance(route, Mount) for route in routes):
+        methods = {"GET", "HEAD"}
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Make every error of `app` a problem+json answer, never an HTML page or a bare 500."""
 
@@ -252,9 +269,7 @@ def install(app: FastAPI) -> None:
         detail = str(exc.detail)
         if detail == _phrase(exc.status_code):  # Starlette's English default
             detail = DETAILS.get(exc.status_code) or TITLES.get(exc.status_code, "Fel") + "."
-        return problem_response(
-            exc.status_code,
-            detail,
-            headers=getattr(exc, "headers", None),
-            instance=request.url.path,
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem_response(exc.status_code, detail, headers=headers, instance=request.url.path)

@@ -4,6 +4,7 @@ deploys it alone (`uvicorn services.ingest.api:create_app --factory`)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -121,6 +122,54 @@ def _etag_matches(if_match: str, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+# RFC 9110 13.1.1: "*" or a list of entity tags ("…" or W/"…"), at most 500 characters
+# (ASCII: the obsolete bytes above 0x7F are no part of any ETag this API gives out).
+_ETAG = r'(?:W/)?"[!#-~]*"'
+IF_MATCH_PATTERN = rf"^(?:\*|{_ETAG}(?:[ \t]*,[ \t]*{_ETAG})*)$"
+IF_MATCH_MAX = 500
+
+
+def _if_match_parameter(*, required: bool) -> dict[str, Any]:
+    # If-Match is read by hand (`_if_match`) so that its absence is 428 (RFC 6585) where it is
+    # required, not a validation 422; the schema documents it all the same.
+    return {
+        "parameters": [
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": required,
+                "description": "ETag från GET av nyheten (eller * för vilken version som helst).",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IF_MATCH_MAX,
+                    "pattern": IF_MATCH_PATTERN,
+                },
+            }
+        ]
+    }
+
+
+def _if_match(request: Request) -> str | None:
+    """The If-Match header, None when absent; 422 when it is no list of entity tags or longer
+    than the schema allows (never cut short: a cut list could match where the whole does not)."""
+    value = request.headers.get("if-match")
+    if value is None:
+        return None
+    if len(value) > IF_MATCH_MAX or not re.fullmatch(IF_MATCH_PATTERN, value.strip()):
+        message = (
+            f"får vara högst {IF_MATCH_MAX} tecken"
+            if len(value) > IF_MATCH_MAX
+            else 'ska vara en ETag från GET, t.ex. "…-v1", eller *'
+        )
+        raise Problem(
+            422,
+            "If-Match är ogiltig.",
+            errors=[{"field": "If-Match", "message": message}],
+        )
+    return value.strip()
+
+
 def _commit(session: Session) -> None:
     session.commit()
     outbox.wake()
@@ -174,10 +223,10 @@ def get_items(
     ] = None,
     cursor: Annotated[
         str | None,
+        # Checked by reading.decode_cursor (400, like every other wrong cursor); documented here.
         Query(
-            max_length=500,
-            pattern=r"^[A-Za-z0-9_-]+$",
             description="`next_cursor` från förra sidan.",
+            json_schema_extra={"pattern": reading.CURSOR_PATTERN, "maxLength": 60},
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -221,24 +270,12 @@ def get_one_item(item_id: ItemId, contributor: Writer, session: DbSession) -> JS
     response_model=ItemOut,
     summary="Ersätt en nyhet (If-Match krävs)",
     responses=problem_responses(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409, 412, 428),
-    # If-Match is read by hand so that its absence is 428 (RFC 6585), not a validation 422;
-    # the schema still documents it as required.
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "If-Match",
-                "in": "header",
-                "required": True,
-                "description": "ETag från GET av nyheten (eller * för vilken version som helst).",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 500},
-            }
-        ]
-    },
+    openapi_extra=_if_match_parameter(required=True),
 )
 def put_item(
     item_id: ItemId, data: ItemIn, contributor: Writer, session: DbSession, request: Request
 ) -> JSONResponse:
-    if_match = request.headers.get("if-match", "")[:500].strip()
+    if_match = _if_match(request)
     item = reading.get_item(
         session=session, contributor=contributor, item_id=item_id, for_update=True
     )
@@ -266,13 +303,12 @@ def put_item(
     response_model=ItemOut,
     summary="Återkalla en nyhet (sin egen; redaktörer vilken som helst)",
     responses=problem_responses(*AUTH_ERRORS, 403, 404, 412, 422),
+    openapi_extra=_if_match_parameter(required=False),
 )
 def delete_item(
-    item_id: ItemId,
-    contributor: Writer,
-    session: DbSession,
-    if_match: Annotated[str | None, Header(alias="If-Match", max_length=500)] = None,
+    item_id: ItemId, contributor: Writer, session: DbSession, request: Request
 ) -> JSONResponse:
+    if_match = _if_match(request)
     item = reading.get_item(
         session=session, contributor=contributor, item_id=item_id, for_update=True
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from html.parser import HTMLParser
 
 import pytest
@@ -330,3 +331,11 @@ def test_every_other_refusal_is_swedish(client, editor):
         problem = assert_problem(response, status)
         assert words in json.dumps(problem, ensure_ascii=False), problem
         assert_swedish(problem)
+
+
+def test_a_wrong_method_names_every_method_the_address_takes(client):
+    response = client.options("/api/v1/items")
+    assert_problem(response, 405)
+    assert response.headers["Allow"] == "GET, POST"
+    response = client.post(f"/api/v1/items/{uuid.uuid4()}", json=ITEM)
+    assert response.headers["Allow"] == "DELETE, GET, PUT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -133,9 +134,30 @@ def test_a_misspelt_filter_is_refused_not_ignored(client, editor):
 
 
 def test_a_bad_cursor_is_a_clear_400(client, editor):
-    response = client.get("/api/v1/items", params={"cursor": "bm9wZQ"}, headers=auth(editor))
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "cursor"
+    for bad in ("bm9wZQ", "0", "20210325T080000Z_" + "0" * 31, "x" * 1000):
+        response = client.get("/api/v1/items", params={"cursor": bad}, headers=auth(editor))
+        assert response.status_code == 400, bad
+        assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_every_cursor_the_schema_describes_is_accepted(client, editor):
+    older = post(client, editor, published_at="2021-02-10T09:00:00+01:00")
+    schema = client.get("/api/openapi.json").json()
+    [cursor] = [
+        p for p in schema["paths"]["/api/v1/items"]["get"]["parameters"] if p["name"] == "cursor"
+    ]
+    pattern = cursor["schema"]["pattern"]
+    # A position in the list, not a pointer to an item: every one the pattern allows is one.
+    for position in (
+        "20210301T000000Z_" + "f" * 32,
+        "20210230T235959.5Z_" + "0" * 32,  # 30 February: two days after the 28th
+        "10000101T000000.123456Z_" + "a" * 32,
+    ):
+        assert re.fullmatch(pattern, position), position
+        response = client.get("/api/v1/items", params={"cursor": position}, headers=auth(editor))
+        assert response.status_code == 200, response.text
+        expected = [older["id"]] if position.startswith("2021") else []
+        assert [item["id"] for item in response.json()["items"]] == expected
 
 
 def test_contributors_see_their_own_drafts_only(client, editor, skane):
@@ -356,6 +378,24 @@ def test_contributors_withdraw_their_own_items_and_editors_any(client, editor, s
     again = client.delete(f"/api/v1/items/{item['id']}", headers=auth(editor))
     assert again.status_code == 200 and len(events()) == 4
     assert put(client, editor, again.json()).status_code == 409
+
+
+def test_a_malformed_or_overlong_if_match_is_refused_not_truncated(client, editor):
+    item = post(client, editor)
+    etag = f'"{item["id"]}-v1"'
+    before = snapshot()
+    overlong = etag + ", " + ", ".join(['"x"'] * 200)  # the right ETag within its first 500
+    for if_match in (overlong, "0", "null", 'abc"', f"{etag}; x"):
+        for method, body in (("PUT", ITEM), ("DELETE", None)):
+            response = client.request(
+                method,
+                f"/api/v1/items/{item['id']}",
+                headers={**auth(editor), "If-Match": if_match},
+                json=body,
+            )
+            assert response.status_code == 422, (if_match, response.text)
+            assert response.json()["errors"][0]["field"] == "If-Match"
+    assert snapshot() == before
 
 
 def test_withdraw_with_a_stale_if_match_is_412(client, editor):
