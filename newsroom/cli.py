@@ -205,7 +205,7 @@ def post(file: Path, url: str | None, token: str | None, dry_run: bool) -> None:
         url=url or get_settings().public_url,
         token=token,
         dry_run=dry_run,
-        out=click.get_text_stream("stdout"),
+        out=sys.stdout,
     )
     sys.exit(code)
 
