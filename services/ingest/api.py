@@ -4,7 +4,6 @@ deploys it alone (`uvicorn services.ingest.api:create_app --factory`)."""
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 import uuid
@@ -18,7 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ingest import reading, service
+from services.ingest import checks, reading, service
 from services.ingest.checks import REJECTED, CheckedRoute
 from services.ingest.deps import DbSession, current_contributor
 from services.ingest.schemas import (
@@ -114,60 +113,6 @@ def _item_response(
     if location:
         headers["Location"] = f"{ITEMS}/{body['id']}"
     return JSONResponse(body, status_code=status_code, headers=headers)
-
-
-def _etag_matches(if_match: str, etag: str) -> bool:
-    # Strong comparison (RFC 9110 13.1.1): a weak validator never matches.
-    candidates = [candidate.strip() for candidate in if_match.split(",")]
-    return "*" in candidates or etag in candidates
-
-
-# RFC 9110 13.1.1: "*" or a list of entity tags ("…" or W/"…"), at most 500 characters
-# (ASCII: the obsolete bytes above 0x7F are no part of any ETag this API gives out).
-_ETAG = r'(?:W/)?"[!#-~]*"'
-IF_MATCH_PATTERN = rf"^(?:\*|{_ETAG}(?:[ \t]*,[ \t]*{_ETAG})*)$"
-IF_MATCH_MAX = 500
-
-
-def _if_match_parameter(*, required: bool) -> dict[str, Any]:
-    # If-Match is read by hand (`_if_match`) so that its absence is 428 (RFC 6585) where it is
-    # required, not a validation 422; the schema documents it all the same.
-    return {
-        "parameters": [
-            {
-                "name": "If-Match",
-                "in": "header",
-                "required": required,
-                "description": "ETag från GET av nyheten (eller * för vilken version som helst).",
-                "schema": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": IF_MATCH_MAX,
-                    "pattern": IF_MATCH_PATTERN,
-                },
-            }
-        ]
-    }
-
-
-def _if_match(request: Request) -> str | None:
-    """The If-Match header, None when absent; 422 when it is no list of entity tags or longer
-    than the schema allows (never cut short: a cut list could match where the whole does not)."""
-    value = request.headers.get("if-match")
-    if value is None:
-        return None
-    if len(value) > IF_MATCH_MAX or not re.fullmatch(IF_MATCH_PATTERN, value.strip()):
-        message = (
-            f"får vara högst {IF_MATCH_MAX} tecken"
-            if len(value) > IF_MATCH_MAX
-            else 'ska vara en ETag från GET, t.ex. "…-v1", eller *'
-        )
-        raise Problem(
-            422,
-            "If-Match är ogiltig.",
-            errors=[{"field": "If-Match", "message": message}],
-        )
-    return value.strip()
 
 
 def _commit(session: Session) -> None:
@@ -270,18 +215,18 @@ def get_one_item(item_id: ItemId, contributor: Writer, session: DbSession) -> JS
     response_model=ItemOut,
     summary="Ersätt en nyhet (If-Match krävs)",
     responses=problem_responses(*AUTH_ERRORS, *BODY_ERRORS, 403, 404, 409, 412, 428),
-    openapi_extra=_if_match_parameter(required=True),
+    openapi_extra=checks.if_match_parameter(required=True),
 )
 def put_item(
     item_id: ItemId, data: ItemIn, contributor: Writer, session: DbSession, request: Request
 ) -> JSONResponse:
-    if_match = _if_match(request)
+    if_match = checks.read_if_match(request)
     item = reading.get_item(
         session=session, contributor=contributor, item_id=item_id, for_update=True
     )
     if not if_match:
         raise Problem(428, "Ange If-Match med nyhetens ETag för att undvika att skriva över.")
-    if not _etag_matches(if_match, reading.etag_of(item)):
+    if not checks.etag_matches(if_match, reading.etag_of(item)):
         raise Problem(
             412,
             "Nyheten har ändrats sedan du hämtade den; hämta den igen.",
@@ -303,16 +248,16 @@ def put_item(
     response_model=ItemOut,
     summary="Återkalla en nyhet (sin egen; redaktörer vilken som helst)",
     responses=problem_responses(*AUTH_ERRORS, 403, 404, 412, 422),
-    openapi_extra=_if_match_parameter(required=False),
+    openapi_extra=checks.if_match_parameter(required=False),
 )
 def delete_item(
     item_id: ItemId, contributor: Writer, session: DbSession, request: Request
 ) -> JSONResponse:
-    if_match = _if_match(request)
+    if_match = checks.read_if_match(request)
     item = reading.get_item(
         session=session, contributor=contributor, item_id=item_id, for_update=True
     )
-    if if_match and not _etag_matches(if_match, reading.etag_of(item)):
+    if if_match and not checks.etag_matches(if_match, reading.etag_of(item)):
         raise Problem(412, "Nyheten har ändrats sedan du hämtade den.")
     service.withdraw_item(session=session, contributor=contributor, item=item)
     body = reading.item_json(item, contributor_name=_name_of(session, item))

@@ -1,9 +1,10 @@
-"""Checks a request passes before FastAPI parses it: known query parameters, and a JSON body
-of the right type, size and syntax."""
+"""Checks a request passes before the route works on it: known query parameters, a JSON body
+of the right type, size and syntax (before FastAPI parses it), and a well-formed If-Match."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -144,4 +145,70 @@ class CheckedRoute(APIRoute):
         return checked_handler
 
 
-__all__ = ["MAX_REQUEST_BYTES", "REJECTED", "CheckedRoute", "read_json_body", "refuse"]
+def etag_matches(if_match: str, etag: str) -> bool:
+    """Whether an If-Match header names `etag` (or any version, "*")."""
+    # Strong comparison (RFC 9110 13.1.1): a weak validator never matches.
+    candidates = [candidate.strip() for candidate in if_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+# RFC 9110 13.1.1: "*" or a list of entity tags ("…" or W/"…"), at most 500 characters
+# (ASCII: the obsolete bytes above 0x7F are no part of any ETag this API gives out).
+_ETAG = r'(?:W/)?"[!#-~]*"'
+IF_MATCH_PATTERN = rf"^(?:\*|{_ETAG}(?:[ \t]*,[ \t]*{_ETAG})*)$"
+IF_MATCH_MAX = 500
+
+
+def if_match_parameter(*, required: bool) -> dict[str, Any]:
+    """The `openapi_extra` that documents If-Match on a route."""
+    # If-Match is read by hand (`read_if_match`) so that its absence is 428 (RFC 6585) where it is
+    # required, not a validation 422; the schema documents it all the same.
+    return {
+        "parameters": [
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": required,
+                "description": "ETag från GET av nyheten (eller * för vilken version som helst).",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IF_MATCH_MAX,
+                    "pattern": IF_MATCH_PATTERN,
+                },
+            }
+        ]
+    }
+
+
+def read_if_match(request: Request) -> str | None:
+    """The If-Match header, None when absent; 422 when it is no list of entity tags or longer
+    than the schema allows (never cut short: a cut list could match where the whole does not)."""
+    value = request.headers.get("if-match")
+    if value is None:
+        return None
+    if len(value) > IF_MATCH_MAX or not re.fullmatch(IF_MATCH_PATTERN, value.strip()):
+        message = (
+            f"får vara högst {IF_MATCH_MAX} tecken"
+            if len(value) > IF_MATCH_MAX
+            else 'ska vara en ETag från GET, t.ex. "…-v1", eller *'
+        )
+        raise Problem(
+            422,
+            "If-Match är ogiltig.",
+            errors=[{"field": "If-Match", "message": message}],
+        )
+    return value.strip()
+
+
+__all__ = [
+    "IF_MATCH_PATTERN",
+    "MAX_REQUEST_BYTES",
+    "REJECTED",
+    "CheckedRoute",
+    "etag_matches",
+    "if_match_parameter",
+    "read_if_match",
+    "read_json_body",
+    "refuse",
+]

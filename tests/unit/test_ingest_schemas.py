@@ -216,7 +216,7 @@ def test_rate_limiter_allows_a_burst_then_says_how_long_to_wait():
     ],
 )
 def test_if_match_uses_strong_comparison(header, matches):
-    from services.ingest.api import _etag_matches
+    from services.ingest.checks import etag_matches as _etag_matches
 
     assert _etag_matches(header, '"abc-v2"') is matches
 
