@@ -97,7 +97,7 @@ class Bench:
         self.log(f"archive of {items} items loaded in {time.perf_counter() - began:.1f} s")
 
     def contributors(self, count: int) -> list[str]:
-        from services.ingest.auth import add_contributor
+        from services.ingest.contributors import add_contributor
         from shared.db import session_scope
 
         tokens = []

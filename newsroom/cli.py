@@ -90,11 +90,22 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    from shared.migrate import upgrade
+    """Apply every pending migration and say which."""
+    from sqlalchemy.engine import make_url
 
-    upgrade()
-    click.echo("Database is up to date.", err=True)
+    from shared.migrate import current_revisions, upgrade
+
+    url = get_settings().database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    applied = upgrade()
+    at = ", ".join(current_revisions()) or "none"
+    if not applied:
+        click.echo(f"{shown} is up to date at revision {at}; no migration to apply.")
+    else:
+        click.echo(f"Applied {len(applied)} migration{'s' * (len(applied) != 1)} to {shown}:")
+        for revision in applied:
+            click.echo(f"  {revision.id}  {revision.title}")
+        click.echo(f"The database is now at revision {at}.")
     from services.search.index import unfilled
     from shared.db import session_scope
 
@@ -107,7 +118,24 @@ def db_upgrade() -> None:
 
 @main.group()
 def contributor() -> None:
-    """People who may post through the API."""
+    """People who may post through the API: their tokens, roles, regions and addresses."""
+
+
+def _contributor_command(action):
+    """Run `action(session)` in one transaction; a refusal becomes the command's error."""
+    from services.ingest.contributors import ContributorError
+    from shared.db import session_scope
+
+    try:
+        with session_scope() as session:
+            return action(session)
+    except ContributorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _show_token(message: str, token: str) -> None:
+    click.echo(f"{message} The token is shown only once:")
+    click.echo(token)
 
 
 @contributor.command("add")
@@ -116,51 +144,108 @@ def contributor() -> None:
 @click.option(
     "--role", type=click.Choice(["contributor", "editor", "admin"]), default="contributor"
 )
-def contributor_add(name: str, region: str, role: str) -> None:
+@click.option("--email", default=None, help="The address the person signs in with.")
+def contributor_add(name: str, region: str, role: str, email: str | None) -> None:
     """Add a contributor and print the token, once, alone on the last line."""
-    from services.ingest.auth import add_contributor
-    from shared.db import session_scope
+    from services.ingest.contributors import add_contributor
 
-    try:
-        with session_scope() as session:
-            token = add_contributor(session=session, name=name, region=region, role=role)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Contributor {name!r} ({role}, {region}) added. The token is shown only once:")
-    click.echo(token)
+    token = _contributor_command(
+        lambda session: add_contributor(
+            session=session, name=name, region=region, role=role, email=email
+        )
+    )
+    _show_token(f"Contributor {name!r} ({role}, {region}) added.", token)
+
+
+@contributor.command("list")
+def contributor_list() -> None:
+    """Show every contributor: name, role, region, e-mail and status (never a token)."""
+    from services.ingest.contributors import list_contributors
+
+    def rows(session) -> list[tuple[str, ...]]:
+        return [
+            (
+                person.name,
+                person.role,
+                person.region,
+                person.email or "-",
+                f"revoked {person.revoked_at:%Y-%m-%d}" if person.revoked_at else "active",
+                f"{person.created_at:%Y-%m-%d}",
+            )
+            for person in list_contributors(session=session)
+        ]
+
+    table = [("NAME", "ROLE", "REGION", "E-MAIL", "STATUS", "ADDED"), *_contributor_command(rows)]
+    if len(table) == 1:
+        click.echo("No contributors yet; add one with `newsroom contributor add`.")
+        return
+    widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
+    for row in table:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @contributor.command("revoke")
 @click.argument("name")
 def contributor_revoke(name: str) -> None:
-    """Revoke a contributor's token at once."""
-    from services.ingest.auth import revoke_contributor
-    from shared.db import session_scope
+    """Revoke a contributor's token at once (within 2 seconds in every ingest process)."""
+    from services.ingest.contributors import revoke_contributor
 
-    with session_scope() as session:
-        if not revoke_contributor(session=session, name=name):
-            raise click.ClickException(f"no active contributor named {name!r}")
-    click.echo(f"Token of {name!r} revoked.")
+    if not _contributor_command(lambda session: revoke_contributor(session=session, name=name)):
+        raise click.ClickException(f"no contributor named {name!r}")
+    click.echo(f"Contributor {name!r} revoked; the token stops working within 2 seconds.")
+
+
+@contributor.command("reactivate")
+@click.argument("name")
+def contributor_reactivate(name: str) -> None:
+    """Let a revoked contributor post again; print a new token alone on the last line."""
+    from services.ingest.contributors import reactivate_contributor
+
+    token = _contributor_command(lambda session: reactivate_contributor(session=session, name=name))
+    _show_token(f"Contributor {name!r} reactivated; the old token stays revoked.", token)
+
+
+@contributor.command("rotate")
+@click.argument("name")
+def contributor_rotate(name: str) -> None:
+    """Replace a contributor's token; print the new one alone on the last line."""
+    from services.ingest.contributors import rotate_token
+
+    token = _contributor_command(lambda session: rotate_token(session=session, name=name))
+    _show_token(f"New token for {name!r}; the old one stops working within 2 seconds.", token)
+
+
+@contributor.command("set-email")
+@click.argument("name")
+@click.argument("email")
+def contributor_set_email(name: str, email: str) -> None:
+    """Set the e-mail address a contributor signs in with."""
+    from services.ingest.contributors import set_email
+
+    stored = _contributor_command(
+        lambda session: set_email(session=session, name=name, email=email)
+    )
+    click.echo(f"E-mail address of {name!r} set to {stored}.")
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", default=None, help="API base URL (default: the site's, NEWSROOM_BASE_URL).")
-@click.option("--token", default=None, help="Bearer token (default NEWSROOM_TOKEN).")
-@click.option("--dry-run", is_flag=True, help="Validate the file without posting it.")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--url", default=None, help="Tjänstens adress (standard: NEWSROOM_BASE_URL).")
+@click.option("--token", default=None, help="Din token (standard: NEWSROOM_TOKEN).")
+@click.option("--dry-run", is_flag=True, help="Kontrollera filen utan att skicka den.")
 def post(file: Path, url: str | None, token: str | None, dry_run: bool) -> None:
-    """Post a Markdown file with a YAML front matter of the API fields."""
+    """Publicera en Markdown-fil med front matter (nyhetens fält i YAML)."""
     from services.ingest.authoring import post_file
 
     token = token or get_settings().token
-    if not token and not dry_run:
-        raise click.UsageError("give --token or set NEWSROOM_TOKEN")
     code = post_file(
         path=file,
         url=url or get_settings().public_url,
         token=token,
         dry_run=dry_run,
-        out=click.get_text_stream("stdout"),
+        out=sys.stdout,
     )
     sys.exit(code)
 

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from shared.config import get_settings
+from shared.db import engine_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Revision(NamedTuple):
+    """One migration: its id and the first line of its description."""
+
+    id: str
+    title: str
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -19,8 +30,25 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-def upgrade(database_url: str | None = None, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def current_revisions(database_url: str | None = None) -> tuple[str, ...]:
+    """The revisions the database is at (none for an empty database)."""
+    url = alembic_config(database_url).attributes["database_url"]
+    with engine_for(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_heads()
+
+
+def upgrade(database_url: str | None = None, revision: str = "head") -> list[Revision]:
+    """Apply every pending migration; return those applied, oldest first."""
+    config = alembic_config(database_url)
+    before = current_revisions(database_url)
+    command.upgrade(config, revision)
+    after = current_revisions(database_url)
+    scripts = ScriptDirectory.from_config(config).iterate_revisions(after, before or "base")
+    applied = [
+        Revision(script.revision, (script.doc or "").splitlines()[0] if script.doc else "")
+        for script in scripts
+    ]
+    return applied[::-1]
 
 
 def comparable(dialect: str):

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from shared.db import Base, UTCDateTime, utcnow
 
@@ -27,7 +27,11 @@ ITEM_STATUSES = ("published", "draft", "withdrawn")
 
 
 class Contributor(Base):
-    """Someone who may post through the API; the token itself is never stored, only its hash."""
+    """Someone who may post through the API; the token itself is never stored, only its hash.
+
+    `email` is stored lower-case (see `normalize_email`), so that one unique index makes
+    addresses unique and lookups case-insensitive: compare with `normalize_email(typed)`.
+    """
 
     __tablename__ = "contributors"
 
@@ -36,8 +40,18 @@ class Contributor(Base):
     region: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16), default="contributor")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @validates("email")
+    def _lower_case(self, _key: str, email: str | None) -> str | None:
+        return normalize_email(email) if email is not None else None
+
+
+def normalize_email(email: str) -> str:
+    """An address as stored and looked up: without surrounding blanks, lower-case."""
+    return email.strip().lower()
 
 
 class Item(Base):

@@ -6,9 +6,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import metrics
@@ -16,6 +17,7 @@ from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import is_postgres, session_scope, utcnow
 from shared.events import CONSUMERS, ItemPublished, ItemUpdated, ItemWithdrawn
+from shared.inserts import Rows, insert_rows
 from shared.models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -26,29 +28,20 @@ _wake = threading.Event()
 RELAY_BATCH = 200
 
 
-# Built once: a statement made per call with .values() costs more to build than to run.
-_INSERT = insert(OutboxEvent.__table__)
-
-
 def record(
     session: Session,
     event: ItemPublished | ItemUpdated | ItemWithdrawn,
     *,
     deliver_after: datetime | None = None,
+    with_rows: Sequence[Rows | None] = (),
 ) -> None:
     """Add the event to the caller's transaction; it is relayed once that commits and, when
-    `deliver_after` is given (a scheduled item), not before that time."""
-    # A Core INSERT: cheaper than the unit of work for a row nothing else touches.
-    session.execute(_INSERT, event_row(event, deliver_after=deliver_after))
-    logged(event)
+    `deliver_after` is given (a scheduled item), not before that time.
 
-
-def event_row(
-    event: ItemPublished | ItemUpdated | ItemWithdrawn, *, deliver_after: datetime | None = None
-) -> dict:
-    """The outbox row of `event`, for a caller that writes it in a statement of its own
-    (and then calls `logged`)."""
-    return {
+    `with_rows`: new rows of the same change (a new item and its tags), inserted before the
+    event and, on PostgreSQL, in the same statement (see `shared.inserts`).
+    """
+    row = {
         "event_id": event.event_id,
         "type": event.type,
         "payload": event.model_dump(mode="json"),
@@ -56,9 +49,7 @@ def event_row(
         "deliver_after": deliver_after,
         "attempts": 0,
     }
-
-
-def logged(event: ItemPublished | ItemUpdated | ItemWithdrawn) -> None:
+    insert_rows(session, [*with_rows, (OutboxEvent.__table__, [row])])
     log.info(
         "event recorded",
         extra={

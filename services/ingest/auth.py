@@ -1,4 +1,5 @@
-"""Contributors and their bearer tokens: random, shown once, stored as a SHA-256 hash."""
+"""Bearer tokens: random, shown once, stored as a SHA-256 hash, trusted from a per-process
+cache for TOKEN_CACHE_SECONDS."""
 
 from __future__ import annotations
 
@@ -6,32 +7,23 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import Depends
-from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import taxonomy
-from shared.db import new_session, utcnow
-from shared.models import ROLES, Contributor
-from shared.problems import Problem
+from shared.models import Contributor
 
 TOKEN_PREFIX = "nr_"
 MAX_TOKEN_LENGTH = 200
 # How long this process trusts a token it has looked up without asking the database again.
 # A revoked token, or a contributor's new role or region, takes effect within this many
-# seconds in every ingest process (`newsroom contributor revoke` runs in another process).
+# seconds in every ingest process (`newsroom contributor revoke` and `rotate` run in another
+# process).
 TOKEN_CACHE_SECONDS = 2.0
 TOKEN_CACHE_SIZE = 10_000
 # token hash -> (monotonic expiry, detached contributor); only active contributors
 _token_cache: dict[str, tuple[float, Contributor]] = {}
 _clock = time.monotonic
-
-bearer = HTTPBearer(auto_error=False, description="Token från `newsroom contributor add`.")
 
 
 def hash_token(token: str) -> str:
@@ -39,31 +31,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_contributor(*, session: Session, name: str, region: str, role: str = "contributor") -> str:
-    """Create a contributor and return its token; only the token's hash is stored."""
-    name = name.strip()
-    if not name or len(name) > 100 or not name.isprintable():
-        raise ValueError("the name must be 1-100 printable characters")
-    if region not in taxonomy.regions():
-        raise ValueError(f"unknown region {region!r}; see GET /api/v1/regions for the slugs")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if session.scalar(select(Contributor.id).where(Contributor.name == name)) is not None:
-        raise ValueError(f"a contributor named {name!r} already exists")
+def new_token() -> tuple[str, str]:
+    """A new random token and the hash under which it is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(Contributor(name=name, region=region, role=role, token_hash=hash_token(token)))
-    session.flush()
-    return token
-
-
-def revoke_contributor(*, session: Session, name: str) -> bool:
-    """Revoke a contributor's token; False when no contributor has that name."""
-    contributor = session.scalar(select(Contributor).where(Contributor.name == name.strip()))
-    if contributor is None:
-        return False
-    if contributor.revoked_at is None:
-        contributor.revoked_at = utcnow()
-    return True
+    return token, hash_token(token)
 
 
 def find_contributor(*, session: Session, token: str) -> Contributor | None:
@@ -115,48 +86,3 @@ def cached_contributor(token: str) -> Contributor | None:
 
 def clear_token_cache() -> None:
     _token_cache.clear()
-
-
-async def get_session() -> AsyncIterator[Session]:
-    """One session per request; the route commits it, anything left uncommitted is rolled back.
-
-    Async, so that making and closing it costs no trip through the thread pool: a session
-    opens no connection until its first query, and once committed it holds none. Only a
-    session left in a transaction (an error) is rolled back, in a worker thread.
-    """
-    session = new_session()
-    try:
-        yield session
-    finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
-        else:
-            session.close()
-
-
-async def current_contributor(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    session: Annotated[Session, Depends(get_session)],
-) -> Contributor:
-    """The contributor behind `Authorization: Bearer <token>`, else 401.
-
-    Async: a token seen in the last TOKEN_CACHE_SECONDS is answered from the cache without
-    a trip through the thread pool; only a lookup in the database runs in a worker thread.
-    """
-    if credentials is None:
-        raise Problem(
-            401,
-            "Ange en token: Authorization: Bearer <token>.",
-            headers={"WWW-Authenticate": 'Bearer realm="newsroom"'},
-        )
-    token = credentials.credentials
-    contributor = cached_contributor(token)
-    if contributor is None:
-        contributor = await run_in_threadpool(authenticate, session=session, token=token)
-    if contributor is None:
-        raise Problem(
-            401,
-            "Token är ogiltig eller återkallad.",
-            headers={"WWW-Authenticate": 'Bearer realm="newsroom", error="invalid_token"'},
-        )
-    return contributor

@@ -1,57 +1,45 @@
-"""`newsroom post FILE.md`: a Markdown file with a YAML front matter of the API fields."""
+"""`newsroom post FILE.md`: post an item file (services/ingest/frontmatter.py) to the API and
+say, in Swedish, what became of it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
-import yaml
 from pydantic import ValidationError
 
+from services.ingest.frontmatter import ItemFileError, parse_item_file
 from services.ingest.schemas import ItemIn
-
-FENCE = "---"
-
-
-class ItemFileError(ValueError):
-    """The file is not front matter plus Markdown."""
+from shared.config import get_settings
+from shared.dates import short_date
+from shared.problems import swedish_errors
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML without implicit dates: `published_at` reaches the API exactly as written."""
+def _unreadable(exc: Exception) -> str:
+    # The operating system's and codec's messages are English; say the same in Swedish.
+    if isinstance(exc, ItemFileError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return f"filen är inte text i UTF-8 (byte {exc.start})"
+    if isinstance(exc, FileNotFoundError):
+        return "filen finns inte"
+    if isinstance(exc, IsADirectoryError):
+        return "det är en mapp, inte en fil"
+    if isinstance(exc, PermissionError):
+        return "du har inte behörighet att läsa filen"
+    return "filen kan inte läsas"
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def parse_item_file(text: str) -> dict[str, Any]:
-    """The API fields of an item file: its front matter, and its Markdown as `body`."""
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    lines = text.split("\n")
-    if not lines or lines[0].strip() != FENCE:
-        raise ItemFileError("filen måste börja med en front matter mellan två rader '---'")
-    try:
-        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() in (FENCE, "..."))
-    except StopIteration:
-        raise ItemFileError("front matter saknar avslutande rad '---'") from None
-    try:
-        front = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise ItemFileError(f"front matter är inte giltig YAML: {exc}") from None
-    if front is None:
-        front = {}
-    if not isinstance(front, dict):
-        raise ItemFileError("front matter måste vara fält och värden (title: …)")
-    if "body" in front:
-        raise ItemFileError("texten skrivs efter front matter, inte som fältet body")
-    body = "\n".join(lines[end + 1 :]).strip("\n")
-    return {**front, "body": body}
+def _unreachable(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "tjänsten svarade inte i tid"
+    if isinstance(exc, httpx.ConnectError):
+        return "ingen tjänst svarar på den adressen"
+    return "nätverksfel"
 
 
 def _print_problem(problem: dict[str, Any], status: int, out: TextIO) -> None:
@@ -75,16 +63,15 @@ def post_file(
         raw = path.read_bytes()
         data = parse_item_file(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, ItemFileError) as exc:
-        print(f"Kan inte läsa {path}: {exc}", file=out)
+        print(f"Kan inte läsa {path}: {_unreadable(exc)}", file=out)
         return 2
     if dry_run:
         try:
             ItemIn.model_validate(data)
         except ValidationError as exc:
             print(f"{path} är inte giltig:", file=out)
-            for error in exc.errors():
-                field = ".".join(str(part) for part in error["loc"]) or "body"
-                print(f"  {field}: {error['msg']}", file=out)
+            for error in swedish_errors(list(exc.errors())):
+                print(f"  {error['field']}: {error['message']}", file=out)
             return 1
         print(f"{path} är giltig (inget skickades).", file=out)
         return 0
@@ -100,7 +87,7 @@ def post_file(
     try:
         response = httpx.post(endpoint, json=data, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
-        print(f"Kan inte nå {endpoint}: {exc}", file=out)
+        print(f"Kan inte nå {endpoint}: {_unreachable(exc)}", file=out)
         return 1
     try:
         answer = response.json()
@@ -109,6 +96,11 @@ def post_file(
     if response.status_code in (200, 201) and isinstance(answer, dict) and "url" in answer:
         if answer.get("status") == "draft":
             print(f"Sparad som utkast: {answer['url']}", file=out)
+        elif answer.get("status") == "scheduled":
+            settings = get_settings()
+            when = datetime.fromisoformat(answer["published_at"])
+            day = short_date(when, timezone=settings.timezone, language=settings.language)
+            print(f"Schemalagd till {day}: {answer['url']}", file=out)
         else:
             print(answer["url"], file=out)
         return 0

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -18,16 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ingest import media, uploads
-from services.ingest.api import CheckedRoute, _problem_responses, rate_limited
-from services.ingest.auth import get_session
-from shared.models import Contributor
+from services.ingest.checks import CheckedRoute
+from services.ingest.deps import DbSession, Writer
+from shared.problems import problem_responses
 
 MEDIA = "/api/v1/media"
 
 router = APIRouter(route_class=CheckedRoute, tags=["media"])
-
-Writer = Annotated[Contributor, Depends(rate_limited)]
-DbSession = Annotated[Session, Depends(get_session)]
 
 
 class MediaOut(BaseModel):
@@ -127,7 +124,7 @@ async def processing_slot() -> AsyncIterator[None]:
         "sparas i flera storlekar (AVIF, WebP, JPEG). Samma innehåll sparas en gång: en "
         "ny uppladdning av det ger samma id."
     ),
-    responses=_problem_responses(400, 401, 413, 415, 422, 429),
+    responses=problem_responses(400, 401, 413, 415, 422, 429),
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def post_media(request: Request, contributor: Writer, session: DbSession) -> JSONResponse:
@@ -151,7 +148,7 @@ async def post_media(request: Request, contributor: Writer, session: DbSession) 
     response_model=MediaOut,
     response_model_exclude_none=True,
     summary="En uppladdad fil (uppgifter, inte innehållet)",
-    responses=_problem_responses(401, 404, 422, 429),
+    responses=problem_responses(401, 404, 422, 429),
 )
 def get_one_media(
     media_id: Annotated[uuid.UUID, Path(description="Filens id.")],

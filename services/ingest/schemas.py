@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -19,30 +18,24 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from services.ingest import text
+from services.ingest.text import (
+    MARKDOWN_PATTERN,
+    MULTI_LINE_PATTERN,
+    NOT_XML,
+    SINGLE_LINE_PATTERN,
+    invalid,
+)
 from shared import taxonomy
 
 MAX_BODY_BYTES = 100_000  # "≤ 100 kB" of Markdown, counted in UTF-8 bytes
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Far enough apart for any real news item, near enough that no time zone conversion overflows.
 FIRST_YEAR, LAST_YEAR = 1900, 2999
-MULTILINE_ALLOWED = {"\n", "\r", "\t"}
-
-# The validators below are the rules; these patterns say the same to the OpenAPI schema, so
-# clients and schemathesis know them too. Unicode category Cc is U+0000-001F and U+007F-009F;
-# lone surrogates are refused by the validators only (a JSON Schema regex cannot name them).
-# "Blank" means ASCII whitespace, as `\s` does for schemathesis (it compiles with re.ASCII).
-_FORBIDDEN = r"\x00-\x1f\x7f-\x9f"
-_FORBIDDEN_MULTILINE = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-# Leading blanks, one visible character, then anything allowed: unambiguous, so linear time.
-SINGLE_LINE_PATTERN = rf"^[^\S{_FORBIDDEN}]*[^\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
-MULTI_LINE_PATTERN = (
-    rf"^[^\S{_FORBIDDEN_MULTILINE}]*[^\s{_FORBIDDEN_MULTILINE}][^{_FORBIDDEN_MULTILINE}]*$"
-)
-MARKDOWN_PATTERN = rf"^[^{_FORBIDDEN_MULTILINE}]*$"
-# No blank of any kind in a URL (str.isspace beyond ASCII, spelt out for `re.ASCII` readers).
-_NOT_IN_URL = r"\s\x00-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# No blank of any kind in a URL (str.isspace beyond ASCII, spelt out for `re.ASCII` readers),
+# nor a character XML cannot hold.
+_NOT_IN_URL = rf"\s\x00-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000{NOT_XML}"
 URL_PATTERN = (
     r"^[Hh][Tt][Tt][Pp][Ss]?://"
     rf"[^/?#@\[\]:{_NOT_IN_URL}][^/?#@\[\]{_NOT_IN_URL}]*"
@@ -61,68 +54,34 @@ _RFC3339 = re.compile(
 )
 
 
-def _invalid(message: str) -> PydanticCustomError:
-    # A custom error keeps the message as written (a plain ValueError gets "Value error, ").
-    return PydanticCustomError("invalid", message.replace("{", "(").replace("}", ")"))
-
-
-def _reject_invisible(value: str, *, allowed: set[str]) -> str:
-    # NUL breaks PostgreSQL text, lone surrogates break UTF-8, and other control characters
-    # have no business in a news item: refuse them rather than store something unprintable.
-    for position, char in enumerate(value):
-        category = unicodedata.category(char)
-        if category == "Cs" or (category == "Cc" and char not in allowed):
-            raise _invalid(f"otillåtet kontrolltecken U+{ord(char):04X} på position {position}")
-    return value
-
-
-ASCII_BLANKS = " \t\n\r\f\v"
-
-
 def _rfc3339(value: object) -> object:
     # Pydantic alone would also take a Unix timestamp or a date without a time.
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise _invalid("ange tid med sekunder och tidszon, t.ex. 2021-04-29T09:00:00+02:00")
+        raise invalid("ange tid med sekunder och tidszon, t.ex. 2021-04-29T09:00:00+02:00")
     return value
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
-def _visible(value: str) -> str:
-    if not value.strip(ASCII_BLANKS):
-        raise _invalid("får inte vara tom")
-    return value
-
-
-def _single_line(value: str) -> str:
-    return _visible(_reject_invisible(value, allowed=set()))
-
-
-def _multi_line(value: str) -> str:
-    return _visible(_reject_invisible(value, allowed=MULTILINE_ALLOWED))
-
-
-def _markdown(value: str) -> str:
-    value = _reject_invisible(value, allowed=MULTILINE_ALLOWED)
-    if len(value.encode("utf-8")) > MAX_BODY_BYTES:
-        raise _invalid(f"texten får vara högst {MAX_BODY_BYTES // 1000} kB")
-    return value
-
-
 def _http_url(value: str) -> str:
-    _reject_invisible(value, allowed=set())
-    if any(char.isspace() for char in value):
-        raise _invalid("adressen får inte innehålla blanksteg")
+    text.has_no_space(value)
     try:
         parts = urlsplit(value)
         host = parts.hostname
-    except ValueError as exc:
-        raise _invalid(f"ogiltig adress: {exc}") from None
+    except ValueError:
+        raise invalid("ogiltig adress; skriv http(s)://värdnamn/…") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise _invalid("endast http- och https-adresser är tillåtna")
+        raise invalid("endast http- och https-adresser är tillåtna")
     if not host or "@" in parts.netloc or parts.netloc.startswith(":"):
-        raise _invalid("adressen ska vara http(s)://värdnamn/… utan inloggningsuppgifter")
+        raise invalid("adressen ska vara http(s)://värdnamn/… utan inloggningsuppgifter")
+    return value
+
+
+def _markdown(value: str) -> str:
+    value = text.markdown(value)
+    if len(value.encode("utf-8")) > MAX_BODY_BYTES:
+        raise invalid(f"texten får vara högst {MAX_BODY_BYTES // 1000} kB")
     return value
 
 
@@ -130,7 +89,7 @@ def _email(value: str) -> str:
     # Syntax only (an author's address is shown, never mailed), checked with the very pattern
     # the schema publishes, so that clients and the API agree on every address.
     if not _EMAIL.fullmatch(value):
-        raise _invalid("ogiltig e-postadress; skriv namn@exempel.se")
+        raise invalid("ogiltig e-postadress; skriv namn@exempel.se")
     return value
 
 
@@ -139,7 +98,7 @@ def _text(max_length: int, *, multi_line: bool = False) -> type[str]:
     return Annotated[  # type: ignore[return-value]
         str,
         StringConstraints(min_length=1, max_length=max_length),
-        AfterValidator(_multi_line if multi_line else _single_line),
+        AfterValidator(text.multi_line if multi_line else text.single_line),
         Field(
             json_schema_extra={"pattern": MULTI_LINE_PATTERN if multi_line else SINGLE_LINE_PATTERN}
         ),
@@ -191,13 +150,15 @@ class Image(_Strict):
     alt: ShortText = Field(description="Alternativtext; krävs för tillgänglighet.")
 
 
-def _check_tags(values: list[str], known: dict[str, str], kind: str) -> list[str]:
+def _check_tags(
+    values: list[str], known: dict[str, str], kind: str, unknown_kind: str
+) -> list[str]:
     duplicates = sorted({value for value in values if values.count(value) > 1})
     if duplicates:
-        raise _invalid(f"{kind} anges flera gånger: {', '.join(duplicates)}")
+        raise invalid(f"{kind} anges flera gånger: {', '.join(duplicates)}")
     unknown = [value for value in values if value not in known]
     if unknown:
-        raise _invalid(f"okänd {kind}: {', '.join(unknown)}")
+        raise invalid(f"{unknown_kind}: {', '.join(unknown)}")
     return values
 
 
@@ -256,18 +217,22 @@ class ItemIn(_Strict):
         if value is None:
             return None
         if not FIRST_YEAR <= value.year <= LAST_YEAR:
-            raise _invalid(f"året ska ligga mellan {FIRST_YEAR} och {LAST_YEAR}")
+            raise invalid(f"året ska ligga mellan {FIRST_YEAR} och {LAST_YEAR}")
         return value.astimezone(UTC)
 
     @field_validator("regions")
     @classmethod
     def _known_regions(cls, values: list[str]) -> list[str]:
-        return _check_tags(values, taxonomy.regions(), "region")
+        return _check_tags(values, taxonomy.regions(), "region", "okänd region")
 
     @field_validator("topics")
     @classmethod
     def _known_topics(cls, values: list[str]) -> list[str]:
-        return _check_tags(values, taxonomy.topics(), "ämne")
+        return _check_tags(values, taxonomy.topics(), "ämne", "okänt ämne")
+
+
+# What the API reports: "scheduled" is a published item whose time has not come.
+ItemStatus = Literal["published", "scheduled", "draft", "withdrawn"]
 
 
 class ItemOut(BaseModel):
@@ -278,7 +243,7 @@ class ItemOut(BaseModel):
     month: str
     path: str
     url: str
-    status: Literal["published", "draft", "withdrawn"]
+    status: ItemStatus
     version: int
     title: str
     summary: str
@@ -306,19 +271,3 @@ class ItemPage(BaseModel):
 class TaxonomyEntry(BaseModel):
     slug: str
     name: str
-
-
-class FieldError(BaseModel):
-    field: str
-    message: str
-
-
-class ProblemOut(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None

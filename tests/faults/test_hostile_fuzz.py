@@ -8,9 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.ingest import api
+from services.ingest import api, deps
 from shared.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
+from shared.ratelimit import RateLimiter
 from tests.integration.test_ingest_api import ITEM, auth, make_token
+from tests.integration.test_ingest_bad_input import assert_swedish
 
 MARKUP = st.lists(
     st.sampled_from(
@@ -82,7 +84,7 @@ def test_markdown_never_raises_and_never_keeps_anything_executable(text):
 def client(db, monkeypatch):
     from fastapi.testclient import TestClient
 
-    monkeypatch.setattr(api, "limiter", api.RateLimiter(rate=1000, burst=100_000))
+    monkeypatch.setattr(deps, "limiter", RateLimiter(rate=1000, burst=100_000))
     with TestClient(api.create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -131,5 +133,7 @@ def test_item_validation_never_answers_500(client):
         assert answer.status_code == 201 or answer.headers["content-type"].startswith(
             "application/problem+json"
         )
+        if answer.status_code != 201:
+            assert_swedish(answer.json())
 
     check()

@@ -20,9 +20,10 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from services.ingest import api
+from services.ingest import api, deps
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
+from shared.ratelimit import RateLimiter
 from tests.integration.test_ingest_api import auth, make_token
 from tests.integration.test_notify_support import add_subscribers, published
 
@@ -252,7 +253,7 @@ def hostile_items(db, site_dir, monkeypatch):
     """Items with a payload in every text field, posted through the real ingest API."""
     from fastapi.testclient import TestClient
 
-    monkeypatch.setattr(api, "limiter", api.RateLimiter(rate=1000, burst=100_000))
+    monkeypatch.setattr(deps, "limiter", RateLimiter(rate=1000, burst=100_000))
     headers = auth(
         make_token(name="<script>alert('namn')</script>", region="region-skane", role="editor")
     )

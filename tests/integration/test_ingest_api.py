@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from services.ingest import api, service
 from services.ingest import auth as auth_module
-from services.ingest.auth import add_contributor, revoke_contributor
+from services.ingest.contributors import add_contributor, revoke_contributor
 from shared.db import session_scope, utcnow
 from shared.models import Contributor, Item, ItemTag, OutboxEvent, Page
 

@@ -79,3 +79,16 @@ def test_a_wrong_token_or_no_server_is_reported(server, tmp_path):
     out = io.StringIO()
     assert post_file(path=path, url="http://127.0.0.1:9", token="nr_x", dry_run=False, out=out) == 1
     assert "Kan inte nå" in out.getvalue()
+
+
+def test_a_scheduled_file_says_when_it_will_be_published(server, tmp_path):
+    token = make_token()
+    path = tmp_path / "nyhet.md"
+    path.write_text(
+        FILE.replace("published_at: 2021-03-25T09:00:00+01:00", "date: 2099-04-29 09:00"),
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert post_file(path=path, url=server, token=token, dry_run=False, out=out) == 0
+    url = "http://localhost:8000/aktuellt/2099/04/aret-i-korthet-verksamhetsrapport-2020/"
+    assert out.getvalue() == f"Schemalagd till 29 apr 2099: {url}\n"

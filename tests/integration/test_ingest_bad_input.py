@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from html.parser import HTMLParser
 
 import pytest
 from starlette.requests import Request
 
-from services.ingest import api
+from services.ingest import checks
 from shared.problems import Problem
 from tests.integration.test_ingest_api import ITEM, auth, client, make_token  # noqa: F401
 from tests.integration.test_ingest_items import events, snapshot
@@ -199,7 +201,7 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole():
     consumed = [0]
     request = _request({"content-type": "application/json"}, chunks, consumed)
     with pytest.raises(Problem) as caught:
-        asyncio.run(api.read_json_body(request))
+        asyncio.run(checks.read_json_body(request))
     assert caught.value.status == 413
     assert consumed[0] == 17  # 1 MB / 64 KiB + the one chunk that crossed the limit
 
@@ -208,7 +210,7 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole():
         {"content-type": "application/json", "content-length": "10485760"}, chunks, consumed
     )
     with pytest.raises(Problem) as caught:
-        asyncio.run(api.read_json_body(announced))
+        asyncio.run(checks.read_json_body(announced))
     assert caught.value.status == 413 and consumed[0] == 0
 
 
@@ -275,3 +277,65 @@ def test_nothing_refused_ever_wrote_an_event(client, editor, existing):
     raw_post(client, editor, b"{")
     client.post("/api/v1/items", json={**ITEM, "title": ""}, headers=auth(editor))
     assert [event.type for event in events()] == ["item.published"]
+
+
+# Words of pydantic's, Starlette's and the json module's English messages.
+ENGLISH = re.compile(
+    r"\b(Field|Input|should|Extra|inputs|permitted|valid|required|Value error|String|List"
+    r"|Expecting|delimiter|Not Found|Method|Allowed|character|at least|at most)\b"
+)
+
+
+def assert_swedish(problem: dict) -> None:
+    texts = [problem["detail"], problem["title"]]
+    texts += [error["message"] for error in problem.get("errors", [])]
+    for text in texts:
+        assert not ENGLISH.search(text), problem
+
+
+SWEDISH = [
+    ({"title": ...}, "title", "fältet måste anges"),
+    ({"regions": "region-skane"}, "regions", "ska vara en lista"),
+    ({"extra": 1}, "extra", "okänt fält"),
+    ({"topics": ["rymden"]}, "topics", "okänt ämne: rymden"),
+    ({"regions": ["region-atlantis"]}, "regions", "okänd region: region-atlantis"),
+    ({"regions": []}, "regions", "ska innehålla minst 1 värde"),
+    ({"status": "klar"}, "status", "ska vara 'published' eller 'draft'"),
+    ({"title": 42}, "title", "ska vara en text"),
+    ({"title": "x" * 201}, "title", "får vara högst 200 tecken"),
+    ({"title": ""}, "title", "får inte vara tom"),
+    ({"author": "Anna"}, "author", "ska vara ett objekt"),
+    ({"attachments": [{"title": "x"}]}, "attachments.0.url", "fältet måste anges"),
+]
+
+
+def test_validation_errors_are_swedish(client, editor):
+    for changes, field, message in SWEDISH:
+        body = {key: value for key, value in {**ITEM, **changes}.items() if value is not ...}
+        problem = assert_problem(client.post("/api/v1/items", json=body, headers=auth(editor)), 422)
+        assert {"field": field, "message": message} in problem["errors"], problem
+        assert_swedish(problem)
+
+
+def test_every_other_refusal_is_swedish(client, editor):
+    answers = [
+        (client.get("/api/v1/items?limit=0", headers=auth(editor)), 422, "ska vara minst 1"),
+        (client.get("/api/v1/items?limit=x", headers=auth(editor)), 422, "ska vara ett heltal"),
+        (client.get("/api/v1/items/inte-ett-id", headers=auth(editor)), 422, "UUID"),
+        (raw_post(client, editor, b'{"title" 1}'), 400, "kolon saknas"),
+        (raw_post(client, editor, b'{"title": "x'), 400, "citattecken"),
+        (client.get("/api/v1/finns-inte"), 404, "Det finns ingenting"),
+        (client.delete("/api/v1/regions"), 405, "metoden"),
+    ]
+    for response, status, words in answers:
+        problem = assert_problem(response, status)
+        assert words in json.dumps(problem, ensure_ascii=False), problem
+        assert_swedish(problem)
+
+
+def test_a_wrong_method_names_every_method_the_address_takes(client):
+    response = client.options("/api/v1/items")
+    assert_problem(response, 405)
+    assert response.headers["Allow"] == "GET, POST"
+    response = client.post(f"/api/v1/items/{uuid.uuid4()}", json=ITEM)
+    assert response.headers["Allow"] == "DELETE, GET, PUT"

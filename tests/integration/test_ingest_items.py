@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from services.ingest import api
+from services.ingest import deps
 from shared.db import session_scope, utcnow
 from shared.models import IdempotencyKey, Item, ItemTag, OutboxEvent
+from shared.ratelimit import RateLimiter
 from tests.integration.test_ingest_api import ITEM, auth, client, count, make_token  # noqa: F401
 
 SKANE = {**ITEM, "regions": ["region-skane"], "topics": ["textilier"]}
@@ -132,9 +135,30 @@ def test_a_misspelt_filter_is_refused_not_ignored(client, editor):
 
 
 def test_a_bad_cursor_is_a_clear_400(client, editor):
-    response = client.get("/api/v1/items", params={"cursor": "bm9wZQ"}, headers=auth(editor))
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "cursor"
+    for bad in ("bm9wZQ", "0", "20210325T080000Z_" + "0" * 31, "x" * 1000):
+        response = client.get("/api/v1/items", params={"cursor": bad}, headers=auth(editor))
+        assert response.status_code == 400, bad
+        assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_every_cursor_the_schema_describes_is_accepted(client, editor):
+    older = post(client, editor, published_at="2021-02-10T09:00:00+01:00")
+    schema = client.get("/api/openapi.json").json()
+    [cursor] = [
+        p for p in schema["paths"]["/api/v1/items"]["get"]["parameters"] if p["name"] == "cursor"
+    ]
+    pattern = cursor["schema"]["pattern"]
+    # A position in the list, not a pointer to an item: every one the pattern allows is one.
+    for position in (
+        "20210301T000000Z_" + "f" * 32,
+        "20210230T235959.5Z_" + "0" * 32,  # 30 February: two days after the 28th
+        "10000101T000000.123456Z_" + "a" * 32,
+    ):
+        assert re.fullmatch(pattern, position), position
+        response = client.get("/api/v1/items", params={"cursor": position}, headers=auth(editor))
+        assert response.status_code == 200, response.text
+        expected = [older["id"]] if position.startswith("2021") else []
+        assert [item["id"] for item in response.json()["items"]] == expected
 
 
 def test_contributors_see_their_own_drafts_only(client, editor, skane):
@@ -144,6 +168,58 @@ def test_contributors_see_their_own_drafts_only(client, editor, skane):
     assert listed == [mine["id"]]
     assert client.get(f"/api/v1/items/{theirs['id']}", headers=auth(skane)).status_code == 404
     assert client.get(f"/api/v1/items/{mine['id']}", headers=auth(editor)).status_code == 200
+
+
+def test_embargoes_hold_contributors_see_only_their_own_non_public_items(client, editor, skane):
+    later = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+    colleague = make_token(name="Kollega i Skåne", region="region-skane")
+    public = post(client, skane, **{**SKANE, "title": "Offentlig"})
+    scheduled = post(client, skane, **{**SKANE, "title": "Embargo", "published_at": later})
+    draft = post(client, skane, **{**SKANE, "title": "Utkast", "status": "draft"})
+    withdrawn = post(client, skane, **{**SKANE, "title": "Återkallad"})
+    assert client.delete(f"/api/v1/items/{withdrawn['id']}", headers=auth(editor)).is_success
+    hidden = {scheduled["id"], draft["id"], withdrawn["id"]}
+
+    def listed(token, **params) -> set[str]:
+        response = client.get("/api/v1/items", params=params, headers=auth(token))
+        assert response.status_code == 200, response.text
+        return {item["id"] for item in response.json()["items"]}
+
+    assert listed(colleague) == {public["id"]}
+    for status in ("scheduled", "draft", "withdrawn"):
+        assert listed(colleague, status=status) == set()
+    for item_id in hidden:
+        assert client.get(f"/api/v1/items/{item_id}", headers=auth(colleague)).status_code == 404
+    assert client.get(f"/api/v1/items/{public['id']}", headers=auth(colleague)).status_code == 200
+    # The author and the editors see everything.
+    assert listed(skane) == listed(editor) == hidden | {public["id"]}
+    for token in (skane, editor):
+        for item_id in hidden:
+            assert client.get(f"/api/v1/items/{item_id}", headers=auth(token)).status_code == 200
+
+
+def test_a_published_item_whose_time_has_not_come_is_scheduled(client, editor):
+    later = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+    scheduled = post(client, editor, published_at=later)
+    assert scheduled["status"] == "scheduled"
+    public = post(client, editor)
+    assert public["status"] == "published"
+    got = client.get(f"/api/v1/items/{scheduled['id']}", headers=auth(editor)).json()
+    assert got["status"] == "scheduled"
+
+    def ids(status: str) -> list[str]:
+        response = client.get("/api/v1/items", params={"status": status}, headers=auth(editor))
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert ids("scheduled") == [scheduled["id"]]
+    assert ids("published") == [public["id"]]
+    # Its time moved to the past: it is public now.
+    moved = put(client, editor, scheduled, published_at="2021-03-26T09:00:00+01:00")
+    assert moved.json()["status"] == "published"
+    assert ids("scheduled") == []
+    schema = client.get("/api/openapi.json").json()
+    assert "scheduled" in json.dumps(schema["components"]["schemas"]["ItemOut"])
 
 
 # --- replacing ---------------------------------------------------------------------------
@@ -277,11 +353,15 @@ def test_a_visible_item_moved_into_the_future_leaves_now_and_returns_then(client
 # --- withdrawing -------------------------------------------------------------------------
 
 
-def test_only_editors_withdraw(client, editor, skane):
+def test_contributors_withdraw_their_own_items_and_editors_any(client, editor, skane):
     item = post(client, skane, **SKANE)
-    assert client.delete(f"/api/v1/items/{item['id']}", headers=auth(skane)).status_code == 403
+    colleague = make_token(name="Kollega i Skåne", region="region-skane")
+    refused = client.delete(f"/api/v1/items/{item['id']}", headers=auth(colleague))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Du får bara återkalla dina egna nyheter."
+    assert [e.type for e in events()] == ["item.published"]
 
-    response = client.delete(f"/api/v1/items/{item['id']}", headers=auth(editor))
+    response = client.delete(f"/api/v1/items/{item['id']}", headers=auth(skane))
     assert response.status_code == 200
     assert response.json()["status"] == "withdrawn" and response.json()["version"] == 2
     published, withdrawn = events()
@@ -293,9 +373,30 @@ def test_only_editors_withdraw(client, editor, skane):
         assert stored.status == "withdrawn" and stored.withdrawn_at is not None
         assert not any(tag.visible for tag in stored.tags)
 
+    theirs = post(client, skane, **{**SKANE, "title": "En till"})
+    assert client.delete(f"/api/v1/items/{theirs['id']}", headers=auth(editor)).status_code == 200
+
     again = client.delete(f"/api/v1/items/{item['id']}", headers=auth(editor))
-    assert again.status_code == 200 and len(events()) == 2
+    assert again.status_code == 200 and len(events()) == 4
     assert put(client, editor, again.json()).status_code == 409
+
+
+def test_a_malformed_or_overlong_if_match_is_refused_not_truncated(client, editor):
+    item = post(client, editor)
+    etag = f'"{item["id"]}-v1"'
+    before = snapshot()
+    overlong = etag + ", " + ", ".join(['"x"'] * 200)  # the right ETag within its first 500
+    for if_match in (overlong, "0", "null", 'abc"', f"{etag}; x"):
+        for method, body in (("PUT", ITEM), ("DELETE", None)):
+            response = client.request(
+                method,
+                f"/api/v1/items/{item['id']}",
+                headers={**auth(editor), "If-Match": if_match},
+                json=body,
+            )
+            assert response.status_code == 422, (if_match, response.text)
+            assert response.json()["errors"][0]["field"] == "If-Match"
+    assert snapshot() == before
 
 
 def test_withdraw_with_a_stale_if_match_is_412(client, editor):
@@ -353,7 +454,7 @@ def test_a_malformed_idempotency_key_is_422(client, editor):
 
 
 def test_each_token_has_its_own_rate_limit(client, editor, skane, monkeypatch):
-    monkeypatch.setattr(api, "limiter", api.RateLimiter(rate=0.01, burst=3))
+    monkeypatch.setattr(deps, "limiter", RateLimiter(rate=0.01, burst=3))
     for _ in range(3):
         assert client.get("/api/v1/items", headers=auth(editor)).status_code == 200
     limited = client.post("/api/v1/items", json=ITEM, headers=auth(editor))

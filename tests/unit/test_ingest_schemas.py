@@ -6,11 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from services.ingest.auth import TOKEN_PREFIX, hash_token
 from services.ingest.schemas import ItemIn
-from services.ingest.service import make_slug, month_of
+from services.ingest.slugs import make_slug, month_of
 
 VALID = {
     "title": "Året i korthet – Verksamhetsrapport 2020",
@@ -180,7 +182,7 @@ def test_tokens_are_hashed_with_sha256():
 
 
 def test_cursor_round_trip_and_tampering():
-    from services.ingest.service import decode_cursor, encode_cursor
+    from services.ingest.reading import decode_cursor, encode_cursor
     from shared.models import Item
     from shared.problems import Problem
 
@@ -193,7 +195,7 @@ def test_cursor_round_trip_and_tampering():
 
 
 def test_rate_limiter_allows_a_burst_then_says_how_long_to_wait():
-    from services.ingest.api import RateLimiter
+    from shared.ratelimit import RateLimiter
 
     limiter = RateLimiter(rate=0.5, burst=3)
     assert [limiter.wait_time("a") for _ in range(3)] == [0, 0, 0]
@@ -214,6 +216,36 @@ def test_rate_limiter_allows_a_burst_then_says_how_long_to_wait():
     ],
 )
 def test_if_match_uses_strong_comparison(header, matches):
-    from services.ingest.api import _etag_matches
+    from services.ingest.checks import etag_matches as _etag_matches
 
     assert _etag_matches(header, '"abc-v2"') is matches
+
+
+# Characters at the edges of every text rule: the published pattern and the validator must
+# agree on each string made of them, or clients (and schemathesis) are told a wrong rule.
+EDGE_CHARACTERS = (
+    "a Å\t\n\r\x0b\x00\x1f\x7f\x85\x9f\xa0\xad\u115f\u1680\u180e\u2000\u200a\u200b\u200d"
+    "\u200f\u2028\u2029\u202a\u202e\u202f\u205f\u2060\u2064\u2066\u2069\u2800\u3000\u3164"
+    "\ud7ff\ue000\ufdd0\ufeff\uffa0\ufffd\ufffe\uffff\U0001f600"
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(value=st.text(alphabet=EDGE_CHARACTERS, min_size=1, max_size=6))
+def test_published_patterns_agree_with_the_validators(value):
+    import re
+
+    from services.ingest import text
+
+    for pattern, validator in (
+        (text.SINGLE_LINE_PATTERN, text.single_line),
+        (text.MULTI_LINE_PATTERN, text.multi_line),
+        (text.MARKDOWN_PATTERN, text.markdown),
+    ):
+        try:
+            validator(value)
+            accepted = True
+        except ValueError:
+            accepted = False
+        # As ECMA-262 reads it: "$" is the end of the text, never before a final line break.
+        assert bool(re.search(pattern.removesuffix("$") + r"\Z", value)) == accepted, value
