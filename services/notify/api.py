@@ -23,7 +23,6 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import text
 
 from services.notify import rendering, service, tasks
-from services.notify.settings import get_notify_settings
 from services.notify.tokens import InvalidToken
 from shared import logging as shared_logging
 from shared import problems, taxonomy
@@ -153,7 +152,7 @@ class RateCheck:
 def client_rate(request: Request) -> RateCheck:
     """Dependency: count this subscription request against the client's IP."""
     host = request.client.host if request.client else "unknown"
-    limit = get_notify_settings().subscribe_per_ip_per_minute
+    limit = get_settings().subscribe_per_ip_per_minute
     return RateCheck(ip_limiter.hit(host, limit=limit))
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from services.notify.settings import NotifySettings, get_notify_settings
 from shared.config import Settings, get_settings
 from shared.db import utcnow
 
@@ -111,12 +110,12 @@ def build_message(
     return message
 
 
-def message_bytes(message: EmailMessage | bytes, notify: NotifySettings | None = None) -> bytes:
+def message_bytes(message: EmailMessage | bytes, settings: Settings | None = None) -> bytes:
     """The message as sent (CRLF line ends), DKIM-signed when DKIM is configured; `message`
     is an EmailMessage or the bytes a PreparedMessage filled in."""
     data = message if isinstance(message, bytes) else message.as_bytes(policy=MAIL_POLICY)
-    notify = notify or get_notify_settings()
-    if notify.dkim_domain and notify.dkim_selector and notify.dkim_private_key_file:
+    settings = settings or get_settings()
+    if settings.dkim_domain and settings.dkim_selector and settings.dkim_private_key_file:
         import dkim  # optional dependency: only needed when signing is configured
 
         present = {
@@ -126,9 +125,9 @@ def message_bytes(message: EmailMessage | bytes, notify: NotifySettings | None =
         }
         signature = dkim.sign(
             data,
-            notify.dkim_selector.encode(),
-            notify.dkim_domain.encode(),
-            _private_key(notify.dkim_private_key_file),
+            settings.dkim_selector.encode(),
+            settings.dkim_domain.encode(),
+            _private_key(settings.dkim_private_key_file),
             include_headers=[h for h in DKIM_HEADERS if h in present],
         )
         data = signature + data
@@ -388,7 +387,7 @@ def make_transport(settings: Settings | None = None) -> Transport:
     return SMTPTransport(
         settings.smtp_url,
         sender=sender_address(settings),
-        timeout=get_notify_settings().smtp_timeout,
+        timeout=settings.smtp_timeout,
     )
 
 

@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.notify import mail, rendering
-from services.notify.settings import get_notify_settings
 from services.notify.tokens import InvalidToken, email_digest, make_token, read_token
 from shared import metrics, taxonomy
 from shared.config import get_settings
@@ -230,7 +229,7 @@ def subscribe(
         subscriber.consent_source = source
         subscriber.consent_text = consent_text()
 
-    limit = get_notify_settings().confirmations_per_address_per_day
+    limit = get_settings().confirmations_per_address_per_day
     recent = session.scalar(
         select(func.count())
         .select_from(Delivery)
@@ -835,7 +834,7 @@ def deliver_batch(
             result.skipped = len(unwanted)
     if not work:
         return result
-    rate = get_notify_settings().mail_rate_per_second
+    rate = get_settings().mail_rate_per_second
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
     ledger = _Ledger()
@@ -908,7 +907,7 @@ def stalled(*, session: Session, now: datetime) -> dict[str, list[int]]:
 
 
 def batches(ids: Sequence[int], size: int | None = None) -> list[list[int]]:
-    size = size or get_notify_settings().mail_batch_size
+    size = size or get_settings().mail_batch_size
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 

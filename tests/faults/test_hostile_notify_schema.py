@@ -11,7 +11,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from services.notify import api
-from services.notify.settings import get_notify_settings
+from shared.config import get_settings
 
 EXAMPLES = 40
 # Every check runs with its defaults but one thing no schema can express: a generated token
@@ -28,11 +28,11 @@ expected-statuses = [200, 202, 400]
 @pytest.fixture
 def app(db, monkeypatch):
     monkeypatch.setenv("NEWSROOM_SUBSCRIBE_PER_IP_PER_MINUTE", "1000000")
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
     api.ip_limiter.reset()
     yield api.create_app()
     api.ip_limiter.reset()
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def _run(app, config, modes) -> None:

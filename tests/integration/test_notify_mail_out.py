@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from services.notify import mail, tasks
 from services.notify.api import create_app
-from services.notify.settings import get_notify_settings
 from shared.config import get_settings
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     add_subscribers,
@@ -59,7 +58,7 @@ def test_dkim_signature_covers_the_unsubscribe_headers(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSROOM_DKIM_DOMAIN", "example.se")
     monkeypatch.setenv("NEWSROOM_DKIM_SELECTOR", "nyheter")
     monkeypatch.setenv("NEWSROOM_DKIM_PRIVATE_KEY_FILE", str(key))
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
     try:
         message = mail.build_message(
             to="a@example.se",
@@ -70,7 +69,7 @@ def test_dkim_signature_covers_the_unsubscribe_headers(tmp_path, monkeypatch):
         )
         data = mail.message_bytes(message)
     finally:
-        get_notify_settings.cache_clear()
+        get_settings.cache_clear()
     signature = parse(data)["DKIM-Signature"]
     tags = dict(part.split("=", 1) for part in signature.replace(" ", "").split(";") if part)
     signed = {name.lower() for name in tags["h"].split(":")}

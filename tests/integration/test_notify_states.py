@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 
 from services.notify import service, tasks, tokens
 from services.notify.api import ip_limiter
+from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import Delivery, Item, ItemTag, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
@@ -39,9 +40,8 @@ def test_nobody_is_mailed_unless_confirmed_and_subscribed(
 ):
     use_smtp(monkeypatch, smtp_server.url)
     monkeypatch.setenv("NEWSROOM_SUBSCRIBE_PER_IP_PER_MINUTE", "100000")
-    from services.notify.settings import get_notify_settings
 
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
 
     class Subscriptions(RuleBasedStateMachine):
         def __init__(self) -> None:

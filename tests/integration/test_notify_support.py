@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.notify.api import create_app, ip_limiter
-from services.notify.settings import get_notify_settings
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
@@ -90,7 +89,6 @@ def link(message, marker: str) -> str:
 def use_smtp(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("NEWSROOM_SMTP_URL", url)
     get_settings.cache_clear()
-    get_notify_settings.cache_clear()
 
 
 @pytest.fixture(name="eager")
@@ -104,11 +102,11 @@ def eager_fixture() -> Iterator[None]:
 @pytest.fixture(name="client")
 def client_fixture(db: str) -> Iterator[TestClient]:
     ip_limiter.reset()
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
     with TestClient(create_app()) as test_client:
         yield test_client
     ip_limiter.reset()
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def add_subscribers(
