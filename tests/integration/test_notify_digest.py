@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.notify import service
+from services.notify import newsletters, preferences, privacy, subscriptions, tasks
 from shared.db import session_scope, utcnow
 from shared.models import Delivery, Subscriber, SuppressedAddress
 from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
@@ -33,8 +33,8 @@ def test_weekly_digest_goes_once_and_never_empty(db, smtp_server, monkeypatch):
     add_subscribers("kronoberg@example.se", frequency="weekly", regions=("region-kronoberg",))
     add_subscribers("direkt@example.se", frequency="immediate")
 
-    assert service.send_weekly_digest(now=MONDAY) == 2
-    assert service.send_weekly_digest(now=MONDAY + timedelta(hours=3)) == 0
+    assert tasks.send_digest_here(now=MONDAY) == 2
+    assert tasks.send_digest_here(now=MONDAY + timedelta(hours=3)) == 0
     assert sorted(m["To"] for m in smtp_server.messages) == [
         "alla@example.se",
         "gotland@example.se",
@@ -58,15 +58,13 @@ def test_concurrent_batches_mail_each_recipient_once(db, smtp_server, monkeypatc
     people = [f"p{i}@example.se" for i in range(30)]
     add_subscribers(*people)
     with session_scope() as session:
-        newsletter, ids = service.plan_item_newsletter(
+        newsletter, ids = newsletters.plan_item_newsletter(
             session=session, event=published(make_item()), now=utcnow()
         )
     results = []
     threads = [
         threading.Thread(
-            target=lambda: results.append(
-                service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
-            )
+            target=lambda: results.append(tasks.deliver(newsletter=newsletter, subscriber_ids=ids))
         )
         for _ in range(3)
     ]
@@ -96,7 +94,7 @@ def test_unconfirmed_subscriptions_expire_after_30_days(db):
                 )
             )
     with session_scope() as session:
-        assert service.expire_pending(session=session, now=now) == 2
+        assert subscriptions.expire_pending(session=session, now=now) == 2
     with session_scope() as session:
         left = dict(session.execute(select(Subscriber.email, Subscriber.status)).all())
     assert left == {"ny@example.se": "pending", "atervandare@example.se": "unsubscribed"}
@@ -106,49 +104,52 @@ def test_export_and_forget(db, smtp_server, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     add_subscribers("Greta.Lind@example.se".lower(), regions=("region-skane",))
     with session_scope() as session:
-        newsletter, ids = service.plan_item_newsletter(
+        newsletter, ids = newsletters.plan_item_newsletter(
             session=session, event=published(make_item()), now=utcnow()
         )
-    service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
 
     with session_scope() as session:
-        data = service.export_subscriber(session=session, email=" Greta.Lind@EXAMPLE.se")
+        data = privacy.export_subscriber(session=session, email=" Greta.Lind@EXAMPLE.se")
     json.dumps(data)  # JSON-ready
     assert data["email"] == "greta.lind@example.se"
     assert data["subscription"]["regions"] == ["region-skane"]
     assert data["subscription"]["consent"]["source"] == "api"
-    assert [d["newsletter"] for d in data["deliveries"]] == [newsletter]
+    assert [d["newsletter"] for d in data["deliveries"]] == [str(newsletter)]
     assert data["deliveries"][0]["status"] == "sent"
 
     with session_scope() as session:
-        assert service.forget_subscriber(session=session, email="greta.lind@example.se")
+        assert privacy.forget_subscriber(
+            session=session, email="greta.lind@example.se", now=utcnow()
+        )
     with session_scope() as session:
         assert session.scalars(select(Subscriber)).all() == []
         assert session.scalars(select(Delivery)).all() == []
         [kept] = session.scalars(select(SuppressedAddress)).all()
-        assert kept.email_hash == service.email_hash("greta.lind@example.se")
+        assert kept.email_hash == subscriptions.email_hash("greta.lind@example.se")
         assert "greta" not in json.dumps([kept.email_hash, kept.reason])
-        remaining = service.export_subscriber(session=session, email="greta.lind@example.se")
+        remaining = privacy.export_subscriber(session=session, email="greta.lind@example.se")
         assert set(remaining) == {"email", "suppression"}
-        assert not service.forget_subscriber(session=session, email="greta.lind@example.se")
-        assert service.export_subscriber(session=session, email="okand@example.se") is None
+        assert not privacy.forget_subscriber(
+            session=session, email="greta.lind@example.se", now=utcnow()
+        )
+        assert privacy.export_subscriber(session=session, email="okand@example.se") is None
 
 
 def test_lost_batches_are_resumed_and_stale_confirmations_dropped(db, smtp_server, monkeypatch):
     from sqlalchemy import update
 
-    from services.notify import tasks
     from shared.celery_app import celery_app
 
     use_smtp(monkeypatch, smtp_server.url)
     add_subscribers("a@example.se", "b@example.se")
     with session_scope() as session:
         # The item's batch task was lost (an in-memory broker died with its process).
-        newsletter, _ = service.plan_item_newsletter(
+        newsletter, _ = newsletters.plan_item_newsletter(
             session=session, event=published(make_item()), now=utcnow()
         )
-        request = service.validate_request(email="sen@example.se")
-        service.subscribe(session=session, request=request, source="api", now=utcnow())
+        request = preferences.validate_request(email="sen@example.se")
+        subscriptions.subscribe(session=session, request=request, source="api", now=utcnow())
         session.execute(update(Delivery).values(claimed_at=utcnow() - timedelta(hours=4)))
     celery_app.conf.update(task_always_eager=True)
     try:
@@ -159,17 +160,16 @@ def test_lost_batches_are_resumed_and_stale_confirmations_dropped(db, smtp_serve
     assert sorted(m["To"] for m in smtp_server.messages) == ["a@example.se", "b@example.se"]
     with session_scope() as session:
         statuses = dict(session.execute(select(Delivery.newsletter, Delivery.status)).all())
-    assert statuses[newsletter] == "sent"
+    assert statuses[str(newsletter)] == "sent"
     assert [s for n, s in statuses.items() if n.startswith("confirm:")] == ["skipped"]
 
 
 def test_beat_task_sends_last_weeks_digest_in_batches(db, smtp_server, monkeypatch):
-    from services.notify import tasks
     from shared.celery_app import celery_app
 
     monkeypatch.setenv("NEWSROOM_MAIL_BATCH_SIZE", "2")
     use_smtp(monkeypatch, smtp_server.url)
-    _, start, _ = service.digest_week(utcnow())
+    start, _ = newsletters.digest_key(utcnow()).bounds(timezone="Europe/Stockholm")
     make_item(title="Förra veckans nyhet", published_at=start + timedelta(hours=30))
     add_subscribers(*(f"v{i}@example.se" for i in range(5)), frequency="weekly")
     dispatched = []

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.notify import mail, tasks
+from services.notify import transport as transports
 from services.notify.api import create_app
 from shared.config import get_settings
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
@@ -108,17 +109,17 @@ def test_pipelined_smtp_keeps_leading_dots_and_fails_like_sendmail(monkeypatch):
     with servers.smtp(factory) as recorder:
         handler.script["full@example.se"] = ["452 4.2.2 Mailbox full"]
         handler.script["gone@example.se"] = ["550 5.1.1 No such user"]
-        transport = mail.SMTPTransport(recorder.url, sender="nyheter@example.se")
+        smtp = transports.SMTPTransport(recorder.url, sender="nyheter@example.se")
         try:
-            transport.send(recipient="a@example.se", data=data)
-            assert transport._pipelining
-            with pytest.raises(mail.TemporaryFailure) as deferred:
-                transport.send(recipient="full@example.se", data=data)
-            with pytest.raises(mail.PermanentFailure) as refused:
-                transport.send(recipient="gone@example.se", data=data)
-            transport.send(recipient="b@example.se", data=data)  # the same connection goes on
+            smtp.send(recipient="a@example.se", data=data)
+            assert smtp._pipelining
+            with pytest.raises(transports.TemporaryFailure) as deferred:
+                smtp.send(recipient="full@example.se", data=data)
+            with pytest.raises(transports.PermanentFailure) as refused:
+                smtp.send(recipient="gone@example.se", data=data)
+            smtp.send(recipient="b@example.se", data=data)  # the same connection goes on
         finally:
-            transport.close()
+            smtp.close()
         assert (deferred.value.code, refused.value.code) == (452, 550)
         assert handler.connections == 1
         assert recorder.envelopes == [

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 from sqlalchemy import delete, select
 
-from services.notify import service, tasks, tokens
+from services.notify import preferences, tasks, tokens
 from services.notify.api import ip_limiter
 from shared.config import get_settings
 from shared.db import session_scope
@@ -131,11 +131,9 @@ def test_nobody_is_mailed_unless_confirmed_and_subscribed(
                 for p in PEOPLE
                 if self.status[p] == "confirmed"
                 and self.prefs[p]["frequency"] == "immediate"
-                and service.matches(
-                    regions=self.prefs[p]["regions"],
-                    topics=self.prefs[p]["topics"],
-                    item_regions=[region],
-                    item_topics=[topic],
+                and preferences.wants(
+                    preferences.Preferences(self.prefs[p]["regions"], self.prefs[p]["topics"]),
+                    preferences.Preferences((region,), (topic,)),
                 )
             )
             assert got == expected

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from celery.schedules import crontab
 
-from services.notify import service, tasks, tokens
+from services.notify import preferences, tasks, tokens
 from services.notify.api import SlidingWindowLimiter
+from services.notify.keys import DigestKey, NewsletterKey
+
+ZONE = "Europe/Stockholm"
 
 
 @pytest.mark.parametrize(
@@ -24,38 +27,32 @@ from services.notify.api import SlidingWindowLimiter
     ],
 )
 def test_regions_times_topics(regions, topics, expected):
-    assert (
-        service.matches(
-            regions=regions,
-            topics=topics,
-            item_regions=["region-skane"],
-            item_topics=["handskar", "uppfoljning"],
-        )
-        is expected
-    )
+    subscriber = preferences.Preferences(regions=regions, topics=topics)
+    item = preferences.Preferences(regions=["region-skane"], topics=["handskar", "uppfoljning"])
+    assert preferences.wants(subscriber, item) is expected
 
 
 def test_request_is_normalised_and_checked_against_the_taxonomy():
-    request = service.validate_request(
+    request = preferences.validate_request(
         email="  Marta.Ek@Example.SE ",
         regions=["region-skane", "region-skane"],
         topics=["miljo"],
         frequency="weekly",
     )
     assert request.email == "marta.ek@example.se"
-    assert request.preferences == service.Preferences(("region-skane",), ("miljo",), "weekly")
-    assert service.validate_request(email="a@b.se").preferences == service.Preferences()
+    assert request.preferences == preferences.Preferences(("region-skane",), ("miljo",), "weekly")
+    assert preferences.validate_request(email="a@b.se").preferences == preferences.Preferences()
     # An international domain is stored in its ASCII form, which every server accepts…
-    assert service.validate_request(email="Asa@Exämple.se").email == "asa@xn--exmple-cua.se"
+    assert preferences.validate_request(email="Asa@Exämple.se").email == "asa@xn--exmple-cua.se"
     # …but a non-ASCII local part would need SMTPUTF8 end to end: refused, and told why.
-    with pytest.raises(service.InvalidSubscription) as caught:
-        service.validate_request(email="åsa@example.se")
+    with pytest.raises(preferences.InvalidSubscription) as caught:
+        preferences.validate_request(email="åsa@example.se")
     assert "före @" in caught.value.errors[0]["message"]
 
 
 def test_invalid_request_names_every_wrong_field_in_swedish():
-    with pytest.raises(service.InvalidSubscription) as caught:
-        service.validate_request(
+    with pytest.raises(preferences.InvalidSubscription) as caught:
+        preferences.validate_request(
             email="inte en adress", regions=["atlantis"], topics=["fiske"], frequency="daily"
         )
     fields = [e["field"] for e in caught.value.errors]
@@ -87,13 +84,15 @@ def test_tokens_expire(monkeypatch: pytest.MonkeyPatch):
 
 def test_digest_covers_the_previous_local_iso_week():
     # Monday 4 Jan 2021 07:00 in Stockholm is 06:00 UTC.
-    key, start, end = service.digest_week(datetime(2021, 1, 4, 6, 0, tzinfo=UTC))
-    assert key == "digest:2020-W53"
+    key = DigestKey.covering(datetime(2021, 1, 4, 6, 0, tzinfo=UTC), timezone=ZONE)
+    start, end = key.bounds(timezone=ZONE)
+    assert str(key) == "digest:2020-W53" and NewsletterKey.parse(str(key)) == key
     assert start == datetime(2020, 12, 27, 23, 0, tzinfo=UTC)  # Mon 28 Dec 00:00 local
     assert end == datetime(2021, 1, 3, 23, 0, tzinfo=UTC)
     # Across the switch to summer time (28 Mar 2021) the week is 167 hours long.
-    key, start, end = service.digest_week(datetime(2021, 3, 29, 5, 0, tzinfo=UTC))
-    assert key == "digest:2021-W12" and (end - start).total_seconds() == 167 * 3600
+    key = DigestKey.covering(datetime(2021, 3, 29, 5, 0, tzinfo=UTC), timezone=ZONE)
+    start, end = key.bounds(timezone=ZONE)
+    assert str(key) == "digest:2021-W12" and (end - start).total_seconds() == 167 * 3600
 
 
 def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatch):

@@ -1,0 +1,70 @@
+"""Notify's request and response models and what its OpenAPI schema says of them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from shared import taxonomy
+
+ACCEPTED_DETAIL = (
+    "Tack! Om adressen kan ta emot e-post får den strax ett mejl med en länk för att "
+    "bekräfta prenumerationen."
+)
+
+
+class SubscriptionIn(BaseModel):
+    """A subscription request; empty regions or topics mean all of them."""
+
+    email: str = Field(max_length=320, examples=["anna.andersson@example.se"])
+    regions: list[str] = Field(default_factory=list, max_length=100, examples=[["region-skane"]])
+    topics: list[str] = Field(default_factory=list, max_length=100, examples=[["livsmedel"]])
+    frequency: Literal["immediate", "weekly"] = "immediate"
+
+
+def request_schema() -> dict:
+    """The body's schema as the service checks it: a plain address, slugs of the taxonomy."""
+    schema = SubscriptionIn.model_json_schema()
+    properties = schema["properties"]
+    # What email-validator accepts without SMTPUTF8: an ASCII local part and a host name
+    # outside the special-use domains (RFC 6761), which no mail can reach.
+    special = "|".join(SPECIAL_USE_DOMAIN_NAMES)
+    properties["email"].update(
+        format="email",
+        pattern=rf"^(?!.*\.({special})$)[A-Za-z0-9_%+-]{{1,32}}(\.[A-Za-z0-9_%+-]{{1,31}})?@"
+        r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$",
+    )
+    properties["regions"]["items"] = {"type": "string", "enum": sorted(taxonomy.regions())}
+    properties["topics"]["items"] = {"type": "string", "enum": sorted(taxonomy.topics())}
+    return schema
+
+
+HTML_CONTENT = {"text/html": {"schema": {"type": "string"}}}
+PROBLEM_CONTENT = {"application/problem+json": {"schema": {"type": "object"}}}
+# What the link pages answer besides their page: a broken or expired link is a readable
+# Swedish page (400), a malformed query a problem+json (422).
+PAGE_RESPONSES: dict[int | str, dict] = {
+    400: {
+        "description": "Ogiltig eller utgången länk, eller felaktigt formulär",
+        "content": HTML_CONTENT,
+    },
+    422: {"description": "Felaktig parameter (problem+json)", "content": PROBLEM_CONTENT},
+}
+
+
+# Every link page: HTML, in the schema with the answers above.
+PAGE_ROUTE = {
+    "response_class": HTMLResponse,
+    "tags": ["subscriptions"],
+    "responses": PAGE_RESPONSES,
+}
+
+
+class SubscriptionAccepted(BaseModel):
+    """The same answer whether or not the address is known."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = ACCEPTED_DETAIL
