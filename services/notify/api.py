@@ -224,7 +224,9 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
     )
 
 
-Token = Annotated[str, Query(max_length=1000, description="The signed link from the mail")]
+# Not length-checked here: a token too long to be ours is a broken link like any other, and
+# gets the same page (tokens.read_token refuses it unread).
+Token = Annotated[str, Query(description="The signed link from the mail")]
 
 
 @router.get("/prenumeration/bekrafta", **PAGE_ROUTE)

@@ -44,14 +44,13 @@ def request_schema() -> dict:
 
 HTML_CONTENT = {"text/html": {"schema": {"type": "string"}}}
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"type": "object"}}}
-# What the link pages answer besides their page: a broken or expired link is a readable
-# Swedish page (400), a malformed query a problem+json (422).
+# What the link pages answer besides their page: a broken or expired link, or a wrong form,
+# is a readable Swedish page (400).
 PAGE_RESPONSES: dict[int | str, dict] = {
     400: {
         "description": "Ogiltig eller utgången länk, eller felaktigt formulär",
         "content": HTML_CONTENT,
     },
-    422: {"description": "Felaktig parameter (problem+json)", "content": PROBLEM_CONTENT},
 }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from services.notify import mail, rendering
 from services.notify.keys import CONFIRMATION_PREFIX, ConfirmationKey
 from services.notify.preferences import Preferences, SubscriptionRequest
-from services.notify.tokens import InvalidToken, email_digest, make_token, read_token
+from services.notify.tokens import InvalidToken, make_token, read_token
 from shared.config import get_settings
 from shared.models import Delivery, Subscriber, SuppressedAddress
 
@@ -98,9 +98,17 @@ def subscribe(
 
 def subscriber_for_token(*, session: Session, purpose: str, token: str) -> Subscriber:
     """The subscriber a valid token of this purpose names; raise InvalidToken otherwise."""
-    subscriber_id, digest = read_token(purpose, token)  # type: ignore[arg-type]
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or email_digest(subscriber.email) != digest:
+    subject = read_token(purpose, token)  # type: ignore[arg-type]
+    if isinstance(subject, str):
+        subscriber = session.scalar(select(Subscriber).where(Subscriber.link_id == subject))
+    else:
+        # A link mailed before link ids: the id and the first 16 hex digits of the SHA-256
+        # of the address it was sent to.
+        subscriber_id, fingerprint = subject
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is not None and email_hash(subscriber.email)[:16] != fingerprint:
+            subscriber = None
+    if subscriber is None:
         raise InvalidToken("no such subscriber")
     return subscriber
 
@@ -163,8 +171,8 @@ def expire_pending(*, session: Session, now: datetime) -> int:
 def links(subscriber: Subscriber) -> dict[str, str]:
     """The personal settings and unsubscribe URLs of a subscriber."""
     base = get_settings().public_url
-    manage = make_token("manage", subscriber_id=subscriber.id, email=subscriber.email)
-    leave = make_token("unsubscribe", subscriber_id=subscriber.id, email=subscriber.email)
+    manage = make_token("manage", link_id=subscriber.link_id)
+    leave = make_token("unsubscribe", link_id=subscriber.link_id)
     return {
         "manage_url": f"{base}/prenumeration/installningar?token={manage}",
         "unsubscribe_url": f"{base}/prenumeration/avregistrera?token={leave}",
@@ -180,7 +188,7 @@ def confirmation_message(*, subscriber: Subscriber, now: datetime) -> EmailMessa
         context["manage_url"] = links(subscriber)["manage_url"]
         subject = f"Du prenumererar redan på {site_title}"
     else:
-        token = make_token("confirm", subscriber_id=subscriber.id, email=subscriber.email)
+        token = make_token("confirm", link_id=subscriber.link_id)
         context["confirm_url"] = f"{get_settings().public_url}/prenumeration/bekrafta?token={token}"
         subject = f"Bekräfta din prenumeration på {site_title}"
     return mail.build_message(

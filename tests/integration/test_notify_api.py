@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.notify import tasks, tokens
+from services.notify import tasks
 from shared.db import session_scope
 from shared.models import Delivery, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     client_fixture,
     eager_fixture,
+    legacy_token,
     link,
     make_item,
     published,
+    token_for,
     use_smtp,
 )
 
@@ -91,8 +93,8 @@ def test_json_errors_are_problem_details(db, client):
 def test_bad_and_wrong_purpose_tokens_are_refused(db, smtp_server, client, eager, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     subscriber_id = confirmed(client, smtp_server)
-    confirm = tokens.make_token("confirm", subscriber_id=subscriber_id, email=ADDRESS)
-    leave = tokens.make_token("unsubscribe", subscriber_id=subscriber_id, email=ADDRESS)
+    confirm = token_for("confirm", ADDRESS)
+    leave = token_for("unsubscribe", ADDRESS)
     for response in (
         client.post(f"/prenumeration/avregistrera?token={confirm}"),
         client.get(f"/prenumeration/installningar?token={leave}"),
@@ -103,7 +105,7 @@ def test_bad_and_wrong_purpose_tokens_are_refused(db, smtp_server, client, eager
         assert response.status_code == 400
         assert "Länken fungerar inte" in response.text
     # A token for an address that is not the subscriber's (e.g. a reused id) is refused too.
-    other = tokens.make_token("unsubscribe", subscriber_id=subscriber_id, email="x@example.se")
+    other = legacy_token("unsubscribe", subscriber_id=subscriber_id, email="x@example.se")
     assert client.post(f"/prenumeration/avregistrera?token={other}").status_code == 400
     with session_scope() as session:
         assert session.get(Subscriber, subscriber_id).status == "confirmed"
@@ -112,7 +114,7 @@ def test_bad_and_wrong_purpose_tokens_are_refused(db, smtp_server, client, eager
 def test_preferences_are_shown_and_changed(db, smtp_server, client, eager, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     subscriber_id = confirmed(client, smtp_server, regions=["region-skane"])
-    token = tokens.make_token("manage", subscriber_id=subscriber_id, email=ADDRESS)
+    token = token_for("manage", ADDRESS)
     shown = client.get(f"/prenumeration/installningar?token={token}")
     assert shown.status_code == 200
     assert 'value="region-skane" checked' in shown.text and "Region Östergötland" in shown.text

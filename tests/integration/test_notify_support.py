@@ -86,6 +86,30 @@ def link(message, marker: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+def token_for(purpose: str, email: str) -> str:
+    """A valid link token of `purpose` for the subscriber with this address."""
+    from sqlalchemy import select
+
+    from services.notify import tokens
+    from shared.models import Subscriber
+
+    with session_scope() as session:
+        link_id = session.scalars(select(Subscriber.link_id).where(Subscriber.email == email)).one()
+    return tokens.make_token(purpose, link_id=link_id)
+
+
+def legacy_token(purpose: str, *, subscriber_id: int, email: str) -> str:
+    """A link as mailed before link ids: `[id, first 16 hex digits of sha256(address)]`."""
+    import hashlib
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    serializer = URLSafeTimedSerializer(
+        get_settings().secret_key, salt=f"newsroom.notify.{purpose}"
+    )
+    return serializer.dumps([subscriber_id, hashlib.sha256(email.encode()).hexdigest()[:16]])
+
+
 def use_smtp(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("NEWSROOM_SMTP_URL", url)
     get_settings.cache_clear()

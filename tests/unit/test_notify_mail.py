@@ -55,6 +55,7 @@ def a_subscriber(**changes) -> Subscriber:
     values = dict(
         id=7,
         email="marta.ek@example.se",
+        link_id="c3ViM2NyaWJlcjc",
         regions=[],
         topics=[],
         frequency="immediate",
@@ -136,7 +137,8 @@ def test_common_part_is_rendered_once_per_newsletter(calls: list[str]):
     now = datetime(2021, 5, 1, tzinfo=UTC)
     newsletter = delivery.ItemNewsletter(an_item(), now=now)
     messages = [
-        newsletter.message_for(a_subscriber(id=i, email=f"p{i}@example.se")) for i in range(1, 6)
+        newsletter.message_for(a_subscriber(id=i, email=f"p{i}@example.se", link_id=f"id-{i}"))
+        for i in range(1, 6)
     ]
     assert calls == ["mail/item.txt", "mail/item.html"]
     # …yet each recipient gets their own address, Message-ID and links.
