@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services.notify import ledger, mail, newsletters, rendering, subscriptions
@@ -40,9 +41,6 @@ class _Newsletter:
     settings and unsubscribe links (about 0.05 ms, against some 4 ms for building and
     folding a whole message with the email package each time)."""
 
-    MANAGE = "__NEWSROOM_MANAGE_URL__"
-    UNSUBSCRIBE = "__NEWSROOM_UNSUBSCRIBE_URL__"
-
     def __init__(self, *, now: datetime) -> None:
         self.now = now
 
@@ -53,12 +51,13 @@ class _Newsletter:
         found = _PARTS.get(key)
         if found is not None and time.monotonic() - found[0] < PARTS_REUSED_FOR:
             return found[1]
-        context.update(manage_url=self.MANAGE, unsubscribe_url=self.UNSUBSCRIBE)
+        links = (mail.new_placeholder("manage"), mail.new_placeholder("unsubscribe"))
+        context.update(manage_url=links[0], unsubscribe_url=links[1])
         prepared = mail.PreparedMessage(
             subject=subject,
             text=rendering.render(f"mail/{template}.txt", **context),
             html=rendering.render_mail_html(f"mail/{template}.html", **context),
-            placeholders=(self.MANAGE, self.UNSUBSCRIBE),
+            placeholders=links,
             now=self.now,
         )
         if len(_PARTS) >= PARTS_KEPT:
@@ -68,10 +67,11 @@ class _Newsletter:
 
     def personal(self, prepared: mail.PreparedMessage, subscriber: Subscriber) -> bytes:
         urls = subscriptions.links(subscriber)
+        manage, unsubscribe = prepared.placeholders
         return prepared.fill(
             to=subscriber.email,
             unsubscribe_url=urls["unsubscribe_url"],
-            values={self.MANAGE: urls["manage_url"], self.UNSUBSCRIBE: urls["unsubscribe_url"]},
+            values={manage: urls["manage_url"], unsubscribe: urls["unsubscribe_url"]},
         )
 
 
@@ -161,21 +161,45 @@ def prepare_batch(
     ).all()
     if not rows:
         return []
-    content = newsletter_for(session=session, key=key, now=now)
     work: list[Outgoing] = []
     unwanted: list[int] = []
+    broken: dict[str, list[int]] = {}
+    try:
+        content = newsletter_for(session=session, key=key, now=now)
+    except Exception as exc:
+        if isinstance(exc, SQLAlchemyError):
+            raise  # the database, not the newsletter: the task retries
+        broken[_reason(key, exc)] = [delivery_id for delivery_id, _ in rows]
+        rows = []
     for delivery_id, subscriber in rows:
-        message = None
-        if subscriber.status == "confirmed" and subscriber.suppressed_at is None:
-            message = content.message_for(subscriber)
-        if message is None:
-            unwanted.append(delivery_id)
-        else:
-            work.append(Outgoing(delivery_id, subscriber.email, mail.message_bytes(message)))
+        try:
+            message = None
+            if subscriber.status == "confirmed" and subscriber.suppressed_at is None:
+                message = content.message_for(subscriber)
+            if message is None:
+                unwanted.append(delivery_id)
+            else:
+                work.append(Outgoing(delivery_id, subscriber.email, mail.message_bytes(message)))
+        except Exception as exc:
+            if isinstance(exc, SQLAlchemyError):
+                raise
+            broken.setdefault(_reason(key, exc), []).append(delivery_id)
     result.skipped += ledger.mark(
         session=session, delivery_ids=unwanted, status="skipped", error=None
     )
+    # A mail that cannot be built now will not be built by a retry either: it fails, with
+    # its reason, visibly, instead of staying claimed and being tried again for ever.
+    for reason, ids in broken.items():
+        result.failed += ledger.mark(
+            session=session, delivery_ids=ids, status="failed", error=reason
+        )
+        ledger.count_mail(key.kind, "unbuildable", len(ids))
     return work
+
+
+def _reason(key: NewsletterKey, exc: Exception) -> str:
+    log.exception("%s: the mail cannot be built", key)
+    return f"mail cannot be built: {exc.__class__.__name__}: {exc}"[:1000]
 
 
 def prepare_confirmation(*, session: Session, delivery_id: int, now: datetime) -> list[Outgoing]:

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.notify import transport as transports
-from services.notify.keys import CONFIRMATION_PREFIX
+from services.notify.keys import CONFIRMATION_PREFIX, NewsletterKey
 from shared import metrics
 from shared.db import get_engine, is_postgres, utcnow
 from shared.models import Delivery, Subscriber
@@ -31,15 +31,19 @@ STALLED_AFTER = timedelta(hours=3)
 # A row still `sending` this long after its take was in flight when its worker died (an SMTP
 # conversation lasts at most the SMTP timeout, 30 s): it is sent again, at most one duplicate.
 IN_FLIGHT_AFTER = timedelta(minutes=10)
+# A row the sweep has sent again this often without success (its worker dying on it each
+# time, say) fails instead: some 9 hours after it was first due, never in a loop for ever.
+MAX_SWEEPS = 3
 
 MAILS = Counter("newsroom_notify_mails_total", "Mails handed to the transport", ["kind", "result"])
 
 
-def count_mail(kind: str, result: str) -> None:
-    """The one place mail is counted: sent, refused (5xx) or deferred (4xx, lost connection)."""
-    MAILS.labels(kind, result).inc()
-    if result == "refused":
-        metrics.MAILS_FAILED.inc()
+def count_mail(kind: str, result: str, count: int = 1) -> None:
+    """The one place mail is counted: sent, refused (5xx), deferred (4xx, lost connection)
+    or unbuildable (failed before it was sent)."""
+    MAILS.labels(kind, result).inc(count)
+    if result in ("refused", "unbuildable"):
+        metrics.MAILS_FAILED.inc(count)
 
 
 @dataclass
@@ -128,11 +132,26 @@ def give_up(*, session: Session, newsletter: str, subscriber_ids: Sequence[int],
 def stalled(*, session: Session, now: datetime) -> dict[str, list[int]]:
     """Newsletter rows whose batch must have ended long ago: still claimed (its task was lost
     with an in-memory broker, say) or still sending (its worker died mid-mail). Those are
-    claimed again and returned, newsletter key -> subscriber ids to send again. Stalled
-    confirmation mails are dropped instead: a late one would only confuse."""
+    claimed again and returned, newsletter key -> subscriber ids to send again; after
+    MAX_SWEEPS such rounds they fail instead, with the reason. Stalled confirmation mails
+    are dropped: a late one would only confuse."""
     lost = or_(
         and_(Delivery.status == "claimed", Delivery.claimed_at < now - STALLED_AFTER),
         and_(Delivery.status == "sending", Delivery.claimed_at < now - IN_FLIGHT_AFTER),
+    )
+    confirmations = Delivery.newsletter.startswith(CONFIRMATION_PREFIX)
+    session.execute(
+        update(Delivery).where(lost, confirmations).values(status="skipped", error="stalled")
+    )
+    exhausted = Delivery.sweeps >= MAX_SWEEPS
+    session.execute(
+        update(Delivery)
+        .where(lost, exhausted)
+        .values(
+            status="failed",
+            error=literal(f"given up after {MAX_SWEEPS} sweeps; last error: ")
+            + func.coalesce(Delivery.error, "none"),
+        )
     )
     rows = session.execute(
         select(Delivery.newsletter, Delivery.subscriber_id)
@@ -140,15 +159,24 @@ def stalled(*, session: Session, now: datetime) -> dict[str, list[int]]:
         .order_by(Delivery.newsletter, Delivery.subscriber_id)
     ).all()
     found: dict[str, list[int]] = {}
+    unreadable: set[str] = set()
     for newsletter, subscriber_id in rows:
-        if not newsletter.startswith(CONFIRMATION_PREFIX):
-            found.setdefault(newsletter, []).append(subscriber_id)
-    confirmations = Delivery.newsletter.startswith(CONFIRMATION_PREFIX)
+        try:
+            NewsletterKey.parse(newsletter)
+        except ValueError:
+            unreadable.add(newsletter)
+            continue
+        found.setdefault(newsletter, []).append(subscriber_id)
+    if unreadable:
+        session.execute(
+            update(Delivery)
+            .where(lost, Delivery.newsletter.in_(unreadable))
+            .values(status="failed", error="not a newsletter key")
+        )
     session.execute(
-        update(Delivery).where(lost, confirmations).values(status="skipped", error="stalled")
-    )
-    session.execute(
-        update(Delivery).where(lost, ~confirmations).values(status="claimed", claimed_at=now)
+        update(Delivery)
+        .where(lost)
+        .values(status="claimed", claimed_at=now, sweeps=Delivery.sweeps + 1)
     )
     return found
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import binascii
 import logging
 import re
+import secrets
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -54,6 +56,20 @@ def sender_address(settings: Settings | None = None) -> str:
     return parseaddr((settings or get_settings()).mail_from)[1]
 
 
+def one_line(text: str) -> str:
+    """Header text on one line: line and paragraph separators (U+2028, U+2029, NEL, CR, LF,
+    which the email package refuses in a header) and other control characters become spaces,
+    and runs of spaces one."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(cleaned.split())
+
+
+def new_placeholder(name: str) -> str:
+    """A marker for a per-recipient value in a newsletter's text: random, so that no item
+    text can hold it (2^-128 per try) and be taken for it."""
+    return f"{name}-{secrets.token_hex(16)}"
+
+
 def build_message(
     *,
     to: str,
@@ -71,7 +87,7 @@ def build_message(
     message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = settings.mail_from
     message["To"] = Address(addr_spec=to)
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["Date"] = format_datetime(now or utcnow())
     message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
     if unsubscribe_url:
@@ -126,13 +142,6 @@ class PreparedMessage:
     pieces join into valid QP with lines within 76 columns whatever a link's length.
     """
 
-    TO = "recipient@newsroom-marker.invalid"
-    MESSAGE_ID = "newsroom-message-id@newsroom-marker.invalid"
-    UNSUBSCRIBE = "NEWSROOM-UNSUBSCRIBE-MARKER"
-    TEXT = "NEWSROOM-TEXT-MARKER"
-    HTML = "NEWSROOM-HTML-MARKER"
-    _KEYS = {TO: "\0to", MESSAGE_ID: "\0message-id", UNSUBSCRIBE: "\0unsubscribe"}
-
     def __init__(
         self,
         *,
@@ -145,33 +154,40 @@ class PreparedMessage:
     ) -> None:
         settings = settings or get_settings()
         self.domain = sender_address(settings).rpartition("@")[2] or "localhost"
+        self.placeholders = tuple(placeholders)
+        # Where the email package's output differs per recipient, it is built around random
+        # markers (`new_placeholder`), never fixed strings an item's text could contain.
+        self._to = new_placeholder("to") + "@marker.invalid"
+        self._message_id = new_placeholder("id") + "@marker.invalid"
+        self._unsubscribe = new_placeholder("unsubscribe")
+        text_marker, html_marker = new_placeholder("text"), new_placeholder("html")
         message = build_message(
-            to=self.TO,
+            to=self._to,
             subject=subject,
-            text=self.TEXT,
-            html=self.HTML,
-            unsubscribe_url=self.UNSUBSCRIBE,
+            text=text_marker,
+            html=html_marker,
+            unsubscribe_url=self._unsubscribe,
             now=now,
             settings=settings,
         )
-        message.replace_header("Message-ID", f"<{self.MESSAGE_ID}>")
+        message.replace_header("Message-ID", f"<{self._message_id}>")
         template = message.as_bytes(policy=MAIL_POLICY).decode("ascii")
-        markers = (self.TO, self.MESSAGE_ID, self.UNSUBSCRIBE, self.TEXT, self.HTML)
+        markers = (self._to, self._message_id, self._unsubscribe, text_marker, html_marker)
         for marker in markers:
             if template.count(marker) != 1:
                 raise RuntimeError(f"template marker {marker} not found exactly once")
-        bodies = {self.TEXT: text, self.HTML: html}
+        bodies = {text_marker: text, html_marker: html}
         pieces: list[bytes | str] = []
         # The email package ends each body with a line end of its own: the bodies bring theirs.
-        template = template.replace(f"{self.TEXT}\r\n", self.TEXT)
-        template = template.replace(f"{self.HTML}\r\n", self.HTML)
+        template = template.replace(f"{text_marker}\r\n", text_marker)
+        template = template.replace(f"{html_marker}\r\n", html_marker)
         for index, chunk in enumerate(re.split(f"({'|'.join(map(re.escape, markers))})", template)):
             if index % 2 == 0:
                 pieces.append(chunk.encode("ascii"))
             elif chunk in bodies:
-                pieces.extend(self._body(bodies[chunk], placeholders))
+                pieces.extend(self._body(bodies[chunk], self.placeholders))
             else:
-                pieces.append(self._KEYS[chunk])
+                pieces.append(chunk)
         self._pieces = pieces
 
     @staticmethod
@@ -190,9 +206,9 @@ class PreparedMessage:
     def fill(self, *, to: str, unsubscribe_url: str, values: dict[str, str]) -> bytes:
         """One recipient's message: `to` an ASCII address, `values` each placeholder's text."""
         dynamic = {
-            "\0to": to.encode("ascii"),
-            "\0message-id": f"{uuid.uuid4().hex}@{self.domain}".encode(),
-            "\0unsubscribe": unsubscribe_url.encode("ascii"),
+            self._to: to.encode("ascii"),
+            self._message_id: f"{uuid.uuid4().hex}@{self.domain}".encode(),
+            self._unsubscribe: unsubscribe_url.encode("ascii"),
         }
         for placeholder, value in values.items():
             dynamic[placeholder] = _quoted_printable(value) + b"=\r\n"
