@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from shared import metrics
 from shared.celery_app import celery_app
 from shared.db import is_postgres, session_scope, utcnow
-from shared.events import CONSUMERS, ItemPublished, ItemUpdated, ItemWithdrawn
+from shared.events import (
+    CONSUMERS,
+    ItemPublished,
+    ItemUpdated,
+    ItemWithdrawn,
+    SubscriptionRequested,
+)
 from shared.models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -29,9 +35,12 @@ RELAY_BATCH = 200
 _INSERT = insert(OutboxEvent.__table__)
 
 
+AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | SubscriptionRequested
+
+
 def record(
     session: Session,
-    event: ItemPublished | ItemUpdated | ItemWithdrawn,
+    event: AnyEvent,
     *,
     deliver_after: datetime | None = None,
 ) -> None:
@@ -42,9 +51,7 @@ def record(
     logged(event)
 
 
-def event_row(
-    event: ItemPublished | ItemUpdated | ItemWithdrawn, *, deliver_after: datetime | None = None
-) -> dict:
+def event_row(event: AnyEvent, *, deliver_after: datetime | None = None) -> dict:
     """The outbox row of `event`, for a caller that writes it in a statement of its own
     (and then calls `logged`)."""
     return {
@@ -57,14 +64,21 @@ def event_row(
     }
 
 
-def logged(event: ItemPublished | ItemUpdated | ItemWithdrawn) -> None:
-    log.info(
-        "event recorded",
-        extra={
-            "event_id": str(event.event_id),
-            "event_type": event.type,
-            "item_id": str(event.item_id),
-        },
+def logged(event: AnyEvent) -> None:
+    extra = {"event_id": str(event.event_id), "event_type": event.type}
+    if hasattr(event, "item_id"):
+        extra["item_id"] = str(event.item_id)
+    log.info("event recorded", extra=extra)
+
+
+def mark_relayed(session: Session, event_ids: list) -> None:
+    """Mark events their producer handed to the broker itself, right after its commit, so
+    the relay does not send them again (if it already did, consumers are idempotent)."""
+    table = OutboxEvent.__table__.c
+    session.execute(
+        update(OutboxEvent.__table__)
+        .where(table.event_id.in_(event_ids), table.relayed_at.is_(None))
+        .values(relayed_at=utcnow(), attempts=table.attempts + 1)
     )
 
 

@@ -7,10 +7,13 @@ Each route is a unit of work: it opens the session, calls the service and commit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -34,7 +37,7 @@ from services.notify.schemas import (
 )
 from services.notify.tokens import InvalidToken
 from shared import logging as shared_logging
-from shared import problems
+from shared import outbox, problems
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import get_engine, session_scope, utcnow
@@ -107,21 +110,23 @@ def client_rate(request: Request) -> RateCheck:
 # --- routes ------------------------------------------------------------------------------
 
 
-def _queue_confirmation(delivery_id: int) -> None:
-    """Hand the confirmation mail to the worker; called only after the request committed."""
-    try:
-        tasks.send_confirmation.apply_async(kwargs={"delivery_id": delivery_id}, queue=tasks.QUEUE)
-    except Exception:  # the broker is down: the person can simply ask again
-        log.exception("could not queue confirmation mail %s", delivery_id)
-
-
 def _subscribe(request: preferences.SubscriptionRequest, source: str) -> None:
+    """Record the request (outbox) and hand it to the worker after the commit; while the
+    broker is down the outbox relay sends it once the broker is back."""
     with session_scope() as session:
-        delivery_id = subscriptions.subscribe(
+        event = subscriptions.request_subscription(
             session=session, request=request, source=source, now=utcnow()
         )
-    if delivery_id is not None:
-        _queue_confirmation(delivery_id)
+    try:
+        tasks.handle_subscription.apply_async(
+            kwargs={"event": event.model_dump(mode="json")}, queue=tasks.QUEUE
+        )
+    except Exception:
+        log.warning("broker unreachable: the outbox relay queues request %s", event.event_id)
+        outbox.wake()
+        return
+    with session_scope() as session:
+        outbox.mark_relayed(session, [event.event_id])
 
 
 @router.post(
@@ -310,14 +315,26 @@ def unsubscribe(token: Token = "") -> HTMLResponse:
 # --- standalone app ----------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # The relay sends the subscription requests the broker could not take at once.
+    relay = outbox.RelayThread()
+    relay.start()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(relay.stop)
+
+
 def create_app() -> FastAPI:
-    """The notify service alone, as deployed next to its workers."""
+    """The notify service alone, as deployed next to its workers, with its outbox relay."""
     app = FastAPI(
         title="Newsroom – prenumerationer",
         version="1",
         docs_url="/api/notify/docs",
         redoc_url=None,
         openapi_url="/api/notify/openapi.json",
+        lifespan=lifespan,
     )
     app.include_router(router)
     problems.install(app)

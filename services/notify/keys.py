@@ -72,14 +72,10 @@ class DigestKey(NewsletterKey):
 
 @dataclass(frozen=True)
 class ConfirmationKey(NewsletterKey):
-    """One double opt-in (or settings link) mail; `request` makes it unique."""
+    """The double opt-in (or settings link) mail of one subscription request (its event id)."""
 
     request: str
     kind: ClassVar[str] = "confirm"
-
-    @classmethod
-    def new(cls) -> ConfirmationKey:
-        return cls(uuid.uuid4().hex)
 
     def __str__(self) -> str:
         return f"confirm:{self.request}"

@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from services.notify.preferences import normalise_email
-from services.notify.subscriptions import email_hash
-from shared.models import Delivery, Subscriber, SuppressedAddress
+from services.notify.subscriptions import email_hash, requests_of
+from shared.models import Delivery, OutboxEvent, Subscriber, SuppressedAddress
 
 
 def _lenient(email: str) -> str:
@@ -30,9 +30,21 @@ def export_subscriber(*, session: Session, email: str) -> dict | None:
     address = _lenient(email)
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
     kept = session.get(SuppressedAddress, email_hash(address))
-    if subscriber is None and kept is None:
+    requests = requests_of(session=session, email=address)
+    if subscriber is None and kept is None and not requests:
         return None
     data: dict[str, Any] = {"email": address}
+    if requests:
+        data["requests"] = [
+            {
+                "at": _iso(event.occurred_at),
+                "regions": list(event.regions),
+                "topics": list(event.topics),
+                "frequency": event.frequency,
+                "source": event.source,
+            }
+            for _, event in requests
+        ]
     if subscriber is not None:
         data["subscription"] = {
             "status": subscriber.status,
@@ -76,9 +88,12 @@ def forget_subscriber(*, session: Session, email: str, now: datetime) -> bool:
     """Erase an address and its mail history, keeping only its SHA-256 (and why) so a
     bounced or departed address is recognised; False if nothing was stored."""
     address = _lenient(email)
+    requests = [row_id for row_id, _ in requests_of(session=session, email=address)]
+    if requests:
+        session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(requests)))
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if subscriber is None:
-        return False
+        return bool(requests)
     if subscriber.suppressed_at is not None:
         reason = "bounced"
     elif subscriber.status == "confirmed":

@@ -13,17 +13,22 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.notify import mail, rendering
+from services.notify import ledger, mail, rendering
 from services.notify.keys import CONFIRMATION_PREFIX, ConfirmationKey
 from services.notify.preferences import Preferences, SubscriptionRequest
 from services.notify.tokens import InvalidToken, make_token, read_token
+from shared import outbox
 from shared.config import get_settings
-from shared.models import Delivery, Subscriber, SuppressedAddress
+from shared.events import SubscriptionRequested
+from shared.models import Delivery, OutboxEvent, Subscriber, SuppressedAddress
 
 log = logging.getLogger(__name__)
 
 # Unconfirmed subscriptions are forgotten after this long (the confirm link lives as long).
 PENDING_TTL = timedelta(days=30)
+# Applied subscription requests (each holds an address) are deleted from the outbox after
+# this long.
+REQUESTS_KEPT = timedelta(days=1)
 
 CONSENT_TEXT = (
     "Jag vill få nyheter från {site_title} via e-post om de regioner och ämnen jag valt. "
@@ -43,35 +48,58 @@ def consent_text() -> str:
     return CONSENT_TEXT.format(site_title=get_settings().site_title)
 
 
-def subscribe(
+def request_subscription(
     *, session: Session, request: SubscriptionRequest, source: str, now: datetime
-) -> int | None:
-    """Record a subscription request; return the ledger id of the confirmation mail to send
-    after commit, or None when this address already got its share of mails today.
+) -> SubscriptionRequested:
+    """Record a checked subscription request as an event (outbox) in the caller's
+    transaction: the same single write whether the address is new, pending, confirmed or
+    gone, so neither the answer nor its timing tells them apart. `subscribe` does the rest
+    in the background."""
+    SUBSCRIPTIONS.inc()
+    event = SubscriptionRequested(
+        occurred_at=now,
+        email=request.email,
+        regions=request.preferences.regions,
+        topics=request.preferences.topics,
+        frequency=request.preferences.frequency,
+        source=source,
+    )
+    outbox.record(session, event)
+    return event
+
+
+def subscribe(*, session: Session, event: SubscriptionRequested) -> int | None:
+    """Apply a subscription request; return the ledger id of its confirmation mail, or None
+    when this address already got its share of mails today. Safe twice: the request's mail
+    is one ledger row, and an older request never overwrites a newer one's choices.
 
     A confirmed address keeps its preferences (nobody changes them without a link from the
-    mail); it gets a mail with its settings link instead, so the answer never tells who
-    subscribes.
+    mail); it gets a mail with its settings link instead.
     """
-    SUBSCRIPTIONS.inc()
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == request.email))
+    key = ConfirmationKey(event.event_id.hex)
+    done = session.scalar(select(Delivery.id).where(Delivery.newsletter == str(key)))
+    if done is not None:
+        return done
+    now = event.occurred_at
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == event.email))
     if subscriber is None:
-        subscriber = Subscriber(email=request.email, status="pending", created_at=now)
+        subscriber = Subscriber(email=event.email, status="pending", created_at=now)
         try:
             with session.begin_nested():
                 session.add(subscriber)
                 session.flush()
         except IntegrityError:  # a concurrent request inserted the same address first
             subscriber = session.scalars(
-                select(Subscriber).where(Subscriber.email == request.email)
+                select(Subscriber).where(Subscriber.email == event.email)
             ).one()
-    if subscriber.status != "confirmed" or subscriber.suppressed_at is not None:
-        subscriber.regions = list(request.preferences.regions)
-        subscriber.topics = list(request.preferences.topics)
-        subscriber.frequency = request.preferences.frequency
+    newer = subscriber.consent_at is None or subscriber.consent_at <= now
+    if newer and (subscriber.status != "confirmed" or subscriber.suppressed_at is not None):
+        subscriber.regions = list(event.regions)
+        subscriber.topics = list(event.topics)
+        subscriber.frequency = event.frequency
         subscriber.status = "pending"
         subscriber.consent_at = now
-        subscriber.consent_source = source
+        subscriber.consent_source = event.source
         subscriber.consent_text = consent_text()
 
     limit = get_settings().confirmations_per_address_per_day
@@ -85,15 +113,29 @@ def subscribe(
     if recent >= limit:
         log.info("confirmation mail limit reached for subscriber %s", subscriber.id)
         return None
-    delivery = Delivery(
-        newsletter=str(ConfirmationKey.new()),
-        subscriber_id=subscriber.id,
-        status="claimed",
-        claimed_at=now,
+    ledger.claim(session=session, newsletter=str(key), subscriber_ids=[subscriber.id], now=now)
+    return session.scalar(select(Delivery.id).where(Delivery.newsletter == str(key)))
+
+
+def requests_of(*, session: Session, email: str) -> list[tuple[int, SubscriptionRequested]]:
+    """The subscription requests of an address still kept in the outbox: (row id, event)."""
+    rows = session.execute(
+        select(OutboxEvent.id, OutboxEvent.payload).where(
+            OutboxEvent.type == SubscriptionRequested.model_fields["type"].default
+        )
     )
-    session.add(delivery)
-    session.flush()
-    return delivery.id
+    found = [(row_id, SubscriptionRequested.model_validate(payload)) for row_id, payload in rows]
+    return [(row_id, event) for row_id, event in found if event.email == email]
+
+
+def purge_requests(*, session: Session, now: datetime) -> int:
+    """Delete relayed subscription requests older than REQUESTS_KEPT: the address they hold
+    has served its purpose once the request was applied."""
+    return session.execute(
+        delete(OutboxEvent)
+        .where(OutboxEvent.type == SubscriptionRequested.model_fields["type"].default)
+        .where(OutboxEvent.relayed_at.is_not(None), OutboxEvent.created_at < now - REQUESTS_KEPT)
+    ).rowcount
 
 
 def subscriber_for_token(*, session: Session, purpose: str, token: str) -> Subscriber:

@@ -20,6 +20,7 @@ from shared.models import Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     add_subscribers,
     client_fixture,
+    eager_fixture,
     legacy_token,
     token_for,
 )
@@ -52,7 +53,9 @@ def misused_tokens(purpose: str, subscriber_id: int, email: str, monkeypatch) ->
         link_id = session.get(Subscriber, subscriber_id).link_id
     return {
         "tampered signature": f"{payload}.{flipped}",
-        "unknown link id": tokens.make_token(purpose, link_id="x" + link_id[1:]),
+        "unknown link id": tokens.make_token(
+            purpose, link_id=("x" if link_id[0] != "x" else "y") + link_id[1:]
+        ),
         "wrong purpose": token_for(other, email),
         "other secret": forged.dumps(link_id),
         "old form, other subscriber": legacy_token(
@@ -130,12 +133,12 @@ def test_tokens_tell_nothing_about_the_subscriber(client):
         for subscriber_id, email in zip(ids, emails, strict=True):
             token = token_for(purpose, email)
             payload = token.split(".")[0]
-            decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            text = decoded.decode("latin-1")
+            text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+            carried = json.loads(text)
             digest = hashlib.sha256(email.encode()).hexdigest()
-            assert str(subscriber_id) not in text.replace(payload, ""), (purpose, text)
+            assert isinstance(carried, str), (purpose, text)  # one random string, no id
+            assert carried != str(subscriber_id) and len(carried) >= 20
             assert digest[:16] not in text and email not in text, (purpose, text)
-            assert json.loads(text) not in (subscriber_id, [subscriber_id, digest[:16]])
     first, second = (token_for("unsubscribe", email) for email in emails)
     assert first.split(".")[0] != second.split(".")[0]
 
@@ -161,7 +164,7 @@ def comparable(answer) -> tuple:
 
 
 @pytest.mark.parametrize("form", [False, True])
-def test_subscription_answers_do_not_tell_known_from_unknown(client, form):
+def test_subscription_answers_do_not_tell_known_from_unknown(client, eager, form):
     add_subscribers("kand.adress@example.se")  # confirmed
     client.post("/api/v1/subscriptions", json={"email": "vantar@example.se"})  # pending
     client.post("/api/v1/subscriptions", json={"email": "borta@example.se"})

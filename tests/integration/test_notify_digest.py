@@ -149,7 +149,10 @@ def test_lost_batches_are_resumed_and_stale_confirmations_dropped(db, smtp_serve
             session=session, event=published(make_item()), now=utcnow()
         )
         request = preferences.validate_request(email="sen@example.se")
-        subscriptions.subscribe(session=session, request=request, source="api", now=utcnow())
+        event = subscriptions.request_subscription(
+            session=session, request=request, source="api", now=utcnow()
+        )
+        subscriptions.subscribe(session=session, event=event)
         session.execute(update(Delivery).values(claimed_at=utcnow() - timedelta(hours=4)))
     celery_app.conf.update(task_always_eager=True)
     try:

@@ -127,8 +127,11 @@ def eager_fixture() -> Iterator[None]:
 def client_fixture(db: str) -> Iterator[TestClient]:
     ip_limiter.reset()
     get_settings.cache_clear()
-    with TestClient(create_app()) as test_client:
-        yield test_client
+    # Without the app's lifespan: its outbox relay thread, which these tests do not need
+    # (tasks run eagerly), would read the settings while a test changes them.
+    test_client = TestClient(create_app())
+    yield test_client
+    test_client.close()
     ip_limiter.reset()
     get_settings.cache_clear()
 
