@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -141,6 +142,10 @@ def _subscribe(request: preferences.SubscriptionRequest, source: str) -> None:
             "content": HTML_CONTENT,
         },
         400: {"description": "A form with invalid fields: a Swedish page", "content": HTML_CONTENT},
+        403: {
+            "description": "A form posted from another site: a Swedish page",
+            "content": HTML_CONTENT,
+        },
         415: {"description": "Neither JSON nor a form (problem+json)", "content": PROBLEM_CONTENT},
         422: {"description": "Invalid fields (problem+json)", "content": PROBLEM_CONTENT},
         429: {
@@ -195,7 +200,23 @@ async def create_subscription(
     return JSONResponse(SubscriptionAccepted().model_dump(), status_code=202)
 
 
+def _cross_site(request: Request) -> bool:
+    """Whether a browser posted this form from another site: its Origin (or, without one, its
+    Referer) names neither the site's public address nor the host the request was sent to.
+    Browsers send one of them with every form post; programs send neither and may post."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return False
+    ours = {
+        urlsplit(get_settings().public_url).netloc.lower(),
+        request.headers.get("host", "").lower(),
+    }
+    return source == "null" or urlsplit(source).netloc.lower() not in ours
+
+
 async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
+    if _cross_site(request):
+        return pages.cross_site_page()
     if not rate.allowed:
         return pages.page(
             "För många försök",

@@ -51,6 +51,18 @@ def subscribe_page_url() -> str:
     return f"{get_settings().public_url}/prenumerera/"
 
 
+def cross_site_page() -> HTMLResponse:
+    """A subscription form posted from another site (cross-site request forgery)."""
+    return page(
+        "Formuläret kom från en annan webbplats",
+        "Anmälan skickades från en annan webbplats än vår, så vi tog inte emot den. "
+        "Vill du prenumerera kan du anmäla dig på vår egen sida.",
+        status=403,
+        error=True,
+        link=("Prenumerera", subscribe_page_url()),
+    )
+
+
 def confirmed_page(outcome: str) -> HTMLResponse:
     """What confirming said: "confirmed", "already" or "inactive"."""
     if outcome == "inactive":

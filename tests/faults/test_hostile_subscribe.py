@@ -12,11 +12,13 @@ import time
 import pytest
 from sqlalchemy import event, select
 
+from shared.config import get_settings
 from shared.db import get_engine, session_scope, utcnow
 from shared.models import OutboxEvent, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     add_subscribers,
     client_fixture,
+    eager_fixture,
 )
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -127,3 +129,62 @@ def test_subscribe_timing_does_not_tell_known_from_unknown(client, monkeypatch):
     medians = {kind: statistics.median(values) * 1000 for kind, values in times.items()}
     print(f"\nTIMING subscribe: medians {medians} ms, Mann-Whitney p = {p:.4f}")
     assert p >= 0.001, (medians, p)
+
+
+def nothing_recorded() -> bool:
+    with session_scope() as session:
+        return (
+            not session.scalars(select(OutboxEvent)).all()
+            and not session.scalars(select(Subscriber)).all()
+        )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},  # a sandboxed frame or a page with Referrer-Policy no-referrer
+        {"referer": "https://evil.example/prenumerera/"},
+        {"origin": "https://hallbarupphandling.example.se.evil.example"},
+    ],
+)
+def test_a_form_posted_from_another_site_is_refused(client, eager, headers, monkeypatch):
+    monkeypatch.setenv("NEWSROOM_BASE_URL", "https://hallbarupphandling.example.se")
+    get_settings.cache_clear()
+    answer = client.post(
+        "/api/v1/subscriptions",
+        content="email=offer%40example.se&topics=miljo",
+        headers={**FORM, **headers},
+    )
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "en annan webbplats" in answer.text
+    assert nothing_recorded()
+
+
+def test_our_own_form_and_programs_may_post(client, eager, monkeypatch):
+    monkeypatch.setenv("NEWSROOM_BASE_URL", "https://hallbarupphandling.example.se")
+    get_settings.cache_clear()
+    for n, headers in enumerate(
+        (
+            {"origin": "https://hallbarupphandling.example.se"},
+            {"referer": "https://hallbarupphandling.example.se/prenumerera/"},
+            {"origin": "http://testserver"},  # the host it was asked for (embedded mode)
+            {},  # a program: no Origin, no Referer
+        )
+    ):
+        answer = client.post(
+            "/api/v1/subscriptions",
+            content=f"email=form{n}%40example.se",
+            headers={**FORM, **headers},
+        )
+        assert answer.status_code == 202, (headers, answer.text)
+    # JSON needs no such check: a browser cannot send it cross-site without CORS, which
+    # the API does not grant; programs may send any Origin.
+    answer = client.post(
+        "/api/v1/subscriptions",
+        json={"email": "program@example.se"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert answer.status_code == 202
+    assert "access-control-allow-origin" not in answer.headers
