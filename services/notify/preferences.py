@@ -74,6 +74,11 @@ def validate_preferences(
     for name, values in (("regions", regions), ("topics", topics)):
         if len(values) > MAX_CHOICES:
             errors.append({"field": name, "message": f"Högst {MAX_CHOICES} val."})
+    # An empty value is no slug: refused, as the API's schema says, never silently dropped.
+    if "" in regions:
+        errors.append({"field": "regions", "message": "Tomt värde: välj en region i listan."})
+    if "" in topics:
+        errors.append({"field": "topics", "message": "Tomt värde: välj ett ämne i listan."})
     regions = tuple(dict.fromkeys(r for r in regions if r))
     topics = tuple(dict.fromkeys(t for t in topics if t))
     unknown_regions = [slug for slug in regions if slug not in taxonomy.regions()]

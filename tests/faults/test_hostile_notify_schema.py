@@ -63,3 +63,23 @@ def _run(app, config, modes) -> None:
 
 def test_notify_passes_every_schemathesis_check(app):
     _run(app, CONFIG, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE))
+
+
+def test_an_empty_choice_is_refused_as_the_schema_says(app):
+    """The schema lists the slugs a region or topic may be; an empty one is none of them, so
+    the service refuses it too (it used to drop it silently and answer 202)."""
+    body = api.request_schema()
+    assert "" not in body["properties"]["regions"]["items"]["enum"]
+    with TestClient(app) as client:
+        form = client.post(
+            "/api/v1/subscriptions",
+            content="email=tom%40example.se&regions=&topics=",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert form.status_code == 400
+        assert "välj en region i listan" in form.text and "välj ett ämne i listan" in form.text
+        answer = client.post(
+            "/api/v1/subscriptions", json={"email": "tom@example.se", "regions": [""]}
+        )
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["errors"]] == ["regions"]
