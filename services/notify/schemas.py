@@ -29,12 +29,13 @@ def request_schema() -> dict:
     """The body's schema as the service checks it: a plain address, slugs of the taxonomy."""
     schema = SubscriptionIn.model_json_schema()
     properties = schema["properties"]
-    # What email-validator accepts without SMTPUTF8: an ASCII local part and a host name
+    # What email-validator accepts without SMTPUTF8: an ASCII local part of dot-separated
+    # words (up to four of 15 characters: within the 64 RFC 5321 allows) and a host name
     # outside the special-use domains (RFC 6761), which no mail can reach.
     special = "|".join(SPECIAL_USE_DOMAIN_NAMES)
     properties["email"].update(
         format="email",
-        pattern=rf"^(?!.*\.({special})$)[A-Za-z0-9_%+-]{{1,32}}(\.[A-Za-z0-9_%+-]{{1,31}})?@"
+        pattern=rf"^(?!.*\.({special})$)[A-Za-z0-9_%+-]{{1,15}}(\.[A-Za-z0-9_%+-]{{1,15}}){{0,3}}@"
         r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$",
     )
     properties["regions"]["items"] = {"type": "string", "enum": sorted(taxonomy.regions())}

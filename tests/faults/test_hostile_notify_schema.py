@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -10,7 +12,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
-from services.notify import api
+from services.notify import api, preferences
 from shared.config import get_settings
 
 EXAMPLES = 40
@@ -83,3 +85,12 @@ def test_an_empty_choice_is_refused_as_the_schema_says(app):
         )
         assert answer.status_code == 422
         assert [e["field"] for e in answer.json()["errors"]] == ["regions"]
+
+
+def test_the_email_pattern_accepts_dotted_local_parts():
+    pattern = re.compile(api.request_schema()["properties"]["email"]["pattern"])
+    for address in ("per.olof.nilsson@example.se", "a.b-c_d+e@kommun.example.se", "x@ab.se"):
+        assert pattern.fullmatch(address), address
+        preferences.validate_request(email=address)  # and the service takes them
+    for address in ("per..olof@example.se", ".per@example.se", "per.@example.se", "a@localhost"):
+        assert not pattern.fullmatch(address), address
