@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -35,6 +34,7 @@ from services.notify.schemas import (
     SubscriptionAccepted,
     SubscriptionIn,
     request_schema,
+    swedish_errors,
 )
 from services.notify.tokens import InvalidToken
 from shared import logging as shared_logging
@@ -185,8 +185,8 @@ async def create_subscription(
     try:
         body = SubscriptionIn.model_validate_json(await request.body())
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise problems.Problem(
+            422, "Uppgifterna uppfyller inte kraven.", errors=swedish_errors(exc)
         ) from exc
     try:
         checked = preferences.validate_request(

@@ -6,7 +6,7 @@ from typing import Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from shared import taxonomy
 
@@ -68,3 +68,32 @@ class SubscriptionAccepted(BaseModel):
 
     status: Literal["accepted"] = "accepted"
     detail: str = ACCEPTED_DETAIL
+
+
+# Pydantic's error types in the words a reader of the API understands; the field decides
+# where a general word would say less.
+_MESSAGES = {
+    "missing": "Uppgiften saknas.",
+    "string_type": "Ska vara text.",
+    "list_type": "Ska vara en lista.",
+    "json_invalid": "Ogiltig JSON.",
+    "model_type": "Skicka ett JSON-objekt.",
+    "literal_error": "Välj immediate eller weekly.",
+}
+_FIELD_MESSAGES = {("missing", "email"): "Ange en e-postadress."}
+
+
+def swedish_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """A body's validation errors as the `{field, message}` list, in Swedish."""
+    errors = []
+    for error in exc.errors(include_url=False):
+        kind, context = error["type"], error.get("ctx") or {}
+        field = str(error["loc"][0]) if error["loc"] else "body"
+        if kind == "string_too_long":
+            message = f"För lång: högst {context['max_length']} tecken."
+        elif kind == "too_long":
+            message = f"För många val: högst {context['max_length']}."
+        else:
+            message = _FIELD_MESSAGES.get((kind, field)) or _MESSAGES.get(kind, "Ogiltigt värde.")
+        errors.append({"field": field, "message": message})
+    return errors

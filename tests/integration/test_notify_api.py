@@ -192,3 +192,29 @@ def test_rate_limits_per_client_and_per_address(db, smtp_server, client, eager, 
         assert len(session.scalars(select(Delivery)).all()) == 3
     form = client.post("/api/v1/subscriptions", data={"email": "x@example.se"})
     assert form.status_code == 429 and "För många försök" in form.text
+
+
+def test_json_errors_speak_swedish(db, client):
+    many = ",".join(['"region-skane"'] * 101)
+    frequency = "Välj immediate eller weekly."
+    cases = {
+        "{}": [("email", "Ange en e-postadress.")],
+        '{"email": 5}': [("email", "Ska vara text.")],
+        '{"email": "a@b.se", "regions": "region-skane"}': [("regions", "Ska vara en lista.")],
+        '{"email": "a@b.se", "topics": [7]}': [("topics", "Ska vara text.")],
+        '{"email": "a@b.se", "frequency": "daily"}': [("frequency", frequency)],
+        '{"email"': [("body", "Ogiltig JSON.")],
+        "[]": [("body", "Skicka ett JSON-objekt.")],
+        '{"email": "' + "a" * 400 + '"}': [("email", "För lång: högst 320 tecken.")],
+        '{"email": "a@b.se", "regions": [' + many + "]}": [
+            ("regions", "För många val: högst 100.")
+        ],
+    }
+    for body, expected in cases.items():
+        answer = client.post(
+            "/api/v1/subscriptions", content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 422, body
+        problem = answer.json()
+        assert problem["detail"] == "Uppgifterna uppfyller inte kraven."
+        assert [(e["field"], e["message"]) for e in problem["errors"]] == expected, body
