@@ -27,7 +27,6 @@ from sqlalchemy import text
 
 from services.notify import pages, preferences, subscriptions, tasks
 from services.notify.schemas import (
-    ACCEPTED_DETAIL,
     HTML_CONTENT,
     PAGE_ROUTE,
     PROBLEM_CONTENT,
@@ -226,27 +225,25 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
             headers={"Retry-After": str(int(rate.retry_after) + 1)},
         )
     form = await request.form()
+    email = str(form.get("email") or "")
+    sent = _sent_choices(form)
     try:
         checked = preferences.validate_request(
-            email=str(form.get("email") or ""),
-            regions=[str(v) for v in form.getlist("regions")],
-            topics=[str(v) for v in form.getlist("topics")],
-            frequency=None if form.get("frequency") is None else str(form.get("frequency")),
+            email=email, regions=sent.regions, topics=sent.topics, frequency=sent.frequency
         )
     except preferences.InvalidSubscription as exc:
-        return pages.page(
-            "Något blev fel",
-            *[e["message"] for e in exc.errors],
-            status=400,
-            error=True,
-            link=("Tillbaka till formuläret", pages.subscribe_page_url()),
-        )
+        return pages.subscribe_form_page(email=email, chosen=sent, errors=exc.errors)
     await run_in_threadpool(_subscribe, checked, "form")
-    return pages.page(
-        "Kolla din e-post",
-        ACCEPTED_DETAIL,
-        "Hittar du inget mejl inom några minuter, titta i skräpposten.",
-        status=202,
+    return pages.accepted_page(checked.preferences)
+
+
+def _sent_choices(form) -> preferences.Preferences:
+    """The choices a form sent, as they were (checked or not)."""
+    frequency = form.get("frequency")
+    return preferences.Preferences(
+        regions=tuple(str(v) for v in form.getlist("regions")),
+        topics=tuple(str(v) for v in form.getlist("topics")),
+        frequency=None if frequency is None else str(frequency),
     )
 
 
@@ -256,8 +253,22 @@ Token = Annotated[str, Query(description="The signed link from the mail")]
 
 
 @router.get("/prenumeration/bekrafta", **PAGE_ROUTE)
+def confirm_page(token: Token = "") -> HTMLResponse:
+    """The confirmation link's page: a button that confirms. A GET changes nothing, since
+    mail scanners open every link in a mail."""
+    try:
+        with session_scope() as session:
+            subscriber = subscriptions.subscriber_for_token(
+                session=session, purpose="confirm", token=token
+            )
+            return pages.confirm_page(subscriber, token=token)
+    except InvalidToken:
+        return pages.invalid_link_page()
+
+
+@router.post("/prenumeration/bekrafta", **PAGE_ROUTE)
 def confirm_subscription(token: Token = "") -> HTMLResponse:
-    """Confirm a subscription from the link in the confirmation mail."""
+    """Confirm a subscription: the button on the confirmation link's page."""
     try:
         with session_scope() as session:
             outcome = subscriptions.confirm(session=session, token=token, now=utcnow())
@@ -290,19 +301,15 @@ def show_preferences(token: Token = "") -> HTMLResponse:
 @router.post("/prenumeration/installningar", **PAGE_ROUTE)
 async def change_preferences(request: Request, token: Token = "") -> HTMLResponse:
     """Save a subscriber's regions, topics and frequency from the settings form."""
-    form = await request.form()
-    try:
-        chosen = preferences.validate_preferences(
-            regions=[str(v) for v in form.getlist("regions")],
-            topics=[str(v) for v in form.getlist("topics")],
-            frequency=str(form.get("frequency") or "immediate"),
-        )
-    except preferences.InvalidSubscription as exc:
-        return pages.page(
-            "Något blev fel", *[e["message"] for e in exc.errors], status=400, error=True
-        )
+    sent = _sent_choices(await request.form())
 
     def save(subscriber) -> HTMLResponse:
+        try:
+            chosen = preferences.validate_preferences(
+                regions=sent.regions, topics=sent.topics, frequency=sent.frequency or "immediate"
+            )
+        except preferences.InvalidSubscription as exc:
+            return pages.manage_page(subscriber, token=token, chosen=sent, errors=exc.errors)
         subscriptions.update_preferences(subscriber=subscriber, preferences=chosen)
         return pages.manage_page(subscriber, token=token, saved=True)
 

@@ -1,12 +1,13 @@
-"""Notify's HTML pages: the subscription, link and settings pages people see, in Swedish."""
+"""Notify's HTML pages: the subscription, link and settings pages people see, in Swedish, in
+the site's layout and stylesheet."""
 
 from __future__ import annotations
 
 from fastapi.responses import HTMLResponse
 
 from services.notify import rendering, subscriptions
-from shared import taxonomy
-from shared.config import get_settings
+from services.notify.preferences import Preferences, describe
+from shared import subscribing, taxonomy
 
 # Pages reached with a token in the URL: never cached, never leaked in a Referer header.
 TOKEN_PAGE_HEADERS = {
@@ -14,6 +15,31 @@ TOKEN_PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
 }
+
+
+def _html(template: str, *, status: int = 200, headers=None, **context) -> HTMLResponse:
+    return HTMLResponse(
+        rendering.render(template, **context),
+        status_code=status,
+        headers={**TOKEN_PAGE_HEADERS, **(headers or {})},
+    )
+
+
+def _link(path: str, token: str) -> str:
+    return f"{rendering.site_path(path)}?token={token}"
+
+
+def _choices(chosen: Preferences) -> dict:
+    """What the choice fieldsets need: what is ticked, every option, the rule and what the
+    ticked choice means."""
+    return {
+        "chosen": chosen,
+        "choice": describe(chosen),
+        "all_regions": taxonomy.regions(),
+        "all_topics": taxonomy.topics(),
+        "rule": subscribing.CHOICE_RULE,
+        "example": subscribing.CHOICE_EXAMPLE,
+    }
 
 
 def page(
@@ -24,15 +50,56 @@ def page(
     link: tuple[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    html = rendering.render(
+    """A heading, a few paragraphs and a link onwards."""
+    return _html(
         "pages/message.html",
+        status=status,
+        headers=headers,
         heading=heading,
         paragraphs=paragraphs,
         error=error,
         link_url=link[1] if link else None,
         link_text=link[0] if link else None,
     )
-    return HTMLResponse(html, status_code=status, headers={**TOKEN_PAGE_HEADERS, **(headers or {})})
+
+
+def subscribe_page_url() -> str:
+    return rendering.site_path("/prenumerera/")
+
+
+def subscribe_form_page(
+    *, email: str, chosen: Preferences, errors: list[dict[str, str]]
+) -> HTMLResponse:
+    """The subscription form again, everything as it was sent, with what to correct."""
+    return _html(
+        "pages/subscribe.html",
+        status=400,
+        heading="Prenumerera på nyheter",
+        email=email,
+        errors=_by_field(errors),
+        consent=subscriptions.consent_text(),
+        **_choices(chosen),
+    )
+
+
+def _by_field(errors: list[dict[str, str]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for error in errors:
+        before = found.get(error["field"])
+        found[error["field"]] = f"{before} {error['message']}" if before else error["message"]
+    return found
+
+
+def accepted_page(chosen: Preferences) -> HTMLResponse:
+    """A form's subscription was accepted: the mail is on its way."""
+    return page(
+        "Kolla din e-post",
+        "Tack! Om adressen kan ta emot e-post får den strax ett mejl med en länk för att "
+        "bekräfta prenumerationen.",
+        describe(chosen),
+        "Hittar du inget mejl inom några minuter, titta i skräpposten.",
+        status=202,
+    )
 
 
 def invalid_link_page() -> HTMLResponse:
@@ -47,10 +114,6 @@ def invalid_link_page() -> HTMLResponse:
     )
 
 
-def subscribe_page_url() -> str:
-    return f"{get_settings().public_url}/prenumerera/"
-
-
 def cross_site_page() -> HTMLResponse:
     """A subscription form posted from another site (cross-site request forgery)."""
     return page(
@@ -60,6 +123,20 @@ def cross_site_page() -> HTMLResponse:
         status=403,
         error=True,
         link=("Prenumerera", subscribe_page_url()),
+    )
+
+
+def confirm_page(subscriber, *, token: str) -> HTMLResponse:
+    """What a confirmation link opens: the choices and a button, or why there is none."""
+    outcome = subscriptions.confirmation_state(subscriber)
+    if outcome != "pending":
+        return confirmed_page(outcome)
+    return _html(
+        "pages/confirm.html",
+        heading="Bekräfta din prenumeration",
+        email=subscriber.email,
+        choice=describe(Preferences.of(subscriber)),
+        action=_link("/prenumeration/bekrafta", token),
     )
 
 
@@ -80,22 +157,26 @@ def confirmed_page(outcome: str) -> HTMLResponse:
     )
 
 
-def manage_page(subscriber, *, token: str, saved: bool = False) -> HTMLResponse:
-    """A subscriber's settings form."""
-    html = rendering.render(
+def manage_page(
+    subscriber,
+    *,
+    token: str,
+    saved: bool = False,
+    chosen: Preferences | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> HTMLResponse:
+    """A subscriber's settings form: what is stored, or what was sent with its errors."""
+    return _html(
         "pages/manage.html",
+        status=400 if errors else 200,
         heading="Dina inställningar",
         email=subscriber.email,
-        regions=set(subscriber.regions or []),
-        topics=set(subscriber.topics or []),
-        frequency=subscriber.frequency,
-        all_regions=taxonomy.regions(),
-        all_topics=taxonomy.topics(),
-        action=f"{get_settings().public_url}/prenumeration/installningar?token={token}",
+        action=_link("/prenumeration/installningar", token),
         unsubscribe_url=subscriptions.links(subscriber)["unsubscribe_url"],
         saved=saved,
+        errors=_by_field(errors or []),
+        **_choices(chosen or Preferences.of(subscriber)),
     )
-    return HTMLResponse(html, headers=TOKEN_PAGE_HEADERS)
 
 
 def not_subscribed_page() -> HTMLResponse:
@@ -107,19 +188,21 @@ def not_subscribed_page() -> HTMLResponse:
 
 
 def unsubscribe_page(subscriber, *, token: str) -> HTMLResponse:
-    """The page an unsubscribe link opens: a button, since a GET changes nothing."""
-    html = rendering.render(
+    """The page an unsubscribe link opens: a button (a GET changes nothing), or, once that
+    is done, a page that says so."""
+    if subscriber.status == "unsubscribed":
+        return unsubscribed_page()
+    return _html(
         "pages/unsubscribe.html",
         heading="Avsluta prenumerationen",
         email=subscriber.email,
-        action=f"{get_settings().public_url}/prenumeration/avregistrera?token={token}",
+        action=_link("/prenumeration/avregistrera", token),
     )
-    return HTMLResponse(html, headers=TOKEN_PAGE_HEADERS)
 
 
 def unsubscribed_page() -> HTMLResponse:
     return page(
         "Du prenumererar inte längre",
-        "Vi skickar inga fler nyheter till din adress.",
+        "Prenumerationen är avslutad. Vi skickar inga fler nyheter till din adress.",
         link=("Ångrade du dig? Prenumerera igen", subscribe_page_url()),
     )

@@ -31,6 +31,36 @@ class Preferences:
     topics: tuple[str, ...] = ()
     frequency: str = "immediate"
 
+    @classmethod
+    def of(cls, subscriber: Tagged) -> Preferences:
+        """A subscriber's stored choices."""
+        return cls(
+            tuple(subscriber.regions or ()),
+            tuple(subscriber.topics or ()),
+            getattr(subscriber, "frequency", None) or "immediate",
+        )
+
+
+def _either(names: list[str]) -> str:
+    """ "A", "A eller B", "A, B eller C"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " eller " + names[-1]
+
+
+def describe(preferences: Preferences) -> str:
+    """What a choice means, in one Swedish sentence: "Du får nyheter från Region Skåne om
+    Textilier, direkt när de publiceras." """
+    regions = [taxonomy.regions().get(slug, slug) for slug in preferences.regions]
+    topics = [taxonomy.topics().get(slug, slug) for slug in preferences.topics]
+    if not regions and not topics:
+        what = "Du får alla nyheter"
+    else:
+        where = _either(regions) if regions else "alla regioner"
+        about = _either(topics) if topics else "alla ämnen"
+        what = f"Du får nyheter från {where} om {about}"
+    if preferences.frequency == "weekly":
+        return f"{what}, samlade i ett mejl i veckan."
+    return f"{what}, direkt när de publiceras."
+
 
 @dataclass(frozen=True)
 class SubscriptionRequest:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from services.notify import ledger, mail, rendering
 from services.notify.keys import CONFIRMATION_PREFIX, ConfirmationKey
-from services.notify.preferences import Preferences, SubscriptionRequest
+from services.notify.preferences import Preferences, SubscriptionRequest, describe
 from services.notify.tokens import InvalidToken, make_token, read_token
-from shared import outbox
+from shared import outbox, subscribing
 from shared.config import get_settings
 from shared.events import SubscriptionRequested
 from shared.models import Delivery, OutboxEvent, Subscriber, SuppressedAddress
@@ -30,12 +30,6 @@ PENDING_TTL = timedelta(days=30)
 # this long.
 REQUESTS_KEPT = timedelta(days=1)
 
-CONSENT_TEXT = (
-    "Jag vill få nyheter från {site_title} via e-post om de regioner och ämnen jag valt. "
-    "Adressen används bara för detta, och jag kan när som helst avsluta prenumerationen "
-    "med länken i varje mejl."
-)
-
 SUBSCRIPTIONS = Counter("newsroom_notify_subscription_requests_total", "Subscription requests")
 
 
@@ -45,7 +39,8 @@ def email_hash(email: str) -> str:
 
 
 def consent_text() -> str:
-    return CONSENT_TEXT.format(site_title=get_settings().site_title)
+    """The consent text the subscription form shows (shared.subscribing), for this site."""
+    return subscribing.consent_text(get_settings().site_title)
 
 
 def request_subscription(
@@ -155,14 +150,21 @@ def subscriber_for_token(*, session: Session, purpose: str, token: str) -> Subsc
     return subscriber
 
 
-def confirm(*, session: Session, token: str, now: datetime) -> str:
-    """Confirm the subscription a confirm token names: "confirmed", "already" or "inactive"
+def confirmation_state(subscriber: Subscriber) -> str:
+    """What confirming would do: "pending" (confirm it), "already" (confirmed) or "inactive"
     (unsubscribed since the link was sent: an old link never resubscribes anyone)."""
-    subscriber = subscriber_for_token(session=session, purpose="confirm", token=token)
     if subscriber.status == "confirmed" and subscriber.suppressed_at is None:
         return "already"
-    if subscriber.status != "pending":
-        return "inactive"
+    return "pending" if subscriber.status == "pending" else "inactive"
+
+
+def confirm(*, session: Session, token: str, now: datetime) -> str:
+    """Confirm the subscription a confirm token names: "confirmed", or "already" or
+    "inactive" as `confirmation_state` says."""
+    subscriber = subscriber_for_token(session=session, purpose="confirm", token=token)
+    state = confirmation_state(subscriber)
+    if state != "pending":
+        return state
     subscriber.status = "confirmed"
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
@@ -225,7 +227,12 @@ def confirmation_message(*, subscriber: Subscriber, now: datetime) -> EmailMessa
     """The double opt-in mail, or for a confirmed address a mail with its settings link."""
     site_title = get_settings().site_title
     already = subscriber.status == "confirmed" and subscriber.suppressed_at is None
-    context: dict[str, Any] = {"already_confirmed": already, "manage_url": "", "confirm_url": ""}
+    context: dict[str, Any] = {
+        "already_confirmed": already,
+        "manage_url": "",
+        "confirm_url": "",
+        "choice": describe(Preferences.of(subscriber)),
+    }
     if already:
         context["manage_url"] = links(subscriber)["manage_url"]
         subject = f"Du prenumererar redan på {site_title}"

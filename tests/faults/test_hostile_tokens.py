@@ -26,7 +26,7 @@ from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
 )
 
 ROUTES = {
-    "confirm": [("GET", "/prenumeration/bekrafta")],
+    "confirm": [("GET", "/prenumeration/bekrafta"), ("POST", "/prenumeration/bekrafta")],
     "manage": [("GET", "/prenumeration/installningar"), ("POST", "/prenumeration/installningar")],
     "unsubscribe": [
         ("GET", "/prenumeration/avregistrera"),

@@ -36,7 +36,7 @@ def test_embedded_mode_writes_one_eml_file_per_mail(db, client, eager):
     [path] = outbox.glob("*.eml")
     confirmation = parse(path.read_bytes())
     assert confirmation["To"] == "fil@example.se"
-    assert client.get(link(confirmation, "/bekrafta")).status_code == 200
+    assert client.post(link(confirmation, "/bekrafta")).status_code == 200
     add_subscribers(*(f"p{i}@example.se" for i in range(5)))
     tasks.handle_event.apply(kwargs={"event": published(make_item(title="Åtta fabriker"))})
     files = sorted(outbox.glob("*.eml"))

@@ -84,7 +84,7 @@ def test_nobody_is_mailed_unless_confirmed_and_subscribed(
         def confirm(self, person):
             if not self.confirm_links[person]:
                 return
-            page = client.get(self.confirm_links[person][-1])
+            page = client.post(self.confirm_links[person][-1])
             assert page.status_code == 200
             if self.status[person] == "pending":
                 self.status[person] = "confirmed"

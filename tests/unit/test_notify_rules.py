@@ -112,3 +112,39 @@ def test_sliding_window_limiter():
     assert [limiter.hit("1.2.3.4", limit=3) for _ in range(3)] == [0, 0, 0]
     assert limiter.hit("1.2.3.4", limit=3) > 0
     assert limiter.hit("5.6.7.8", limit=3) == 0
+
+
+@pytest.mark.parametrize(
+    ("regions", "topics", "frequency", "sentence"),
+    [
+        (
+            ["region-skane"],
+            ["textilier"],
+            "immediate",
+            "Du får nyheter från Region Skåne om Textilier, direkt när de publiceras.",
+        ),
+        (
+            ["region-skane", "region-gotland", "region-kronoberg"],
+            ["textilier", "miljo"],
+            "weekly",
+            "Du får nyheter från Region Skåne, Region Gotland eller Region Kronoberg om "
+            "Textilier eller Miljö, samlade i ett mejl i veckan.",
+        ),
+        (
+            ["region-skane"],
+            [],
+            "immediate",
+            "Du får nyheter från Region Skåne om alla ämnen, direkt när de publiceras.",
+        ),
+        (
+            [],
+            ["handskar"],
+            "weekly",
+            "Du får nyheter från alla regioner om Handskar, samlade i ett mejl i veckan.",
+        ),
+        ([], [], "immediate", "Du får alla nyheter, direkt när de publiceras."),
+    ],
+)
+def test_a_choice_is_told_in_one_sentence(regions, topics, frequency, sentence):
+    chosen = preferences.Preferences(tuple(regions), tuple(topics), frequency)
+    assert preferences.describe(chosen) == sentence
