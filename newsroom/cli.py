@@ -195,7 +195,9 @@ def digest() -> None:
 
 @digest.command("send")
 def digest_send() -> None:
-    """Send this week's digest now to every weekly subscriber with matching items."""
+    """Send the digest now: every item that became visible since the previous digest
+    (whatever its date), to each weekly subscriber it matches; nobody gets an empty one.
+    Run again the same day, it sends only what is still missing."""
     from services.notify.tasks import send_digest_here
 
     sent = send_digest_here()

@@ -97,7 +97,7 @@ class ItemNewsletter(_Newsletter):
 
 
 class DigestNewsletter(_Newsletter):
-    """A week's items, each weekly subscriber getting those it matches."""
+    """A digest's items, each weekly subscriber getting those it matches."""
 
     def __init__(self, items: list[Item], *, key: DigestKey, now: datetime) -> None:
         super().__init__(now=now)

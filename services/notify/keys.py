@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import ClassVar
 from zoneinfo import ZoneInfo
+
+_WEEK = re.compile(r"\d{4}-W\d{2}")
 
 
 class NewsletterKey:
@@ -41,33 +44,37 @@ class ItemKey(NewsletterKey):
 
 @dataclass(frozen=True)
 class DigestKey(NewsletterKey):
-    """The weekly digest of one local ISO week: `year`, `week`."""
+    """One digest, named for the local day it was made ("2021-05-03"); digests made before
+    digests carried what became visible since the previous one were named for the week
+    they covered ("2021-W17"), and such keys still read."""
 
-    year: int
-    week: int
+    period: str
     kind: ClassVar[str] = "digest"
 
     @classmethod
     def parse_period(cls, period: str) -> DigestKey:
-        year, week = period.split("-W")
-        return cls(int(year), int(week))
+        if _WEEK.fullmatch(period):
+            year, week = period.split("-W")
+            date.fromisocalendar(int(year), int(week), 1)  # a week that exists
+        elif date.fromisoformat(period).isoformat() != period:  # ValueError unless a day
+            raise ValueError(f"not a digest period: {period!r}")
+        return cls(period)
 
     @classmethod
-    def covering(cls, now: datetime, *, timezone: str) -> DigestKey:
-        """The digest sent at `now`: it covers the previous local week."""
-        local = now.astimezone(ZoneInfo(timezone))
-        year, week, _ = (local - timedelta(days=7)).isocalendar()
-        return cls(year, week)
+    def on(cls, now: datetime, *, timezone: str) -> DigestKey:
+        """The digest made at `now`: one per local day."""
+        return cls(now.astimezone(ZoneInfo(timezone)).date().isoformat())
 
-    def bounds(self, *, timezone: str) -> tuple[datetime, datetime]:
-        """The week's start and end (Monday 00:00 local time), in UTC."""
-        # Aware arithmetic in a ZoneInfo zone is wall-clock arithmetic: midnight stays
-        # midnight across a daylight-saving switch.
-        start = datetime.fromisocalendar(self.year, self.week, 1).replace(tzinfo=ZoneInfo(timezone))
-        return start.astimezone(UTC), (start + timedelta(days=7)).astimezone(UTC)
+    @property
+    def week(self) -> int:
+        """The week the digest rounds off, for its subject: the one that ended the day before
+        it was made (or, for an old key, the week it covered)."""
+        if "-W" in self.period:
+            return int(self.period.rpartition("-W")[2])
+        return (date.fromisoformat(self.period) - timedelta(days=1)).isocalendar().week
 
     def __str__(self) -> str:
-        return f"digest:{self.year}-W{self.week:02d}"
+        return f"digest:{self.period}"
 
 
 @dataclass(frozen=True)

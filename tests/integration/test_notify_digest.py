@@ -10,24 +10,32 @@ from sqlalchemy import select
 
 from services.notify import newsletters, preferences, privacy, subscriptions, tasks
 from shared.db import session_scope, utcnow
-from shared.models import Delivery, Subscriber, SuppressedAddress
+from shared.models import Delivery, DigestItem, Subscriber, SuppressedAddress
 from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
 
 MONDAY = datetime(2021, 5, 3, 5, 0, tzinfo=UTC)  # 07:00 in Stockholm, week 18
 
 
+def seen(item_id, at: datetime) -> None:
+    """Notify handles the item's event at `at` (when it became visible)."""
+    with session_scope() as session:
+        newsletters.plan_item_newsletter(session=session, event=published(item_id), now=at)
+
+
 def test_weekly_digest_goes_once_and_never_empty(db, smtp_server, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
-    make_item(title="Skånes handskar", published_at=datetime(2021, 4, 29, 7, tzinfo=UTC))
-    make_item(
+    skane = make_item(title="Skånes handskar", published_at=datetime(2021, 4, 29, 7, tzinfo=UTC))
+    gotland = make_item(
         title="Gotlands livsmedel",
         regions=("region-gotland",),
         topics=("livsmedel",),
         published_at=datetime(2021, 4, 26, 8, tzinfo=UTC),
     )
-    make_item(title="Förra veckan", published_at=datetime(2021, 4, 25, 20, tzinfo=UTC))
-    make_item(title="Utkast", published_at=datetime(2021, 4, 28, 7, tzinfo=UTC), status="draft")
-    make_item(title="Den här veckan", published_at=datetime(2021, 5, 3, 4, tzinfo=UTC))
+    draft = make_item(
+        title="Utkast", published_at=datetime(2021, 4, 28, 7, tzinfo=UTC), status="draft"
+    )
+    for item_id in (skane, gotland, draft):
+        seen(item_id, datetime(2021, 4, 29, 8, tzinfo=UTC))
     add_subscribers("alla@example.se", frequency="weekly")
     add_subscribers("gotland@example.se", frequency="weekly", regions=("region-gotland",))
     add_subscribers("kronoberg@example.se", frequency="weekly", regions=("region-kronoberg",))
@@ -42,15 +50,68 @@ def test_weekly_digest_goes_once_and_never_empty(db, smtp_server, monkeypatch):
     [everything] = smtp_server.to("alla@example.se")
     text = everything.get_body(("plain",)).get_content()
     assert everything["Subject"] == "Veckans nyheter från Hållbar upphandling – vecka 17"
-    assert "Skånes handskar" in text and "Gotlands livsmedel" in text
-    assert "Förra veckan" not in text and "Utkast" not in text and "Den här veckan" not in text
+    assert "Skånes handskar" in text and "Gotlands livsmedel" in text and "Utkast" not in text
     assert text.index("Skånes handskar") < text.index("Gotlands livsmedel")  # newest first
     assert everything["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    [gotland] = smtp_server.to("gotland@example.se")
-    assert "Skånes" not in gotland.get_body(("plain",)).get_content()
+    [gotland_mail] = smtp_server.to("gotland@example.se")
+    assert "Skånes" not in gotland_mail.get_body(("plain",)).get_content()
     with session_scope() as session:
         keys = set(session.scalars(select(Delivery.newsletter)))
-        assert keys == {"digest:2021-W17"}
+        assert keys == {"digest:2021-05-03"}
+
+
+def test_each_item_is_in_exactly_one_digest_whatever_its_date(db, smtp_server, monkeypatch):
+    """A digest carries what became visible since the one before, whatever the items' own
+    dates: an item posted today with last month's date, or scheduled ahead and appearing
+    later, still reaches the next digest, once."""
+    use_smtp(monkeypatch, smtp_server.url)
+    add_subscribers("vecka@example.se", frequency="weekly")
+    next_monday = MONDAY + timedelta(days=7)
+
+    before = make_item(title="Före första", published_at=MONDAY - timedelta(days=2))
+    seen(before, MONDAY - timedelta(days=2))
+    assert tasks.send_digest_here(now=MONDAY) == 1
+
+    # Posted after the first digest, dated a month back: the old rule (by date, last week
+    # only) never mailed it.
+    backdated = make_item(title="Bakåtdaterad", published_at=MONDAY - timedelta(days=30))
+    seen(backdated, MONDAY + timedelta(days=2))
+    # Scheduled for Sunday, visible (and its event handled) only then.
+    scheduled = make_item(title="Schemalagd", published_at=MONDAY + timedelta(days=6))
+    seen(scheduled, MONDAY + timedelta(days=6))
+    # Visible only after the second digest was made: it waits for the third.
+    late = make_item(title="Efter andra", published_at=next_monday + timedelta(hours=1))
+    seen(late, next_monday + timedelta(hours=1))
+
+    assert tasks.send_digest_here(now=next_monday) == 1
+    assert tasks.send_digest_here(now=next_monday + timedelta(hours=5)) == 0  # the same day
+    assert tasks.send_digest_here(now=next_monday + timedelta(days=7)) == 1
+    assert tasks.send_digest_here(now=next_monday + timedelta(days=14)) == 0  # never empty
+
+    first, second, third = (
+        m.get_body(("plain",)).get_content() for m in smtp_server.to("vecka@example.se")
+    )
+    titles = ("Före första", "Bakåtdaterad", "Schemalagd", "Efter andra")
+    assert [t for t in titles if t in first] == ["Före första"]
+    assert [t for t in titles if t in second] == ["Bakåtdaterad", "Schemalagd"]
+    assert [t for t in titles if t in third] == ["Efter andra"]
+    with session_scope() as session:
+        filed = dict(session.execute(select(DigestItem.item_id, DigestItem.digest)).all())
+    assert filed == {
+        before: "digest:2021-05-03",
+        backdated: "digest:2021-05-10",
+        scheduled: "digest:2021-05-10",
+        late: "digest:2021-05-17",
+    }
+
+
+def test_digest_send_says_what_it_sends():
+    from click.testing import CliRunner
+
+    from newsroom.cli import main
+
+    shown = CliRunner().invoke(main, ["digest", "send", "--help"]).output
+    assert "since the previous digest" in shown and "this week" not in shown
 
 
 def test_concurrent_batches_mail_each_recipient_once(db, smtp_server, monkeypatch):
@@ -167,13 +228,12 @@ def test_lost_batches_are_resumed_and_stale_confirmations_dropped(db, smtp_serve
     assert [s for n, s in statuses.items() if n.startswith("confirm:")] == ["skipped"]
 
 
-def test_beat_task_sends_last_weeks_digest_in_batches(db, smtp_server, monkeypatch):
+def test_beat_task_sends_the_digest_in_batches(db, smtp_server, monkeypatch):
     from shared.celery_app import celery_app
 
     monkeypatch.setenv("NEWSROOM_MAIL_BATCH_SIZE", "2")
     use_smtp(monkeypatch, smtp_server.url)
-    start, _ = newsletters.digest_key(utcnow()).bounds(timezone="Europe/Stockholm")
-    make_item(title="Förra veckans nyhet", published_at=start + timedelta(hours=30))
+    seen(make_item(title="Veckans nyhet"), utcnow() - timedelta(minutes=1))
     add_subscribers(*(f"v{i}@example.se" for i in range(5)), frequency="weekly")
     dispatched = []
     original = tasks.deliver_batch.apply_async

@@ -224,7 +224,7 @@ def test_digest_lists_only_matching_items_and_is_never_empty():
         an_item(title="Gotland", slug="gotland", regions=["region-gotland"]),
     ]
     now = datetime(2021, 5, 3, 5, tzinfo=UTC)
-    digest = delivery.DigestNewsletter(items, key=DigestKey(2021, 17), now=now)
+    digest = delivery.DigestNewsletter(items, key=DigestKey("2021-05-03"), now=now)
     weekly = a_subscriber(frequency="weekly", regions=["region-gotland"])
     parsed = parse(mail.message_bytes(digest.message_for(weekly)))
     text = parsed.get_body(("plain",)).get_content()

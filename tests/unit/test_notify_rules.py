@@ -82,17 +82,16 @@ def test_tokens_expire(monkeypatch: pytest.MonkeyPatch):
         tokens.read_token("confirm", token)
 
 
-def test_digest_covers_the_previous_local_iso_week():
-    # Monday 4 Jan 2021 07:00 in Stockholm is 06:00 UTC.
-    key = DigestKey.covering(datetime(2021, 1, 4, 6, 0, tzinfo=UTC), timezone=ZONE)
-    start, end = key.bounds(timezone=ZONE)
-    assert str(key) == "digest:2020-W53" and NewsletterKey.parse(str(key)) == key
-    assert start == datetime(2020, 12, 27, 23, 0, tzinfo=UTC)  # Mon 28 Dec 00:00 local
-    assert end == datetime(2021, 1, 3, 23, 0, tzinfo=UTC)
-    # Across the switch to summer time (28 Mar 2021) the week is 167 hours long.
-    key = DigestKey.covering(datetime(2021, 3, 29, 5, 0, tzinfo=UTC), timezone=ZONE)
-    start, end = key.bounds(timezone=ZONE)
-    assert str(key) == "digest:2021-W12" and (end - start).total_seconds() == 167 * 3600
+def test_a_digest_is_named_for_its_local_day_and_old_week_keys_still_read():
+    # Monday 4 Jan 2021 00:30 in Stockholm is still Sunday 3 Jan in UTC.
+    key = DigestKey.on(datetime(2021, 1, 3, 23, 30, tzinfo=UTC), timezone=ZONE)
+    assert str(key) == "digest:2021-01-04" and NewsletterKey.parse(str(key)) == key
+    assert key.week == 53  # the week that just ended, as the subject says
+    old = NewsletterKey.parse("digest:2020-W53")
+    assert isinstance(old, DigestKey) and old.week == 53 and str(old) == "digest:2020-W53"
+    for broken in ("digest:", "digest:2021-13-45", "digest:next week", "nyhetsbrev:1"):
+        with pytest.raises(ValueError):
+            NewsletterKey.parse(broken)
 
 
 def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatch):
