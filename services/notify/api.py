@@ -27,12 +27,11 @@ from sqlalchemy import text
 
 from services.notify import pages, preferences, subscriptions, tasks
 from services.notify.schemas import (
-    HTML_CONTENT,
     PAGE_ROUTE,
-    PROBLEM_CONTENT,
+    SUBSCRIBE_BODY,
+    SUBSCRIBE_RESPONSES,
     SubscriptionAccepted,
     SubscriptionIn,
-    request_schema,
     swedish_errors,
 )
 from services.notify.tokens import InvalidToken
@@ -135,35 +134,8 @@ def _subscribe(request: preferences.SubscriptionRequest, source: str) -> None:
     response_model=SubscriptionAccepted,
     tags=["subscriptions"],
     summary="Subscribe (double opt-in): JSON or an HTML form post",
-    responses={
-        202: {
-            "description": "Accepted (JSON), or a Swedish page for a form",
-            "content": HTML_CONTENT,
-        },
-        400: {"description": "A form with invalid fields: a Swedish page", "content": HTML_CONTENT},
-        403: {
-            "description": "A form posted from another site: a Swedish page",
-            "content": HTML_CONTENT,
-        },
-        415: {"description": "Neither JSON nor a form (problem+json)", "content": PROBLEM_CONTENT},
-        422: {"description": "Invalid fields (problem+json)", "content": PROBLEM_CONTENT},
-        429: {
-            "description": "Too many requests from this client",
-            "content": {**PROBLEM_CONTENT, **HTML_CONTENT},
-        },
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": request_schema()},
-                "application/x-www-form-urlencoded": {
-                    "schema": request_schema(),
-                    "encoding": {"regions": {"explode": True}, "topics": {"explode": True}},
-                },
-            },
-        }
-    },
+    responses=SUBSCRIBE_RESPONSES,
+    openapi_extra=SUBSCRIBE_BODY,
 )
 async def create_subscription(
     request: Request, rate: Annotated[RateCheck, Depends(client_rate)]

@@ -55,6 +55,38 @@ PAGE_RESPONSES: dict[int | str, dict] = {
 }
 
 
+# What POST /api/v1/subscriptions answers, and the two bodies it takes.
+SUBSCRIBE_RESPONSES: dict[int | str, dict] = {
+    202: {
+        "description": "Accepted (JSON), or a Swedish page for a form",
+        "content": HTML_CONTENT,
+    },
+    400: {"description": "A form with invalid fields: a Swedish page", "content": HTML_CONTENT},
+    403: {
+        "description": "A form posted from another site: a Swedish page",
+        "content": HTML_CONTENT,
+    },
+    415: {"description": "Neither JSON nor a form (problem+json)", "content": PROBLEM_CONTENT},
+    422: {"description": "Invalid fields (problem+json)", "content": PROBLEM_CONTENT},
+    429: {
+        "description": "Too many requests from this client",
+        "content": {**PROBLEM_CONTENT, **HTML_CONTENT},
+    },
+}
+SUBSCRIBE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": request_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": request_schema(),
+                "encoding": {"regions": {"explode": True}, "topics": {"explode": True}},
+            },
+        },
+    }
+}
+
+
 # Every link page: HTML, in the schema with the answers above.
 PAGE_ROUTE = {
     "response_class": HTMLResponse,
