@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from services.notify import rendering, subscriptions
 from services.notify.preferences import Preferences, describe
+from services.notify.schemas import ACCEPTED_DETAIL
 from shared import subscribing, taxonomy
 
 # Pages reached with a token in the URL: never cached, never leaked in a Referer header.
@@ -94,8 +95,7 @@ def accepted_page(chosen: Preferences) -> HTMLResponse:
     """A form's subscription was accepted: the mail is on its way."""
     return page(
         "Kolla din e-post",
-        "Tack! Om adressen kan ta emot e-post får den strax ett mejl med en länk för att "
-        "bekräfta prenumerationen.",
+        ACCEPTED_DETAIL,
         describe(chosen),
         "Hittar du inget mejl inom några minuter, titta i skräpposten.",
         status=202,

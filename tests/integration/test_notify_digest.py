@@ -6,7 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.notify import newsletters, preferences, privacy, subscriptions, tasks
 from shared.db import session_scope, utcnow
@@ -198,8 +198,6 @@ def test_export_and_forget(db, smtp_server, monkeypatch):
 
 
 def test_lost_batches_are_resumed_and_stale_confirmations_dropped(db, smtp_server, monkeypatch):
-    from sqlalchemy import update
-
     from shared.celery_app import celery_app
 
     use_smtp(monkeypatch, smtp_server.url)
@@ -250,3 +248,46 @@ def test_beat_task_sends_the_digest_in_batches(db, smtp_server, monkeypatch):
         celery_app.conf.update(task_always_eager=False)
     assert [len(batch) for batch in dispatched] == [2, 2, 1]
     assert sorted(m["To"] for m in smtp_server.messages) == [f"v{i}@example.se" for i in range(5)]
+
+
+def test_subscription_requests_are_exported_forgotten_and_purged(db):
+    """A request waits in the outbox with its address: export shows it, forgetting the address
+    erases it, and applied requests are deleted after a day."""
+    from shared.models import OutboxEvent
+
+    def request(email: str, at: datetime):
+        with session_scope() as session:
+            return subscriptions.request_subscription(
+                session=session,
+                request=preferences.validate_request(email=email, topics=["miljo"]),
+                source="form",
+                now=at,
+            )
+
+    request("ny.person@example.se", utcnow())
+    with session_scope() as session:
+        data = privacy.export_subscriber(session=session, email="ny.person@example.se")
+    assert [r["topics"] for r in data["requests"]] == [["miljo"]]
+    with session_scope() as session:
+        forgotten = privacy.forget_subscriber(
+            session=session, email="ny.person@example.se", now=utcnow()
+        )
+    assert forgotten
+    with session_scope() as session:
+        assert session.scalars(select(OutboxEvent)).all() == []
+
+    old = request("gammal@example.se", utcnow() - timedelta(days=2))
+    request("farsk@example.se", utcnow())
+    with session_scope() as session:
+        from shared import outbox
+
+        outbox.mark_relayed(session, [old.event_id])
+        session.execute(
+            update(OutboxEvent)
+            .values(created_at=utcnow() - timedelta(days=2))
+            .where(OutboxEvent.event_id == old.event_id)
+        )
+    with session_scope() as session:
+        assert subscriptions.purge_requests(session=session, now=utcnow()) == 1
+        left = [row.payload["email"] for row in session.scalars(select(OutboxEvent))]
+    assert left == ["farsk@example.se"]
