@@ -199,7 +199,7 @@ def test_confirmation_goes_out_once_the_broker_is_back(stack: Stack):
     the outbox, and the confirmation mail arrives, once, after Redis comes back."""
     address = "sara.berg@example.se"
     stack.uvicorn("notify", "services.notify.api:create_app")
-    stack.worker("notify", "services.notify.tasks", "notify", concurrency=1)
+    stack.worker("notify-worker", "services.notify.tasks", "notify", concurrency=1)
     stack.redis.kill9()
     with client(stack.urls["notify"]) as http:
         answer = http.post("/api/v1/subscriptions", json={"email": address, "topics": ["miljo"]})
