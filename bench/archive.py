@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import uuid
 from datetime import datetime, timedelta
 from importlib.resources import files
@@ -189,6 +190,7 @@ def load_subscribers(database_url: str, count: int, *, item_region: str, start: 
     regions = list(DEFAULT_REGIONS)
     columns = (
         "email",
+        "link_id",
         "regions",
         "topics",
         "frequency",
@@ -206,6 +208,7 @@ def load_subscribers(database_url: str, count: int, *, item_region: str, start: 
                 copy.write_row(
                     [
                         f"prenumerant-{n}@kommun{n % 290}.example.se",
+                        secrets.token_urlsafe(16),
                         json.dumps(chosen),
                         "[]",
                         "immediate",

@@ -156,7 +156,7 @@ def mail_render(count: int) -> dict:
     `deliver_batch` makes them (the shared part is rendered once, first)."""
     from sqlalchemy import select
 
-    from services.notify import mail, service
+    from services.notify import delivery, mail
     from shared.db import session_scope, utcnow
     from shared.models import Item, Subscriber
 
@@ -164,20 +164,20 @@ def mail_render(count: int) -> dict:
     with session_scope() as session:
         item = session.scalars(select(Item).order_by(Item.published_at.desc()).limit(1)).one()
         subscribers = list(session.scalars(select(Subscriber).limit(count)))
-        newsletter = service.ItemNewsletter(item, now=now)
+        newsletter = delivery.ItemNewsletter(item, now=now)
         began = time.perf_counter()
-        first = newsletter.message_for(subscribers[0], now=now)
+        first = newsletter.message_for(subscribers[0])
         mail.message_bytes(first)
         first_ms = (time.perf_counter() - began) * 1000
         for subscriber in subscribers[:200]:  # warm up
-            mail.message_bytes(newsletter.message_for(subscriber, now=now))
+            mail.message_bytes(newsletter.message_for(subscriber))
         began = time.perf_counter()
         for subscriber in subscribers:
-            mail.message_bytes(newsletter.message_for(subscriber, now=now))
+            mail.message_bytes(newsletter.message_for(subscriber))
         per = (time.perf_counter() - began) * 1000 / len(subscribers)
         # The two parts: the message object (links, tokens, headers) and its serialisation.
         began = time.perf_counter()
-        messages = [newsletter.message_for(s, now=now) for s in subscribers[:1000]]
+        messages = [newsletter.message_for(s) for s in subscribers[:1000]]
         build = (time.perf_counter() - began) * 1000 / len(messages)
         began = time.perf_counter()
         for message in messages:

@@ -360,10 +360,12 @@ def digest() -> None:
 
 @digest.command("send")
 def digest_send() -> None:
-    """Send this week's digest now to every weekly subscriber with matching items."""
-    from services.notify.service import send_weekly_digest
+    """Send the digest now: every item that became visible since the previous digest
+    (whatever its date), to each weekly subscriber it matches; nobody gets an empty one.
+    Run again the same day, it sends only what is still missing."""
+    from services.notify.tasks import send_digest_here
 
-    sent = send_weekly_digest()
+    sent = send_digest_here()
     click.echo(f"Digest sent to {sent} subscribers.", err=True)
 
 
@@ -376,7 +378,7 @@ def subscriber() -> None:
 @click.argument("email")
 def subscriber_export(email: str) -> None:
     """Print everything stored about an address, as JSON."""
-    from services.notify.service import export_subscriber
+    from services.notify.privacy import export_subscriber
     from shared.db import session_scope
 
     with session_scope() as session:
@@ -390,10 +392,10 @@ def subscriber_export(email: str) -> None:
 @click.argument("email")
 def subscriber_forget(email: str) -> None:
     """Erase an address, keeping only a hash so a suppression is still honoured."""
-    from services.notify.service import forget_subscriber
-    from shared.db import session_scope
+    from services.notify.privacy import forget_subscriber
+    from shared.db import session_scope, utcnow
 
     with session_scope() as session:
-        if not forget_subscriber(session=session, email=email):
+        if not forget_subscriber(session=session, email=email, now=utcnow()):
             raise click.ClickException(f"nothing is stored about {email}")
     click.echo(f"{email} forgotten.", err=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -126,6 +126,29 @@ class Settings(BaseSettings):
             dotenv_settings,
             file_secret_settings,
         )
+
+    # Notify: subscription requests one client IP may make per minute (answered 429 beyond).
+    # Generous enough for an office behind one NAT address; the per-address limit protects
+    # inboxes.
+    subscribe_per_ip_per_minute: int = 30
+    # Notify: confirmation mails one address may receive per 24 hours, however often it is
+    # posted.
+    confirmations_per_address_per_day: int = 3
+    # Notify: recipients per `notify.deliver_batch` task, each batch on one SMTP connection.
+    mail_batch_size: int = 100
+    # Notify: messages per second per worker process; 0 sends as fast as the server accepts.
+    mail_rate_per_second: float = 0.0
+    smtp_timeout: float = 30.0
+    # Notify: DKIM signing happens when all three are set (needs the `dkimpy` package).
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_private_key_file: Path | None = None
+
+    @field_validator("dkim_domain", "dkim_selector", "dkim_private_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # `NEWSROOM_DKIM_PRIVATE_KEY_FILE=` in a .env would otherwise be Path("."), "set".
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

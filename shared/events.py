@@ -42,22 +42,37 @@ class _Event(BaseModel):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     version: int = 1
     occurred_at: datetime = Field(default_factory=utcnow)
+
+
+class _ItemEvent(_Event):
     item_id: uuid.UUID
     item_version: int
 
 
-class ItemPublished(_Event):
+class ItemPublished(_ItemEvent):
     type: Literal["item.published"] = "item.published"
 
 
-class ItemUpdated(_Event):
+class ItemUpdated(_ItemEvent):
     type: Literal["item.updated"] = "item.updated"
     previous: ItemPlace
 
 
-class ItemWithdrawn(_Event):
+class ItemWithdrawn(_ItemEvent):
     type: Literal["item.withdrawn"] = "item.withdrawn"
     previous: ItemPlace
+
+
+class SubscriptionRequested(_Event):
+    """Someone asked to subscribe (checked, normalised): notify records it and mails the
+    confirmation in the background, so the request does the same work for any address."""
+
+    type: Literal["subscription.requested"] = "subscription.requested"
+    email: str
+    regions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    frequency: str = "immediate"
+    source: str
 
 
 Event = Annotated[ItemPublished | ItemUpdated | ItemWithdrawn, Field(discriminator="type")]
@@ -80,4 +95,5 @@ CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "item.published": _EVERY_ITEM_EVENT,
     "item.updated": _EVERY_ITEM_EVENT,
     "item.withdrawn": _EVERY_ITEM_EVENT,
+    "subscription.requested": (("notify.handle_subscription", "notify"),),
 }

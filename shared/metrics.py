@@ -34,7 +34,6 @@ TASK_DURATION = Histogram(
     ["task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
-MAILS_FAILED = Counter("newsroom_mails_failed_total", "Mails given up on (bounced or refused).")
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -197,6 +198,11 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+def new_link_id() -> str:
+    """A random id for a subscriber's mail links: says nothing about who it is."""
+    return secrets.token_urlsafe(16)
+
+
 class Subscriber(Base):
     """A person on the mailing list; `status` is pending, confirmed or unsubscribed."""
 
@@ -205,6 +211,8 @@ class Subscriber(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # What the signed links in its mails carry instead of the id or the address.
+    link_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_id)
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     frequency: Mapped[str] = mapped_column(String(16), default="immediate")
@@ -225,8 +233,9 @@ class Delivery(Base):
     """The ledger: one row per (newsletter, subscriber), claimed before the mail is sent.
 
     `status`: claimed (reserved, not yet accepted by SMTP), sending (handed to SMTP; sent
-    again only by the stalled sweep, long after a crashed worker took it), sent, failed (5xx)
-    or skipped (no longer wanted).
+    again only by the stalled sweep, long after a crashed worker took it), sent, failed (5xx,
+    a mail that cannot be built, or given up on; `error` says why) or skipped (no longer
+    wanted).
     """
 
     __tablename__ = "deliveries"
@@ -242,6 +251,8 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How often the stalled sweep had to send it again; it gives up after a few.
+    sweeps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SuppressedAddress(Base):
@@ -356,3 +367,24 @@ class MediaFile(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
     media: Mapped[Media] = relationship(back_populates="files")
+
+
+class DigestItem(Base):
+    """Notify: an item that became visible, and the digest that carries it (NULL: the next)."""
+
+    __tablename__ = "notify_digest_items"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    visible_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    digest: Mapped[str | None] = mapped_column(String(100), index=True)
+
+
+class Digest(Base):
+    """Notify: one digest, made once; the items it carries were chosen when it was made."""
+
+    __tablename__ = "notify_digests"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

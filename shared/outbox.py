@@ -16,7 +16,13 @@ from shared import metrics
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import is_postgres, session_scope, utcnow
-from shared.events import CONSUMERS, ItemPublished, ItemUpdated, ItemWithdrawn
+from shared.events import (
+    CONSUMERS,
+    ItemPublished,
+    ItemUpdated,
+    ItemWithdrawn,
+    SubscriptionRequested,
+)
 from shared.inserts import Rows, insert_rows
 from shared.models import OutboxEvent
 
@@ -28,9 +34,12 @@ _wake = threading.Event()
 RELAY_BATCH = 200
 
 
+AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | SubscriptionRequested
+
+
 def record(
     session: Session,
-    event: ItemPublished | ItemUpdated | ItemWithdrawn,
+    event: AnyEvent,
     *,
     deliver_after: datetime | None = None,
     with_rows: Sequence[Rows | None] = (),
@@ -50,13 +59,24 @@ def record(
         "attempts": 0,
     }
     insert_rows(session, [*with_rows, (OutboxEvent.__table__, [row])])
-    log.info(
-        "event recorded",
-        extra={
-            "event_id": str(event.event_id),
-            "event_type": event.type,
-            "item_id": str(event.item_id),
-        },
+    logged(event)
+
+
+def logged(event: AnyEvent) -> None:
+    extra = {"event_id": str(event.event_id), "event_type": event.type}
+    if hasattr(event, "item_id"):
+        extra["item_id"] = str(event.item_id)
+    log.info("event recorded", extra=extra)
+
+
+def mark_relayed(session: Session, event_ids: list) -> None:
+    """Mark events their producer handed to the broker itself, right after its commit, so
+    the relay does not send them again (if it already did, consumers are idempotent)."""
+    table = OutboxEvent.__table__.c
+    session.execute(
+        update(OutboxEvent.__table__)
+        .where(table.event_id.in_(event_ids), table.relayed_at.is_(None))
+        .values(relayed_at=utcnow(), attempts=table.attempts + 1)
     )
 
 

@@ -2,25 +2,35 @@
 
 `router` carries every notify route and is what the embedded app includes; `create_app()`
 wraps it for a standalone deployment (`uvicorn services.notify.api:create_app --factory`).
+Each route is a unit of work: it opens the session, calls the service and commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from services.notify import rendering, service, tasks
-from services.notify.settings import get_notify_settings
+from services.notify import pages, preferences, subscriptions, tasks
+from services.notify.schemas import (
+    PAGE_ROUTE,
+    SUBSCRIBE_BODY,
+    SUBSCRIBE_RESPONSES,
+    SubscriptionAccepted,
+    SubscriptionIn,
+    swedish_errors,
+)
 from services.notify.tokens import InvalidToken
-from shared import docs, ops, problems, taxonomy
+from shared import docs, ops, outbox, problems
 from shared import logging as shared_logging
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
@@ -31,76 +41,13 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-ACCEPTED_DETAIL = (
-    "Tack! Om adressen kan ta emot e-post får den strax ett mejl med en länk för att "
-    "bekräfta prenumerationen."
-)
-# Pages reached with a token in the URL: never cached, never leaked in a Referer header.
-TOKEN_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-}
-
-
-class SubscriptionIn(BaseModel):
-    """A subscription request; empty regions or topics mean all of them."""
-
-    email: str = Field(max_length=320, examples=["anna.andersson@example.se"])
-    regions: list[str] = Field(default_factory=list, max_length=100, examples=[["region-skane"]])
-    topics: list[str] = Field(default_factory=list, max_length=100, examples=[["livsmedel"]])
-    frequency: Literal["immediate", "weekly"] = "immediate"
-
-
-def _request_schema() -> dict:
-    """The body's schema as the service checks it: a plain address, slugs of the taxonomy."""
-    schema = SubscriptionIn.model_json_schema()
-    properties = schema["properties"]
-    # What email-validator accepts without SMTPUTF8: an ASCII local part and a host name
-    # outside the special-use domains (RFC 6761), which no mail can reach.
-    special = "|".join(SPECIAL_USE_DOMAIN_NAMES)
-    properties["email"].update(
-        format="email",
-        pattern=rf"^(?!.*\.({special})$)[A-Za-z0-9_%+-]{{1,32}}(\.[A-Za-z0-9_%+-]{{1,31}})?@"
-        r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$",
-    )
-    properties["regions"]["items"] = {"type": "string", "enum": sorted(taxonomy.regions())}
-    properties["topics"]["items"] = {"type": "string", "enum": sorted(taxonomy.topics())}
-    return schema
-
-
-_HTML = {"text/html": {"schema": {"type": "string"}}}
-_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
-# What the link pages answer besides their page: a broken or expired link is a readable
-# Swedish page (400), a malformed query a problem+json (422).
-PAGE_RESPONSES: dict[int | str, dict] = {
-    400: {"description": "Ogiltig eller utgången länk, eller felaktigt formulär", "content": _HTML},
-    422: {"description": "Felaktig parameter (problem+json)", "content": _PROBLEM},
-}
-
-
-# Every link page: HTML, in the schema with the answers above.
-PAGE_ROUTE = {
-    "response_class": HTMLResponse,
-    "tags": ["subscriptions"],
-    "responses": PAGE_RESPONSES,
-}
-
-
-class SubscriptionAccepted(BaseModel):
-    """The same answer whether or not the address is known."""
-
-    status: Literal["accepted"] = "accepted"
-    detail: str = ACCEPTED_DETAIL
 
 
 # --- rate limiting -----------------------------------------------------------------------
 
 # Per client address; the per-address limit, which protects inboxes, lives in the database
 # (service.subscribe).
-ip_limiter = RateLimiter(
-    limits=lambda: per_minute(get_notify_settings().subscribe_per_ip_per_minute)
-)
+ip_limiter = RateLimiter(limits=lambda: per_minute(get_settings().subscribe_per_ip_per_minute))
 
 
 @dataclass(frozen=True)
@@ -118,62 +65,26 @@ def client_rate(request: Request) -> RateCheck:
     return RateCheck(ip_limiter.wait_time(host))
 
 
-# --- pages -------------------------------------------------------------------------------
-
-
-def page(
-    heading: str,
-    *paragraphs: str,
-    status: int = 200,
-    error: bool = False,
-    link: tuple[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    html = rendering.render(
-        "pages/message.html",
-        heading=heading,
-        paragraphs=paragraphs,
-        error=error,
-        link_url=link[1] if link else None,
-        link_text=link[0] if link else None,
-    )
-    return HTMLResponse(html, status_code=status, headers={**TOKEN_PAGE_HEADERS, **(headers or {})})
-
-
-def invalid_link_page() -> HTMLResponse:
-    return page(
-        "Länken fungerar inte",
-        "Länken är felaktig, för gammal eller gjord för något annat. Länkar i våra mejl "
-        "gäller en begränsad tid.",
-        "Vill du prenumerera kan du anmäla dig igen; då får du en ny länk.",
-        status=400,
-        error=True,
-        link=("Prenumerera", _subscribe_page_url()),
-    )
-
-
-def _subscribe_page_url() -> str:
-    return f"{get_settings().public_url}/prenumerera/"
-
-
 # --- routes ------------------------------------------------------------------------------
 
 
-def _queue_confirmation(delivery_id: int) -> None:
-    """Hand the confirmation mail to the worker; called only after the request committed."""
-    try:
-        tasks.send_confirmation.apply_async(kwargs={"delivery_id": delivery_id}, queue=tasks.QUEUE)
-    except Exception:  # the broker is down: the person can simply ask again
-        log.exception("could not queue confirmation mail %s", delivery_id)
-
-
-def _subscribe(request: service.SubscriptionRequest, source: str) -> None:
+def _subscribe(request: preferences.SubscriptionRequest, source: str) -> None:
+    """Record the request (outbox) and hand it to the worker after the commit; while the
+    broker is down the outbox relay sends it once the broker is back."""
     with session_scope() as session:
-        delivery_id = service.subscribe(
+        event = subscriptions.request_subscription(
             session=session, request=request, source=source, now=utcnow()
         )
-    if delivery_id is not None:
-        _queue_confirmation(delivery_id)
+    try:
+        tasks.handle_subscription.apply_async(
+            kwargs={"event": event.model_dump(mode="json")}, queue=tasks.QUEUE
+        )
+    except Exception:
+        log.warning("broker unreachable: the outbox relay queues request %s", event.event_id)
+        outbox.wake()
+        return
+    with session_scope() as session:
+        outbox.mark_relayed(session, [event.event_id])
 
 
 @router.post(
@@ -182,28 +93,8 @@ def _subscribe(request: service.SubscriptionRequest, source: str) -> None:
     response_model=SubscriptionAccepted,
     tags=["subscriptions"],
     summary="Subscribe (double opt-in): JSON or an HTML form post",
-    responses={
-        202: {"description": "Accepted (JSON), or a Swedish page for a form", "content": _HTML},
-        400: {"description": "A form with invalid fields: a Swedish page", "content": _HTML},
-        415: {"description": "Neither JSON nor a form (problem+json)", "content": _PROBLEM},
-        422: {"description": "Invalid fields (problem+json)", "content": _PROBLEM},
-        429: {
-            "description": "Too many requests from this client",
-            "content": {**_PROBLEM, **_HTML},
-        },
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": _request_schema()},
-                "application/x-www-form-urlencoded": {
-                    "schema": _request_schema(),
-                    "encoding": {"regions": {"explode": True}, "topics": {"explode": True}},
-                },
-            },
-        }
-    },
+    responses=SUBSCRIBE_RESPONSES,
+    openapi_extra=SUBSCRIBE_BODY,
 )
 async def create_subscription(
     request: Request, rate: Annotated[RateCheck, Depends(client_rate)]
@@ -224,14 +115,14 @@ async def create_subscription(
     try:
         body = SubscriptionIn.model_validate_json(await request.body())
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise problems.Problem(
+            422, "Uppgifterna uppfyller inte kraven.", errors=swedish_errors(exc)
         ) from exc
     try:
-        checked = service.validate_request(
+        checked = preferences.validate_request(
             email=body.email, regions=body.regions, topics=body.topics, frequency=body.frequency
         )
-    except service.InvalidSubscription as exc:
+    except preferences.InvalidSubscription as exc:
         raise problems.Problem(
             422, "Uppgifterna uppfyller inte kraven.", errors=exc.errors
         ) from exc
@@ -239,9 +130,25 @@ async def create_subscription(
     return JSONResponse(SubscriptionAccepted().model_dump(), status_code=202)
 
 
+def _cross_site(request: Request) -> bool:
+    """Whether a browser posted this form from another site: its Origin (or, without one, its
+    Referer) names neither the site's public address nor the host the request was sent to.
+    Browsers send one of them with every form post; programs send neither and may post."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return False
+    ours = {
+        urlsplit(get_settings().public_url).netloc.lower(),
+        request.headers.get("host", "").lower(),
+    }
+    return source == "null" or urlsplit(source).netloc.lower() not in ours
+
+
 async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
+    if _cross_site(request):
+        return pages.cross_site_page()
     if not rate.allowed:
-        return page(
+        return pages.page(
             "För många försök",
             "Vänta en stund och försök sedan igen.",
             status=429,
@@ -249,118 +156,93 @@ async def _subscribe_form(request: Request, rate: RateCheck) -> HTMLResponse:
             headers={"Retry-After": retry_after(rate.retry_after)},
         )
     form = await request.form()
+    email = str(form.get("email") or "")
+    sent = _sent_choices(form)
     try:
-        checked = service.validate_request(
-            email=str(form.get("email") or ""),
-            regions=[str(v) for v in form.getlist("regions")],
-            topics=[str(v) for v in form.getlist("topics")],
-            frequency=None if form.get("frequency") is None else str(form.get("frequency")),
+        checked = preferences.validate_request(
+            email=email, regions=sent.regions, topics=sent.topics, frequency=sent.frequency
         )
-    except service.InvalidSubscription as exc:
-        return page(
-            "Något blev fel",
-            *[e["message"] for e in exc.errors],
-            status=400,
-            error=True,
-            link=("Tillbaka till formuläret", _subscribe_page_url()),
-        )
+    except preferences.InvalidSubscription as exc:
+        return pages.subscribe_form_page(email=email, chosen=sent, errors=exc.errors)
     await run_in_threadpool(_subscribe, checked, "form")
-    return page(
-        "Kolla din e-post",
-        ACCEPTED_DETAIL,
-        "Hittar du inget mejl inom några minuter, titta i skräpposten.",
-        status=202,
+    return pages.accepted_page(checked.preferences)
+
+
+def _sent_choices(form) -> preferences.Preferences:
+    """The choices a form sent, as they were (checked or not)."""
+    frequency = form.get("frequency")
+    return preferences.Preferences(
+        regions=tuple(str(v) for v in form.getlist("regions")),
+        topics=tuple(str(v) for v in form.getlist("topics")),
+        frequency=None if frequency is None else str(frequency),
     )
 
 
-Token = Annotated[str, Query(max_length=1000, description="The signed link from the mail")]
+# Not length-checked here: a token too long to be ours is a broken link like any other, and
+# gets the same page (tokens.read_token refuses it unread).
+Token = Annotated[str, Query(description="The signed link from the mail")]
 
 
 @router.get("/prenumeration/bekrafta", **PAGE_ROUTE)
-def confirm_subscription(token: Token = "") -> HTMLResponse:
-    """Confirm a subscription from the link in the confirmation mail."""
+def confirm_page(token: Token = "") -> HTMLResponse:
+    """The confirmation link's page: a button that confirms. A GET changes nothing, since
+    mail scanners open every link in a mail."""
     try:
         with session_scope() as session:
-            outcome = service.confirm(session=session, token=token, now=utcnow())
+            subscriber = subscriptions.subscriber_for_token(
+                session=session, purpose="confirm", token=token
+            )
+            return pages.confirm_page(subscriber, token=token)
     except InvalidToken:
-        return invalid_link_page()
-    if outcome == "inactive":
-        return page(
-            "Länken gäller inte längre",
-            "Prenumerationen avslutades efter att länken skickades.",
-            link=("Prenumerera igen", _subscribe_page_url()),
-        )
-    if outcome == "already":
-        return page("Redan bekräftad", "Din prenumeration är redan bekräftad. Välkommen tillbaka!")
-    return page(
-        "Tack, prenumerationen är bekräftad",
-        "Du får nu nyheter enligt dina val. Varje mejl har länkar för att ändra "
-        "inställningarna eller avsluta prenumerationen.",
-    )
+        return pages.invalid_link_page()
 
 
-def _manage_page(subscriber, *, token: str, saved: bool = False) -> HTMLResponse:
-    html = rendering.render(
-        "pages/manage.html",
-        heading="Dina inställningar",
-        email=subscriber.email,
-        regions=set(subscriber.regions or []),
-        topics=set(subscriber.topics or []),
-        frequency=subscriber.frequency,
-        all_regions=taxonomy.regions(),
-        all_topics=taxonomy.topics(),
-        action=f"{get_settings().public_url}/prenumeration/installningar?token={token}",
-        unsubscribe_url=service.links(subscriber)["unsubscribe_url"],
-        saved=saved,
-    )
-    return HTMLResponse(html, headers=TOKEN_PAGE_HEADERS)
-
-
-def _not_subscribed_page() -> HTMLResponse:
-    return page(
-        "Ingen aktiv prenumeration",
-        "Adressen prenumererar inte längre, så det finns inga inställningar att ändra.",
-        link=("Prenumerera igen", _subscribe_page_url()),
-    )
+@router.post("/prenumeration/bekrafta", **PAGE_ROUTE)
+def confirm_subscription(token: Token = "") -> HTMLResponse:
+    """Confirm a subscription: the button on the confirmation link's page."""
+    try:
+        with session_scope() as session:
+            outcome = subscriptions.confirm(session=session, token=token, now=utcnow())
+    except InvalidToken:
+        return pages.invalid_link_page()
+    return pages.confirmed_page(outcome)
 
 
 def _with_settings_link(token: str, action) -> HTMLResponse:
-    """`action(session, subscriber)` for the confirmed subscriber a settings link names; a
-    page saying why not for a bad link or an address that no longer subscribes."""
+    """`action(subscriber)` for the confirmed subscriber a settings link names, in one unit
+    of work; a page saying why not for a bad link or an address that no longer subscribes."""
     try:
         with session_scope() as session:
-            subscriber = service.subscriber_for_token(
+            subscriber = subscriptions.subscriber_for_token(
                 session=session, purpose="manage", token=token
             )
             if subscriber.status != "confirmed":
-                return _not_subscribed_page()
-            return action(session, subscriber)
+                return pages.not_subscribed_page()
+            return action(subscriber)
     except InvalidToken:
-        return invalid_link_page()
+        return pages.invalid_link_page()
 
 
 @router.get("/prenumeration/installningar", **PAGE_ROUTE)
 def show_preferences(token: Token = "") -> HTMLResponse:
     """Show a subscriber's regions, topics and frequency."""
-    return _with_settings_link(token, lambda _, subscriber: _manage_page(subscriber, token=token))
+    return _with_settings_link(token, lambda subscriber: pages.manage_page(subscriber, token=token))
 
 
 @router.post("/prenumeration/installningar", **PAGE_ROUTE)
 async def change_preferences(request: Request, token: Token = "") -> HTMLResponse:
     """Save a subscriber's regions, topics and frequency from the settings form."""
-    form = await request.form()
-    try:
-        preferences = service.validate_preferences(
-            regions=[str(v) for v in form.getlist("regions")],
-            topics=[str(v) for v in form.getlist("topics")],
-            frequency=str(form.get("frequency") or "immediate"),
-        )
-    except service.InvalidSubscription as exc:
-        return page("Något blev fel", *[e["message"] for e in exc.errors], status=400, error=True)
+    sent = _sent_choices(await request.form())
 
-    def save(session, subscriber) -> HTMLResponse:
-        service.update_preferences(session=session, subscriber=subscriber, preferences=preferences)
-        return _manage_page(subscriber, token=token, saved=True)
+    def save(subscriber) -> HTMLResponse:
+        try:
+            chosen = preferences.validate_preferences(
+                regions=sent.regions, topics=sent.topics, frequency=sent.frequency or "immediate"
+            )
+        except preferences.InvalidSubscription as exc:
+            return pages.manage_page(subscriber, token=token, chosen=sent, errors=exc.errors)
+        subscriptions.update_preferences(subscriber=subscriber, preferences=chosen)
+        return pages.manage_page(subscriber, token=token, saved=True)
 
     return await run_in_threadpool(_with_settings_link, token, save)
 
@@ -370,19 +252,12 @@ def unsubscribe_page(token: Token = "") -> HTMLResponse:
     """A page with a button; a GET changes nothing, since mail scanners follow links."""
     try:
         with session_scope() as session:
-            subscriber = service.subscriber_for_token(
+            subscriber = subscriptions.subscriber_for_token(
                 session=session, purpose="unsubscribe", token=token
             )
-            email = subscriber.email
+            return pages.unsubscribe_page(subscriber, token=token)
     except InvalidToken:
-        return invalid_link_page()
-    html = rendering.render(
-        "pages/unsubscribe.html",
-        heading="Avsluta prenumerationen",
-        email=email,
-        action=f"{get_settings().public_url}/prenumeration/avregistrera?token={token}",
-    )
-    return HTMLResponse(html, headers=TOKEN_PAGE_HEADERS)
+        return pages.invalid_link_page()
 
 
 @router.post("/prenumeration/avregistrera", **PAGE_ROUTE)
@@ -390,27 +265,35 @@ def unsubscribe(token: Token = "") -> HTMLResponse:
     """RFC 8058 one-click: a POST (cookies or body not needed) unsubscribes; 200, no redirect."""
     try:
         with session_scope() as session:
-            service.unsubscribe(session=session, token=token, now=utcnow())
+            subscriptions.unsubscribe(session=session, token=token, now=utcnow())
     except InvalidToken:
-        return invalid_link_page()
-    return page(
-        "Du prenumererar inte längre",
-        "Vi skickar inga fler nyheter till din adress.",
-        link=("Ångrade du dig? Prenumerera igen", _subscribe_page_url()),
-    )
+        return pages.invalid_link_page()
+    return pages.unsubscribed_page()
 
 
 # --- standalone app ----------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # The relay sends the subscription requests the broker could not take at once.
+    relay = outbox.RelayThread()
+    relay.start()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(relay.stop)
+
+
 def create_app() -> FastAPI:
-    """The notify service alone, as deployed next to its workers."""
+    """The notify service alone, as deployed next to its workers, with its outbox relay."""
     app = FastAPI(
         title="Newsroom – prenumerationer",
         version="1",
         docs_url=None,  # shared/docs.py: Swagger UI without a CDN
         redoc_url=None,
         openapi_url="/api/notify/openapi.json",
+        lifespan=lifespan,
     )
     app.include_router(router)
     problems.install(app)

@@ -1,16 +1,14 @@
-"""Mail out: building messages with the `email` package and sending them by SMTP or to files."""
+"""Mail built with the `email` package: headers, text and HTML parts, DKIM, prepared newsletters."""
 
 from __future__ import annotations
 
 import binascii
 import logging
-import os
 import re
-import smtplib
-import ssl
+import secrets
+import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from email import headerregistry, policy
 from email.headerregistry import Address
@@ -18,10 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from services.notify.settings import NotifySettings, get_notify_settings
 from shared.config import Settings, get_settings
 from shared.db import utcnow
 
@@ -56,29 +51,23 @@ _header_factory.map_to_type("list-unsubscribe", _URLListHeader)
 MAIL_POLICY = policy.SMTP.clone(header_factory=_header_factory)
 
 
-class DeliveryError(Exception):
-    """A message was not accepted; `code` is the SMTP reply code when there was one."""
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class PermanentFailure(DeliveryError):
-    """The server refused this recipient for good (5xx): suppress the address."""
-
-
-class TemporaryFailure(DeliveryError):
-    """The server asked to try again later (4xx)."""
-
-
-class ConnectionFailure(DeliveryError):
-    """No usable connection: nothing was accepted, the whole batch may be retried."""
-
-
 def sender_address(settings: Settings | None = None) -> str:
     """The bare address of NEWSROOM_MAIL_FROM, for the envelope."""
     return parseaddr((settings or get_settings()).mail_from)[1]
+
+
+def one_line(text: str) -> str:
+    """Header text on one line: line and paragraph separators (U+2028, U+2029, NEL, CR, LF,
+    which the email package refuses in a header) and other control characters become spaces,
+    and runs of spaces one."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(cleaned.split())
+
+
+def new_placeholder(name: str) -> str:
+    """A marker for a per-recipient value in a newsletter's text: random, so that no item
+    text can hold it (2^-128 per try) and be taken for it."""
+    return f"{name}-{secrets.token_hex(16)}"
 
 
 def build_message(
@@ -98,7 +87,7 @@ def build_message(
     message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = settings.mail_from
     message["To"] = Address(addr_spec=to)
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["Date"] = format_datetime(now or utcnow())
     message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
     if unsubscribe_url:
@@ -111,12 +100,12 @@ def build_message(
     return message
 
 
-def message_bytes(message: EmailMessage | bytes, notify: NotifySettings | None = None) -> bytes:
+def message_bytes(message: EmailMessage | bytes, settings: Settings | None = None) -> bytes:
     """The message as sent (CRLF line ends), DKIM-signed when DKIM is configured; `message`
     is an EmailMessage or the bytes a PreparedMessage filled in."""
     data = message if isinstance(message, bytes) else message.as_bytes(policy=MAIL_POLICY)
-    notify = notify or get_notify_settings()
-    if notify.dkim_domain and notify.dkim_selector and notify.dkim_private_key_file:
+    settings = settings or get_settings()
+    if settings.dkim_domain and settings.dkim_selector and settings.dkim_private_key_file:
         import dkim  # optional dependency: only needed when signing is configured
 
         present = {
@@ -126,9 +115,9 @@ def message_bytes(message: EmailMessage | bytes, notify: NotifySettings | None =
         }
         signature = dkim.sign(
             data,
-            notify.dkim_selector.encode(),
-            notify.dkim_domain.encode(),
-            _private_key(notify.dkim_private_key_file),
+            settings.dkim_selector.encode(),
+            settings.dkim_domain.encode(),
+            _private_key(settings.dkim_private_key_file),
             include_headers=[h for h in DKIM_HEADERS if h in present],
         )
         data = signature + data
@@ -153,13 +142,6 @@ class PreparedMessage:
     pieces join into valid QP with lines within 76 columns whatever a link's length.
     """
 
-    TO = "recipient@newsroom-marker.invalid"
-    MESSAGE_ID = "newsroom-message-id@newsroom-marker.invalid"
-    UNSUBSCRIBE = "NEWSROOM-UNSUBSCRIBE-MARKER"
-    TEXT = "NEWSROOM-TEXT-MARKER"
-    HTML = "NEWSROOM-HTML-MARKER"
-    _KEYS = {TO: "\0to", MESSAGE_ID: "\0message-id", UNSUBSCRIBE: "\0unsubscribe"}
-
     def __init__(
         self,
         *,
@@ -172,33 +154,40 @@ class PreparedMessage:
     ) -> None:
         settings = settings or get_settings()
         self.domain = sender_address(settings).rpartition("@")[2] or "localhost"
+        self.placeholders = tuple(placeholders)
+        # Where the email package's output differs per recipient, it is built around random
+        # markers (`new_placeholder`), never fixed strings an item's text could contain.
+        self._to = new_placeholder("to") + "@marker.invalid"
+        self._message_id = new_placeholder("id") + "@marker.invalid"
+        self._unsubscribe = new_placeholder("unsubscribe")
+        text_marker, html_marker = new_placeholder("text"), new_placeholder("html")
         message = build_message(
-            to=self.TO,
+            to=self._to,
             subject=subject,
-            text=self.TEXT,
-            html=self.HTML,
-            unsubscribe_url=self.UNSUBSCRIBE,
+            text=text_marker,
+            html=html_marker,
+            unsubscribe_url=self._unsubscribe,
             now=now,
             settings=settings,
         )
-        message.replace_header("Message-ID", f"<{self.MESSAGE_ID}>")
+        message.replace_header("Message-ID", f"<{self._message_id}>")
         template = message.as_bytes(policy=MAIL_POLICY).decode("ascii")
-        markers = (self.TO, self.MESSAGE_ID, self.UNSUBSCRIBE, self.TEXT, self.HTML)
+        markers = (self._to, self._message_id, self._unsubscribe, text_marker, html_marker)
         for marker in markers:
             if template.count(marker) != 1:
                 raise RuntimeError(f"template marker {marker} not found exactly once")
-        bodies = {self.TEXT: text, self.HTML: html}
+        bodies = {text_marker: text, html_marker: html}
         pieces: list[bytes | str] = []
         # The email package ends each body with a line end of its own: the bodies bring theirs.
-        template = template.replace(f"{self.TEXT}\r\n", self.TEXT)
-        template = template.replace(f"{self.HTML}\r\n", self.HTML)
+        template = template.replace(f"{text_marker}\r\n", text_marker)
+        template = template.replace(f"{html_marker}\r\n", html_marker)
         for index, chunk in enumerate(re.split(f"({'|'.join(map(re.escape, markers))})", template)):
             if index % 2 == 0:
                 pieces.append(chunk.encode("ascii"))
             elif chunk in bodies:
-                pieces.extend(self._body(bodies[chunk], placeholders))
+                pieces.extend(self._body(bodies[chunk], self.placeholders))
             else:
-                pieces.append(self._KEYS[chunk])
+                pieces.append(chunk)
         self._pieces = pieces
 
     @staticmethod
@@ -217,9 +206,9 @@ class PreparedMessage:
     def fill(self, *, to: str, unsubscribe_url: str, values: dict[str, str]) -> bytes:
         """One recipient's message: `to` an ASCII address, `values` each placeholder's text."""
         dynamic = {
-            "\0to": to.encode("ascii"),
-            "\0message-id": f"{uuid.uuid4().hex}@{self.domain}".encode(),
-            "\0unsubscribe": unsubscribe_url.encode("ascii"),
+            self._to: to.encode("ascii"),
+            self._message_id: f"{uuid.uuid4().hex}@{self.domain}".encode(),
+            self._unsubscribe: unsubscribe_url.encode("ascii"),
         }
         for placeholder, value in values.items():
             dynamic[placeholder] = _quoted_printable(value) + b"=\r\n"
@@ -229,174 +218,3 @@ class PreparedMessage:
 @lru_cache(maxsize=4)
 def _private_key(path: Path) -> bytes:
     return path.read_bytes()
-
-
-class Transport(Protocol):
-    def send(self, *, recipient: str, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class FileTransport:
-    """Writes each message as a `.eml` file, atomically, under a unique name."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-
-    def send(self, *, recipient: str, data: bytes) -> None:
-        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}"
-        partial = self.directory / f".{name}.tmp"
-        partial.write_bytes(data)
-        os.replace(partial, self.directory / f"{name}.eml")
-
-    def close(self) -> None:
-        pass
-
-
-# A line starting with a dot, which SMTP's DATA doubles (the message ends at CRLF "." CRLF).
-_DOT_LINE = re.compile(rb"^\.", re.MULTILINE)
-
-
-class SMTPTransport:
-    """One SMTP connection, opened on the first message and reused for the rest of a batch."""
-
-    def __init__(self, url: str, *, sender: str, timeout: float = 30.0) -> None:
-        parts = urlsplit(url)
-        self.implicit_tls = parts.scheme == "smtps"
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or (465 if self.implicit_tls else 25)
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
-        self.starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in {"1", "true", "yes"}
-        self.sender = sender
-        self.timeout = timeout
-        self._smtp: smtplib.SMTP | None = None
-        self._pipelining = False
-
-    def _connect(self) -> smtplib.SMTP:
-        try:
-            if self.implicit_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
-                )
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            smtp.ehlo()
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            self._pipelining = smtp.has_extn("pipelining")
-        except smtplib.SMTPResponseException as exc:
-            raise ConnectionFailure(
-                _reply(exc.smtp_code, exc.smtp_error), code=exc.smtp_code
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectionFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
-        return smtp
-
-    def send(self, *, recipient: str, data: bytes) -> None:
-        if self._smtp is None:
-            self._smtp = self._connect()
-        try:
-            if self._pipelining:
-                self._send_pipelined(self._smtp, recipient, data)
-            else:
-                self._smtp.sendmail(self.sender, [recipient], data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = exc.recipients.get(recipient, (None, b""))
-            self._raise_for(code, reply)
-        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
-            if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
-                # The server refuses our envelope sender: no recipient is at fault.
-                self.close()
-                raise ConnectionFailure(
-                    _reply(exc.smtp_code, exc.smtp_error), code=exc.smtp_code
-                ) from exc
-            self._raise_for(exc.smtp_code, exc.smtp_error)
-        except smtplib.SMTPResponseException as exc:
-            self._raise_for(exc.smtp_code, exc.smtp_error)
-        except OSError as exc:  # includes SMTPServerDisconnected: no reply, nothing accepted
-            self._smtp = None
-            raise ConnectionFailure(f"connection lost: {exc}") from exc
-
-    def _send_pipelined(self, smtp: smtplib.SMTP, recipient: str, data: bytes) -> None:
-        """What `sendmail` does, in two round trips instead of four (RFC 2920 PIPELINING):
-        MAIL, RCPT and DATA in one write, then the message once the server said 354. Raises
-        what `sendmail` raises, so both paths fail alike."""
-        if "\r" in recipient or "\n" in recipient:
-            raise smtplib.SMTPRecipientsRefused({recipient: (553, b"invalid address")})
-        smtp.send(f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-        sender_code, sender_reply = smtp.getreply()
-        recipient_code, recipient_reply = smtp.getreply()
-        data_code, data_reply = smtp.getreply()
-        envelope_ok = sender_code == 250 and recipient_code in (250, 251)
-        if data_code == 354:
-            # The message, dot-stuffed (RFC 5321 4.5.2); after a refused envelope only the
-            # end of DATA, since nobody is there to deliver it to.
-            body = b""
-            if envelope_ok:
-                body = _DOT_LINE.sub(b"..", data)
-                if not body.endswith(b"\r\n"):
-                    body += b"\r\n"
-            smtp.send(body + b".\r\n")
-            data_code, data_reply = smtp.getreply()
-            if envelope_ok and data_code == 250:
-                return
-        try:
-            smtp.rset()
-        except smtplib.SMTPServerDisconnected:
-            pass
-        if sender_code != 250:
-            raise smtplib.SMTPSenderRefused(sender_code, sender_reply, self.sender)
-        if recipient_code not in (250, 251):
-            raise smtplib.SMTPRecipientsRefused({recipient: (recipient_code, recipient_reply)})
-        raise smtplib.SMTPDataError(data_code, data_reply)
-
-    def _raise_for(self, code: int | None, reply: bytes | str) -> None:
-        text = _reply(code, reply)
-        if code is not None and 500 <= code < 600:
-            raise PermanentFailure(text, code=code)
-        if code == 421:  # the server is closing the channel; reconnect for the next message
-            self.close()
-        raise TemporaryFailure(text, code=code)
-
-    def close(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                self._smtp.close()
-            self._smtp = None
-
-
-def _reply(code: int | None, reply: bytes | str) -> str:
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    return f"{code} {text}".strip()
-
-
-def make_transport(settings: Settings | None = None) -> Transport:
-    """The transport NEWSROOM_SMTP_URL names: ``smtp://``/``smtps://`` or ``file:``."""
-    settings = settings or get_settings()
-    if settings.mail_dir is not None:
-        return FileTransport(settings.mail_dir)
-    scheme = urlsplit(settings.smtp_url).scheme
-    if scheme not in {"smtp", "smtps"}:
-        raise ValueError(f"NEWSROOM_SMTP_URL: unsupported scheme {scheme!r}")
-    return SMTPTransport(
-        settings.smtp_url,
-        sender=sender_address(settings),
-        timeout=get_notify_settings().smtp_timeout,
-    )
-
-
-@contextmanager
-def open_transport(settings: Settings | None = None) -> Iterator[Transport]:
-    """A transport for one batch, closed (SMTP QUIT) when the batch is done."""
-    transport = make_transport(settings)
-    try:
-        yield transport
-    finally:
-        transport.close()

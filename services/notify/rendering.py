@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -19,6 +20,12 @@ def swedish_date(value: date | datetime) -> str:
     """ "29 apr 2021", in the site's time zone."""
     settings = get_settings()
     return dates.short_date(value, timezone=settings.timezone, language=settings.language)
+
+
+def site_path(path: str) -> str:
+    """A root-relative link to a path of the site ("/prenumerera/"), as the site's own pages
+    link: under the path NEWSROOM_BASE_URL may have."""
+    return urlsplit(get_settings().public_url).path.rstrip("/") + path
 
 
 def region_name(slug: str) -> str:
@@ -42,6 +49,7 @@ def environment() -> Environment:
     env.filters["datum"] = swedish_date
     env.filters["region_name"] = region_name
     env.filters["topic_name"] = topic_name
+    env.filters["url"] = site_path
     return env
 
 

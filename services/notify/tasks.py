@@ -1,22 +1,27 @@
-"""Notify's Celery tasks: thin shells that open a session and call service.py."""
+"""Notify's Celery tasks and the units of work they run: each opens its session (and a
+batch its ledger connection), commits it, and calls the plain functions of the service."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 
 from celery.schedules import crontab
-from prometheus_client import Counter
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.notify import mail, service
+from services.notify import delivery, ledger, newsletters, subscriptions
+from services.notify import transport as transports
+from services.notify.keys import NewsletterKey
+from services.notify.ledger import BatchResult
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
+from shared.events import SubscriptionRequested
 
 log = logging.getLogger(__name__)
 
 QUEUE = "notify"
-MAILS_SENT = Counter("newsroom_mails_sent_total", "Mails accepted by the SMTP server.")
 # Backoff for deferred mail (SMTP 4xx, lost connections): 30 s, then every 45 s (the longest
 # countdown the broker's visibility timeout allows), about 2 h in all before a batch gives up;
 # `notify.resume_stalled` picks up what is left after a longer outage.
@@ -36,14 +41,70 @@ def _backoff(retries: int) -> int:
     return min(RETRY_BASE_SECONDS * 2**retries, MAX_COUNTDOWN_SECONDS)
 
 
+# --- units of work -----------------------------------------------------------------------
+
+
+def deliver(
+    *, newsletter: NewsletterKey | str, subscriber_ids: Sequence[int], now: datetime | None = None
+) -> BatchResult:
+    """Send one newsletter to a batch of subscribers over one connection.
+
+    Only rows still `claimed` are sent, so a retried batch never resends what was accepted;
+    `result.retry` says why the batch must run again.
+    """
+    now = now or utcnow()
+    key = newsletter if isinstance(newsletter, NewsletterKey) else NewsletterKey.parse(newsletter)
+    result = BatchResult()
+    with session_scope() as session:
+        work = delivery.prepare_batch(
+            session=session, key=key, subscriber_ids=subscriber_ids, now=now, result=result
+        )
+    return delivery.send(work=work, kind=key.kind, result=result)
+
+
+def confirm_by_mail(*, delivery_id: int, now: datetime | None = None) -> bool:
+    """Send the confirmation mail a subscribe request reserved; False if it was not due."""
+    with session_scope() as session:
+        work = delivery.prepare_confirmation(
+            session=session, delivery_id=delivery_id, now=now or utcnow()
+        )
+    result = delivery.send(work=work, kind="confirmation", result=BatchResult())
+    return result.sent == 1
+
+
+def send_digest_here(*, now: datetime | None = None) -> int:
+    """Send the digest in this process (what `newsroom digest send` runs); return how many
+    mails went out. Running it again sends only what is missing."""
+    now = now or utcnow()
+    with session_scope() as session:
+        key, waiting = newsletters.plan_digest(session=session, now=now)
+    sent = 0
+    deferred: list[str] = []
+    for batch in delivery.batches(waiting):
+        result = deliver(newsletter=str(key), subscriber_ids=batch, now=now)
+        sent += result.sent
+        deferred += result.retry
+    if deferred:
+        log.warning(
+            "%s: %d mails deferred (%s); running it again sends only those",
+            key,
+            len(deferred),
+            deferred[0],
+        )
+    return sent
+
+
 def dispatch_batches(newsletter: str, subscriber_ids: list[int]) -> int:
     """Queue one `notify.deliver_batch` per batch of recipients; return how many batches."""
-    chunks = service.batches(subscriber_ids)
+    chunks = delivery.batches(subscriber_ids)
     for chunk in chunks:
         deliver_batch.apply_async(
             kwargs={"newsletter": newsletter, "subscriber_ids": chunk}, queue=QUEUE
         )
     return len(chunks)
+
+
+# --- tasks -------------------------------------------------------------------------------
 
 
 # 100 retries of at most 45 s cover SCHEDULE_WAIT_LIMIT (1 h) for an item about to appear.
@@ -52,13 +113,13 @@ def handle_event(self, event: dict) -> int:
     """Mail a newly visible item to its immediate subscribers; returns recipients queued."""
     try:
         with session_scope() as session:
-            planned = service.plan_item_newsletter(session=session, event=event, now=utcnow())
-    except service.NotYetVisible as exc:
+            planned = newsletters.plan_item_newsletter(session=session, event=event, now=utcnow())
+    except newsletters.NotYetVisible as exc:
         raise self.retry(countdown=min(exc.wait, MAX_COUNTDOWN_SECONDS)) from exc
     if planned is None:
         return 0
-    newsletter, waiting = planned
-    dispatch_batches(newsletter, waiting)
+    key, waiting = planned
+    dispatch_batches(str(key), waiting)
     return len(waiting)
 
 
@@ -67,51 +128,79 @@ def handle_event(self, event: dict) -> int:
 )
 def deliver_batch(self, newsletter: str, subscriber_ids: list[int]) -> int:
     """Send one newsletter to a batch of recipients on one SMTP connection; returns mails sent."""
-    result = service.deliver_batch(newsletter=newsletter, subscriber_ids=subscriber_ids)
+    result = deliver(newsletter=newsletter, subscriber_ids=subscriber_ids)
     if result.retry:
         if self.request.retries >= self.max_retries:
-            service.give_up(
-                newsletter=newsletter, subscriber_ids=subscriber_ids, error=result.retry[-1]
-            )
+            with session_scope() as session:
+                ledger.give_up(
+                    session=session,
+                    newsletter=newsletter,
+                    subscriber_ids=subscriber_ids,
+                    error=result.retry[-1],
+                )
             log.error("%s: giving up on %d deferred mails", newsletter, len(result.retry))
         else:
             raise self.retry(countdown=_backoff(self.request.retries))
-    MAILS_SENT.inc(result.sent)
     return result.sent
 
 
+@celery_app.task(
+    name="notify.handle_subscription",
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_RETRIES,
+    **DB_RETRY,
+)
+def handle_subscription(self, event: dict) -> bool:
+    """Apply a subscription request (`subscription.requested`) and send its confirmation
+    mail; True if the mail went out now."""
+    with session_scope() as session:
+        delivery_id = subscriptions.subscribe(
+            session=session, event=SubscriptionRequested.model_validate(event)
+        )
+    if delivery_id is None:
+        return False
+    try:
+        return confirm_by_mail(delivery_id=delivery_id)
+    except (transports.TemporaryFailure, transports.ConnectionFailure) as exc:
+        raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from exc
+
+
+# Requests made before `notify.handle_subscription` queued this instead; kept while such
+# messages may still wait in a queue.
 @celery_app.task(
     name="notify.send_confirmation", bind=True, acks_late=True, max_retries=MAX_RETRIES, **DB_RETRY
 )
 def send_confirmation(self, delivery_id: int) -> bool:
     """Send the double opt-in mail a subscription request reserved in the ledger."""
     try:
-        return service.send_confirmation(delivery_id=delivery_id)
-    except (mail.TemporaryFailure, mail.ConnectionFailure) as exc:
+        return confirm_by_mail(delivery_id=delivery_id)
+    except (transports.TemporaryFailure, transports.ConnectionFailure) as exc:
         raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from exc
 
 
 @celery_app.task(name="notify.send_digest", acks_late=True, max_retries=5, **DB_RETRY)
 def send_digest() -> int:
-    """Claim this week's digest and queue its batches; returns recipients queued."""
+    """Claim the digest and queue its batches; returns recipients queued."""
     with session_scope() as session:
-        newsletter, waiting = service.plan_digest(session=session, now=utcnow())
-    dispatch_batches(newsletter, waiting)
+        key, waiting = newsletters.plan_digest(session=session, now=utcnow())
+    dispatch_batches(str(key), waiting)
     return len(waiting)
 
 
 @celery_app.task(name="notify.expire_pending", acks_late=True, max_retries=5, **DB_RETRY)
 def expire_pending() -> int:
-    """Forget subscriptions left unconfirmed for 30 days."""
+    """Forget subscriptions left unconfirmed for 30 days, and applied subscription requests."""
     with session_scope() as session:
-        return service.expire_pending(session=session, now=utcnow())
+        subscriptions.purge_requests(session=session, now=utcnow())
+        return subscriptions.expire_pending(session=session, now=utcnow())
 
 
 @celery_app.task(name="notify.resume_stalled", acks_late=True, max_retries=5, **DB_RETRY)
 def resume_stalled() -> int:
     """Queue again the batches whose tasks were lost; returns recipients queued."""
     with session_scope() as session:
-        found = service.stalled(session=session, now=utcnow())
+        found = ledger.stalled(session=session, now=utcnow())
     for newsletter, subscriber_ids in found.items():
         dispatch_batches(newsletter, subscriber_ids)
     return sum(len(ids) for ids in found.values())

@@ -1,8 +1,11 @@
-"""Signed, expiring tokens for the links in mails, one salt per purpose."""
+"""Signed, expiring tokens for the links in mails, one salt per purpose.
+
+A token carries the subscriber's random `link_id` and nothing else: no sequential id, no hash
+of the address that a guess could be checked against.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
@@ -20,6 +23,8 @@ MAX_AGE: dict[str, timedelta] = {
     "manage": timedelta(days=365),
     "unsubscribe": timedelta(days=730),
 }
+# Longer than any token this module makes (about 60 characters); refused unread.
+MAX_LENGTH = 1000
 
 
 class InvalidToken(Exception):
@@ -36,21 +41,24 @@ def _serializer_for(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer
     return URLSafeTimedSerializer(secret_key, salt=f"newsroom.notify.{purpose}")
 
 
-def email_digest(email: str) -> str:
-    """A short fingerprint of the address: binds a token to it without putting it in URLs."""
-    return hashlib.sha256(email.encode()).hexdigest()[:16]
+def make_token(purpose: Purpose, *, link_id: str) -> str:
+    return _serializer(purpose).dumps(link_id)
 
 
-def make_token(purpose: Purpose, *, subscriber_id: int, email: str) -> str:
-    return _serializer(purpose).dumps([subscriber_id, email_digest(email)])
+def read_token(purpose: Purpose, token: str) -> str | tuple[int, str]:
+    """The link id a valid token carries; else InvalidToken.
 
-
-def read_token(purpose: Purpose, token: str) -> tuple[int, str]:
-    """The (subscriber id, address fingerprint) a valid token carries; else InvalidToken."""
+    Links mailed before link ids carried `[subscriber id, address fingerprint]`: those are
+    returned as that pair, and keep working until they expire (two years at most).
+    """
+    if not token or len(token) > MAX_LENGTH:
+        raise InvalidToken("empty or too long")
     try:
         data = _serializer(purpose).loads(token, max_age=int(MAX_AGE[purpose].total_seconds()))
     except BadSignature as exc:  # SignatureExpired is a BadSignature too
         raise InvalidToken(str(exc)) from exc
-    if not (isinstance(data, list) and len(data) == 2 and isinstance(data[0], int)):
-        raise InvalidToken("unexpected payload")
-    return data[0], str(data[1])
+    if isinstance(data, str) and data:
+        return data
+    if isinstance(data, list) and len(data) == 2 and isinstance(data[0], int):
+        return data[0], str(data[1])
+    raise InvalidToken("unexpected payload")

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from markupsafe import escape as escape_html
 
 from services.render.pages import FEED_FILES, month_dir, tag_dir
-from shared import dates, taxonomy
+from shared import dates, subscribing, taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
 
@@ -332,6 +332,10 @@ def render_subscribe(site: Site) -> bytes:
         "subscribe.html",
         regions=site.regions,
         topics=site.topics,
+        rule=subscribing.CHOICE_RULE,
+        example=subscribing.CHOICE_EXAMPLE,
+        # The text notify stores with each subscription: shown here word for word.
+        consent=subscribing.consent_text(site.settings.site_title),
         canonical=site.absolute("/prenumerera/"),
         feeds=site.feed_links(),
     )

@@ -46,7 +46,7 @@ def journey(
     )
     assert answer.status_code == 202, answer.text
     [confirmation] = eventually(lambda: mails_to(SUBSCRIBER), what="confirmation mail")
-    confirmed = httpx.get(f"{notify}{path_of(link_in(confirmation, 'bekrafta'))}", timeout=10)
+    confirmed = httpx.post(f"{notify}{path_of(link_in(confirmation, 'bekrafta'))}", timeout=10)
     assert confirmed.status_code == 200, confirmed.text
 
     # Without a token nothing is accepted.

@@ -205,7 +205,7 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
         assert answer.status_code == 202, answer.text
     for address in SUBSCRIBERS:
         [confirmation] = eventually(lambda a=address: smtp_server.to(a), what="confirmation")
-        assert httpx.get(f"{web}{path_of(link_in(confirmation, 'bekrafta'))}").status_code == 200
+        assert httpx.post(f"{web}{path_of(link_in(confirmation, 'bekrafta'))}").status_code == 200
     request_ids = []
     for item in MORE_ITEMS:
         created = httpx.post(

@@ -17,7 +17,7 @@ def confirmed_subscriber(stack: Stack, email: str) -> None:
         )
         assert answer.status_code == 202, answer.text
         [mail] = eventually(lambda: stack.smtp.to(email), timeout=60, what="confirmation mail")
-        assert http.get(path_of(link_in(mail, "bekrafta"))).status_code == 200
+        assert http.post(path_of(link_in(mail, "bekrafta"))).status_code == 200
 
 
 def bulk_subscribers(stack: Stack, count: int, *, domain: str = "example.se") -> list[str]:

@@ -191,3 +191,29 @@ def test_smtp_down_then_back_completes_newsletter_once(stack: Stack):
         assert set(counts.values()) == {1}
     finally:
         controller.stop()
+
+
+@pytest.mark.timeout(240)
+def test_confirmation_goes_out_once_the_broker_is_back(stack: Stack):
+    """Redis gone while someone subscribes: the answer is the same 202, the request waits in
+    the outbox, and the confirmation mail arrives, once, after Redis comes back."""
+    address = "sara.berg@example.se"
+    stack.uvicorn("notify", "services.notify.api:create_app")
+    stack.worker("notify-worker", "services.notify.tasks", "notify", concurrency=1)
+    stack.redis.kill9()
+    with client(stack.urls["notify"]) as http:
+        answer = http.post("/api/v1/subscriptions", json={"email": address, "topics": ["miljo"]})
+    assert answer.status_code == 202, answer.text
+    assert pending_outbox(stack.database_url) == 1
+    time.sleep(2)
+    assert stack.smtp.to(address) == []
+    stack.redis.start()
+    back_at = time.monotonic()
+    [mail] = eventually(lambda: stack.smtp.to(address), timeout=120, what="confirmation mail")
+    recovery = time.monotonic() - back_at
+    assert "Bekräfta" in str(mail["Subject"])
+    wait_quiet(stack, "notify", timeout=60)
+    time.sleep(2)
+    assert len(stack.smtp.to(address)) == 1
+    assert pending_outbox(stack.database_url) == 0
+    print(f"\nFAULT broker-down subscribe: confirmation {recovery:.1f} s after Redis came back")

@@ -3,6 +3,9 @@ that do not tell whether an address is known."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 import types
 from datetime import timedelta
@@ -17,10 +20,13 @@ from shared.models import Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     add_subscribers,
     client_fixture,
+    eager_fixture,
+    legacy_token,
+    token_for,
 )
 
 ROUTES = {
-    "confirm": [("GET", "/prenumeration/bekrafta")],
+    "confirm": [("GET", "/prenumeration/bekrafta"), ("POST", "/prenumeration/bekrafta")],
     "manage": [("GET", "/prenumeration/installningar"), ("POST", "/prenumeration/installningar")],
     "unsubscribe": [
         ("GET", "/prenumeration/avregistrera"),
@@ -35,7 +41,7 @@ def status_of(email: str) -> str:
 
 
 def misused_tokens(purpose: str, subscriber_id: int, email: str, monkeypatch) -> dict[str, str]:
-    good = tokens.make_token(purpose, subscriber_id=subscriber_id, email=email)
+    good = token_for(purpose, email)
     other = next(p for p in ROUTES if p != purpose)
     payload, _, signature = good.rpartition(".")
     # The first character: the last one of a base64 HMAC carries unused bits.
@@ -43,16 +49,22 @@ def misused_tokens(purpose: str, subscriber_id: int, email: str, monkeypatch) ->
     forged = itsdangerous.URLSafeTimedSerializer(
         "not-our-secret", salt=f"newsroom.notify.{purpose}"
     )
+    with session_scope() as session:
+        link_id = session.get(Subscriber, subscriber_id).link_id
     return {
         "tampered signature": f"{payload}.{flipped}",
-        "other subscriber": tokens.make_token(
+        "unknown link id": tokens.make_token(
+            purpose, link_id=("x" if link_id[0] != "x" else "y") + link_id[1:]
+        ),
+        "wrong purpose": token_for(other, email),
+        "other secret": forged.dumps(link_id),
+        "old form, other subscriber": legacy_token(
             purpose, subscriber_id=subscriber_id + 1, email=email
         ),
-        "other address": tokens.make_token(
+        "old form, other address": legacy_token(
             purpose, subscriber_id=subscriber_id, email="someone.else@example.se"
         ),
-        "wrong purpose": tokens.make_token(other, subscriber_id=subscriber_id, email=email),
-        "other secret": forged.dumps([subscriber_id, tokens.email_digest(email)]),
+        "too long": good + "A" * tokens.MAX_LENGTH,
         "garbage": "<script>alert(1)</script>",
         "empty": "",
     }
@@ -75,13 +87,14 @@ def test_misused_tokens_are_rejected_and_change_nothing(client, purpose, monkeyp
             assert answer.status_code == 400, (name, method, path, answer.status_code)
             assert "Länken fungerar inte" in answer.text, (name, method, path)
             assert answer.headers["cache-control"] == "no-store"
+            assert answer.headers["referrer-policy"] == "no-referrer"
     assert status_of("tove.lind@example.se") == before
 
 
 @pytest.mark.parametrize("purpose", list(ROUTES))
 def test_expired_tokens_are_rejected(client, purpose, monkeypatch):
     [subscriber_id] = add_subscribers("tove.lind@example.se")
-    token = tokens.make_token(purpose, subscriber_id=subscriber_id, email="tove.lind@example.se")
+    token = token_for(purpose, "tove.lind@example.se")
     later = time.time() + (tokens.MAX_AGE[purpose] + timedelta(days=1)).total_seconds()
     monkeypatch.setattr(itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: later))
     for method, path in ROUTES[purpose]:
@@ -95,6 +108,53 @@ def test_expired_tokens_are_rejected(client, purpose, monkeypatch):
     assert status_of("tove.lind@example.se") == "confirmed"
 
 
+@pytest.mark.parametrize("purpose", list(ROUTES))
+def test_token_pages_are_never_stored_nor_referred(client, purpose):
+    """Whatever the answer (the page, a broken link, a form error), a page reached with a
+    token is not cached and sends no Referer onwards."""
+    add_subscribers("tove.lind@example.se")
+    good = token_for(purpose, "tove.lind@example.se")
+    for token in (good, "trasig", "A" * 5000, ""):
+        for method, path in ROUTES[purpose]:
+            for form in ({"frequency": "weekly"}, {"regions": "atlantis"}):
+                answer = client.request(
+                    method, path, params={"token": token}, data=form if method == "POST" else None
+                )
+                assert answer.headers.get("cache-control") == "no-store", (token, path)
+                assert answer.headers.get("referrer-policy") == "no-referrer", (token, path)
+
+
+def test_tokens_tell_nothing_about_the_subscriber(client):
+    """A link carries a random id: not the row's sequential id, not a hash of the address
+    that a guessed address could be checked against."""
+    emails = ("tove.lind@example.se", "nils.holm@example.se")
+    ids = add_subscribers(*emails)
+    for purpose in ROUTES:
+        for subscriber_id, email in zip(ids, emails, strict=True):
+            token = token_for(purpose, email)
+            payload = token.split(".")[0]
+            text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+            carried = json.loads(text)
+            digest = hashlib.sha256(email.encode()).hexdigest()
+            assert isinstance(carried, str), (purpose, text)  # one random string, no id
+            assert carried != str(subscriber_id) and len(carried) >= 20
+            assert digest[:16] not in text and email not in text, (purpose, text)
+    first, second = (token_for("unsubscribe", email) for email in emails)
+    assert first.split(".")[0] != second.split(".")[0]
+
+
+@pytest.mark.parametrize("purpose", list(ROUTES))
+def test_links_mailed_before_link_ids_keep_working_until_they_expire(client, purpose, monkeypatch):
+    [subscriber_id] = add_subscribers("tove.lind@example.se")
+    old = legacy_token(purpose, subscriber_id=subscriber_id, email="tove.lind@example.se")
+    method, path = ROUTES[purpose][0]
+    answer = client.request(method, path, params={"token": old})
+    assert answer.status_code == 200 and "Länken fungerar inte" not in answer.text
+    later = time.time() + (tokens.MAX_AGE[purpose] + timedelta(days=1)).total_seconds()
+    monkeypatch.setattr(itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: later))
+    assert client.request(method, path, params={"token": old}).status_code == 400
+
+
 VOLATILE = {"date", "x-request-id", "server"}
 
 
@@ -104,7 +164,7 @@ def comparable(answer) -> tuple:
 
 
 @pytest.mark.parametrize("form", [False, True])
-def test_subscription_answers_do_not_tell_known_from_unknown(client, form):
+def test_subscription_answers_do_not_tell_known_from_unknown(client, eager, form):
     add_subscribers("kand.adress@example.se")  # confirmed
     client.post("/api/v1/subscriptions", json={"email": "vantar@example.se"})  # pending
     client.post("/api/v1/subscriptions", json={"email": "borta@example.se"})

@@ -307,16 +307,16 @@ def test_rendered_pages_run_nothing(browser, hostile_items, site_dir):
 
 
 def test_newsletter_html_runs_nothing(browser, hostile_items, tmp_path):
-    from services.notify import service
+    from services.notify import newsletters, tasks
 
     add_subscribers("lasare@example.se")
     for item in hostile_items:
         with session_scope() as session:
-            planned = service.plan_item_newsletter(
+            planned = newsletters.plan_item_newsletter(
                 session=session, event=published(uuid.UUID(item["id"])), now=utcnow()
             )
         assert planned is not None
-        service.deliver_batch(newsletter=planned[0], subscriber_ids=planned[1])
+        tasks.deliver(newsletter=planned[0], subscriber_ids=planned[1])
     mails = sorted(Path(get_settings().mail_dir).glob("*.eml"))
     assert len(mails) == len(hostile_items)
     ran = {}

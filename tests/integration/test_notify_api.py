@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.notify import tasks, tokens
+from services.notify import api, tasks
+from shared import subscribing
+from shared.config import get_settings
 from shared.db import session_scope
-from shared.models import Delivery, Subscriber
+from shared.models import Delivery, OutboxEvent, Subscriber, SuppressedAddress
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     client_fixture,
     eager_fixture,
+    legacy_token,
     link,
     make_item,
     published,
+    token_for,
     use_smtp,
 )
 
@@ -23,7 +27,7 @@ ADDRESS = "nils.holm@example.se"
 def confirmed(client, smtp_server, address=ADDRESS, **choices):
     client.post("/api/v1/subscriptions", json={"email": address, **choices})
     confirmation = smtp_server.to(address)[-1]
-    assert client.get(link(confirmation, "/bekrafta")).status_code == 200
+    assert client.post(link(confirmation, "/bekrafta")).status_code == 200
     with session_scope() as session:
         subscriber = session.scalars(select(Subscriber).where(Subscriber.email == address)).one()
         return subscriber.id
@@ -91,8 +95,8 @@ def test_json_errors_are_problem_details(db, client):
 def test_bad_and_wrong_purpose_tokens_are_refused(db, smtp_server, client, eager, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     subscriber_id = confirmed(client, smtp_server)
-    confirm = tokens.make_token("confirm", subscriber_id=subscriber_id, email=ADDRESS)
-    leave = tokens.make_token("unsubscribe", subscriber_id=subscriber_id, email=ADDRESS)
+    confirm = token_for("confirm", ADDRESS)
+    leave = token_for("unsubscribe", ADDRESS)
     for response in (
         client.post(f"/prenumeration/avregistrera?token={confirm}"),
         client.get(f"/prenumeration/installningar?token={leave}"),
@@ -103,7 +107,7 @@ def test_bad_and_wrong_purpose_tokens_are_refused(db, smtp_server, client, eager
         assert response.status_code == 400
         assert "Länken fungerar inte" in response.text
     # A token for an address that is not the subscriber's (e.g. a reused id) is refused too.
-    other = tokens.make_token("unsubscribe", subscriber_id=subscriber_id, email="x@example.se")
+    other = legacy_token("unsubscribe", subscriber_id=subscriber_id, email="x@example.se")
     assert client.post(f"/prenumeration/avregistrera?token={other}").status_code == 400
     with session_scope() as session:
         assert session.get(Subscriber, subscriber_id).status == "confirmed"
@@ -112,7 +116,7 @@ def test_bad_and_wrong_purpose_tokens_are_refused(db, smtp_server, client, eager
 def test_preferences_are_shown_and_changed(db, smtp_server, client, eager, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     subscriber_id = confirmed(client, smtp_server, regions=["region-skane"])
-    token = tokens.make_token("manage", subscriber_id=subscriber_id, email=ADDRESS)
+    token = token_for("manage", ADDRESS)
     shown = client.get(f"/prenumeration/installningar?token={token}")
     assert shown.status_code == 200
     assert 'value="region-skane" checked' in shown.text and "Region Östergötland" in shown.text
@@ -190,3 +194,177 @@ def test_rate_limits_per_client_and_per_address(db, smtp_server, client, eager, 
         assert len(session.scalars(select(Delivery)).all()) == 3
     form = client.post("/api/v1/subscriptions", data={"email": "x@example.se"})
     assert form.status_code == 429 and "För många försök" in form.text
+
+
+def test_json_errors_speak_swedish(db, client):
+    many = ",".join(['"region-skane"'] * 101)
+    frequency = "Välj immediate eller weekly."
+    cases = {
+        "{}": [("email", "Ange en e-postadress.")],
+        '{"email": 5}': [("email", "Ska vara text.")],
+        '{"email": "a@b.se", "regions": "region-skane"}': [("regions", "Ska vara en lista.")],
+        '{"email": "a@b.se", "topics": [7]}': [("topics", "Ska vara text.")],
+        '{"email": "a@b.se", "frequency": "daily"}': [("frequency", frequency)],
+        '{"email"': [("body", "Ogiltig JSON.")],
+        "[]": [("body", "Skicka ett JSON-objekt.")],
+        '{"email": "' + "a" * 400 + '"}': [("email", "För lång: högst 320 tecken.")],
+        '{"email": "a@b.se", "regions": [' + many + "]}": [
+            ("regions", "För många val: högst 100.")
+        ],
+    }
+    for body, expected in cases.items():
+        answer = client.post(
+            "/api/v1/subscriptions", content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 422, body
+        problem = answer.json()
+        assert problem["detail"] == "Uppgifterna uppfyller inte kraven."
+        assert [(e["field"], e["message"]) for e in problem["errors"]] == expected, body
+
+
+def snapshot() -> dict:
+    """Every row notify keeps, to tell whether a request changed anything."""
+    tables = (Subscriber, Delivery, OutboxEvent, SuppressedAddress)
+    with session_scope() as session:
+        return {
+            table.__tablename__: sorted(
+                repr(sorted(vars(row).items(), key=lambda kv: kv[0])).replace(
+                    repr(row._sa_instance_state), ""
+                )
+                for row in session.scalars(select(table))
+            )
+            for table in tables
+        }
+
+
+def test_a_confirmation_link_shows_a_button_and_only_the_post_confirms(
+    db, smtp_server, client, eager, monkeypatch
+):
+    use_smtp(monkeypatch, smtp_server.url)
+    client.post(
+        "/api/v1/subscriptions",
+        json={"email": ADDRESS, "regions": ["region-skane"], "topics": ["textilier"]},
+    )
+    path = link(smtp_server.to(ADDRESS)[-1], "/prenumeration/bekrafta")
+    for _ in range(2):  # a mail scanner, then the person
+        shown = client.get(path)
+        assert shown.status_code == 200
+        assert '<form method="post"' in shown.text and "Bekräfta prenumerationen" in shown.text
+        assert "Du får nyheter från Region Skåne om Textilier" in shown.text
+    with session_scope() as session:
+        assert session.scalars(select(Subscriber.status)).one() == "pending"
+    done = client.post(path)
+    assert done.status_code == 200 and "Tack, prenumerationen är bekräftad" in done.text
+    with session_scope() as session:
+        assert session.scalars(select(Subscriber.status)).one() == "confirmed"
+    assert "Redan bekräftad" in client.get(path).text
+
+
+def test_no_get_changes_anything(db, smtp_server, client, eager, monkeypatch):
+    """Mail scanners open every link: no notify page reached by GET may change a thing,
+    whatever the state of the subscriber its link names."""
+    use_smtp(monkeypatch, smtp_server.url)
+    purposes = {
+        "/prenumeration/bekrafta": "confirm",
+        "/prenumeration/installningar": "manage",
+        "/prenumeration/avregistrera": "unsubscribe",
+    }
+    routes = [r.path for r in api.router.routes if "GET" in getattr(r, "methods", ())]
+    assert set(routes) == set(purposes), "a new GET route: say which token it takes"
+    for email in ("vantar@example.se", "med@example.se", "borta@example.se"):
+        client.post("/api/v1/subscriptions", json={"email": email})
+    client.post(link(smtp_server.to("med@example.se")[-1], "/bekrafta"))
+    client.post(link(smtp_server.to("borta@example.se")[-1], "/bekrafta"))
+    client.post(f"/prenumeration/avregistrera?token={token_for('unsubscribe', 'borta@example.se')}")
+    before = snapshot()
+    for email in ("vantar@example.se", "med@example.se", "borta@example.se"):
+        for path, purpose in purposes.items():
+            answer = client.get(path, params={"token": token_for(purpose, email)})
+            assert answer.status_code == 200, (email, path)
+    assert snapshot() == before
+
+
+def test_after_unsubscribing_the_link_says_it_is_done(db, smtp_server, client, eager, monkeypatch):
+    use_smtp(monkeypatch, smtp_server.url)
+    confirmed(client, smtp_server)
+    path = f"/prenumeration/avregistrera?token={token_for('unsubscribe', ADDRESS)}"
+    assert "<form" in client.get(path).text
+    assert client.post(path).status_code == 200
+    again = client.get(path)
+    assert again.status_code == 200 and "Du prenumererar inte längre" in again.text
+    assert "<form" not in again.text and "Vill du sluta" not in again.text
+
+
+def test_subscription_pages_wear_the_site_layout(db, smtp_server, client, eager, monkeypatch):
+    use_smtp(monkeypatch, smtp_server.url)
+    confirmed(client, smtp_server)
+    pages = [
+        client.get(f"/prenumeration/installningar?token={token_for('manage', ADDRESS)}"),
+        client.get(f"/prenumeration/avregistrera?token={token_for('unsubscribe', ADDRESS)}"),
+        client.get("/prenumeration/bekrafta?token=trasig"),
+        client.post("/api/v1/subscriptions", data={"email": "nej"}),
+        client.post("/api/v1/subscriptions", data={"email": "ja@example.se"}),
+    ]
+    for answer in pages:
+        html = answer.text
+        assert '<link rel="stylesheet" href="/static/style.css">' in html
+        assert '<header class="site-header">' in html and '<nav aria-label="Huvudmeny">' in html
+        assert '<footer class="site-footer">' in html and 'href="/arkiv/"' in html
+        assert "<style" not in html  # the site's stylesheet only (CSP allows no inline style)
+
+
+def test_a_form_error_keeps_every_choice(db, client, eager):
+    answer = client.post(
+        "/api/v1/subscriptions",
+        data={
+            "email": "per.olof@",
+            "regions": ["region-skane", "region-gotland"],
+            "topics": ["textilier"],
+            "frequency": "weekly",
+        },
+    )
+    assert answer.status_code == 400
+    html = answer.text
+    assert 'value="per.olof@"' in html and "Det här behöver rättas" in html
+    assert '<a href="#email">Ange en giltig e-postadress.</a>' in html
+    for checked in ("region-skane", "region-gotland", "textilier", "weekly"):
+        assert f'value="{checked}" checked' in html, checked
+    assert 'value="region-kronoberg" checked' not in html
+    assert 'value="immediate" checked' not in html
+    assert subscribing.consent_text("Hållbar upphandling") in html
+    assert "Du får nyheter från Region Skåne eller Region Gotland om Textilier" in html
+    with session_scope() as session:
+        assert session.scalars(select(OutboxEvent)).all() == []
+
+
+def test_a_settings_error_keeps_every_choice(db, smtp_server, client, eager, monkeypatch):
+    use_smtp(monkeypatch, smtp_server.url)
+    confirmed(client, smtp_server)
+    path = f"/prenumeration/installningar?token={token_for('manage', ADDRESS)}"
+    answer = client.post(
+        path, data={"regions": ["region-skane", "atlantis"], "topics": ["textilier"]}
+    )
+    assert answer.status_code == 400 and "Okänd region: atlantis" in answer.text
+    assert 'value="region-skane" checked' in answer.text
+    assert 'value="textilier" checked' in answer.text
+
+
+def test_the_form_and_the_settings_say_how_choices_combine(
+    db, smtp_server, client, eager, monkeypatch
+):
+    from services.render.views import Site, render_subscribe
+
+    use_smtp(monkeypatch, smtp_server.url)
+    confirmed(client, smtp_server, regions=["region-skane"], topics=["textilier"])
+    settings_page = client.get(
+        f"/prenumeration/installningar?token={token_for('manage', ADDRESS)}"
+    ).text
+    site_page = render_subscribe(Site.from_settings(get_settings())).decode()
+    for html in (settings_page, site_page):
+        assert subscribing.CHOICE_RULE in html and subscribing.CHOICE_EXAMPLE in html
+    assert "Du får nyheter från Region Skåne om Textilier" in settings_page
+    # The consent the site's form shows is the very text stored with the subscription.
+    with session_scope() as session:
+        stored = session.scalars(select(Subscriber.consent_text)).one()
+    assert stored == subscribing.consent_text(get_settings().site_title)
+    assert stored in site_page

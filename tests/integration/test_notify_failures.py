@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from services.notify import service, tasks
+from services.notify import newsletters, preferences, subscriptions, tasks
 from shared.db import session_scope, utcnow
 from shared.models import Delivery, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
@@ -24,7 +24,10 @@ BOUNCED = "b@example.se"
 
 def plan(item_id) -> tuple[str, list[int]]:
     with session_scope() as session:
-        return service.plan_item_newsletter(session=session, event=published(item_id), now=utcnow())
+        key, ids = newsletters.plan_item_newsletter(
+            session=session, event=published(item_id), now=utcnow()
+        )
+    return str(key), ids
 
 
 def ledger(newsletter: str) -> dict[str, str]:
@@ -46,7 +49,7 @@ def test_550_suppresses_that_address_until_it_subscribes_again(db, scripted_smtp
     add_subscribers(*PEOPLE)
     handler.script["b@example.se"] = ["550 5.1.1 No such user"]
     newsletter, ids = plan(make_item())
-    result = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    result = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert (result.sent, result.failed, result.retry) == (3, 1, [])
     assert ledger(newsletter)["b@example.se"] == "failed"
     with session_scope() as session:
@@ -55,25 +58,25 @@ def test_550_suppresses_that_address_until_it_subscribes_again(db, scripted_smtp
     assert handler.connections == 1  # one connection for the whole batch
 
     second, ids = plan(make_item())
-    service.deliver_batch(newsletter=second, subscriber_ids=ids)
+    tasks.deliver(newsletter=second, subscriber_ids=ids)
     assert "b@example.se" not in ledger(second)
     assert received(recorder)["b@example.se"] == 0
 
     # Subscribing again (and confirming) lifts the suppression.
     with session_scope() as session:
-        request = service.validate_request(email="b@example.se")
-        delivery_id = service.subscribe(
+        request = preferences.validate_request(email="b@example.se")
+        event = subscriptions.request_subscription(
             session=session, request=request, source="api", now=utcnow()
         )
-    assert service.send_confirmation(delivery_id=delivery_id)
+    assert tasks.handle_subscription.apply(kwargs={"event": event.model_dump(mode="json")}).result
     from services.notify.tokens import make_token
 
     with session_scope() as session:
         bounced = session.scalars(select(Subscriber).where(Subscriber.email == BOUNCED)).one()
-        token = make_token("confirm", subscriber_id=bounced.id, email=bounced.email)
-        assert service.confirm(session=session, token=token, now=utcnow()) == "confirmed"
+        token = make_token("confirm", link_id=bounced.link_id)
+        assert subscriptions.confirm(session=session, token=token, now=utcnow()) == "confirmed"
     third, ids = plan(make_item())
-    service.deliver_batch(newsletter=third, subscriber_ids=ids)
+    tasks.deliver(newsletter=third, subscriber_ids=ids)
     assert ledger(third)["b@example.se"] == "sent"
 
 
@@ -82,12 +85,12 @@ def test_452_is_retried_without_resending_what_was_accepted(db, scripted_smtp):
     add_subscribers(*PEOPLE)
     handler.script["c@example.se"] = ["452 4.2.2 Mailbox full", "452 4.2.2 Mailbox full"]
     newsletter, ids = plan(make_item())
-    first = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    first = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert first.sent == 3 and len(first.retry) == 1 and "452" in first.retry[0]
     assert ledger(newsletter)["c@example.se"] == "claimed"
-    second = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    second = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert second.sent == 0 and len(second.retry) == 1
-    third = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    third = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert third.sent == 1 and not third.retry
     assert set(ledger(newsletter).values()) == {"sent"}
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})
@@ -100,10 +103,10 @@ def test_421_stops_the_batch_and_the_retry_finishes_it(db, scripted_smtp):
     add_subscribers(*PEOPLE)
     handler.script["b@example.se"] = ["421 4.3.2 Shutting down"]
     newsletter, ids = plan(make_item())
-    first = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    first = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert first.sent == 1 and "421" in first.retry[0]
     assert sorted(ledger(newsletter).values()) == ["claimed", "claimed", "claimed", "sent"]
-    second = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    second = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert second.sent == 3 and not second.retry
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})
 
@@ -134,11 +137,11 @@ def test_connection_failure_keeps_everything_claimed_for_the_retry(db, scripted_
     add_subscribers(*PEOPLE)
     newsletter, ids = plan(make_item())
     use_smtp(monkeypatch, f"smtp://127.0.0.1:{free_port()}")  # nobody listens there
-    result = service.deliver_batch(newsletter=newsletter, subscriber_ids=ids)
+    result = tasks.deliver(newsletter=newsletter, subscriber_ids=ids)
     assert result.sent == 0 and "connect" in result.retry[0]
     assert set(ledger(newsletter).values()) == {"claimed"}
     use_smtp(monkeypatch, good_url)
-    assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 4
+    assert tasks.deliver(newsletter=newsletter, subscriber_ids=ids).sent == 4
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})
 
 
@@ -146,8 +149,8 @@ def test_a_duplicated_batch_sends_nothing_twice(db, scripted_smtp):
     recorder, _ = scripted_smtp
     add_subscribers(*PEOPLE)
     newsletter, ids = plan(make_item())
-    assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 4
-    assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 0
+    assert tasks.deliver(newsletter=newsletter, subscriber_ids=ids).sent == 4
+    assert tasks.deliver(newsletter=newsletter, subscriber_ids=ids).sent == 0
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})
 
 
@@ -155,21 +158,21 @@ def test_each_mail_is_taken_alone_and_the_one_before_is_marked_sent(db, scripted
     # What bounds the duplicates a crash can cause: when a mail goes to SMTP its own row is
     # the only one `sending` (so the stalled sweep could resend at most that one) and every
     # mail accepted before it is already marked sent.
-    from services.notify import mail
+    from services.notify import transport
 
     recorder, _ = scripted_smtp
     add_subscribers(*PEOPLE)
     newsletter, ids = plan(make_item())
     seen: list[tuple[str, int, int]] = []
-    original = mail.SMTPTransport.send
+    original = transport.SMTPTransport.send
 
     def watched(self, *, recipient, data):
         states = Counter(ledger(newsletter).values())
         seen.append((ledger(newsletter)[recipient], states["sending"], states["sent"]))
         return original(self, recipient=recipient, data=data)
 
-    monkeypatch.setattr(mail.SMTPTransport, "send", watched)
-    assert service.deliver_batch(newsletter=newsletter, subscriber_ids=ids).sent == 4
+    monkeypatch.setattr(transport.SMTPTransport, "send", watched)
+    assert tasks.deliver(newsletter=newsletter, subscriber_ids=ids).sent == 4
     assert seen == [("sending", 1, n) for n in range(4)]
     assert set(ledger(newsletter).values()) == {"sent"}
     assert received(recorder) == Counter({p: 1 for p in PEOPLE})

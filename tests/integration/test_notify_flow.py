@@ -28,7 +28,7 @@ def subscribe_and_confirm(client, smtp_server, *, address=ADDRESS, **choices) ->
     assert answer.status_code == 202, answer.text
     confirmation = smtp_server.to(address)[before]
     assert confirmation["Subject"] == "Bekräfta din prenumeration på Hållbar upphandling"
-    page = client.get(link(confirmation, "/prenumeration/bekrafta"))
+    page = client.post(link(confirmation, "/prenumeration/bekrafta"))
     assert page.status_code == 200 and "bekräftad" in page.text
 
 
@@ -55,7 +55,7 @@ def test_subscribe_confirm_and_exactly_one_newsletter(db, smtp_server, client, e
     tasks.handle_event.apply(kwargs={"event": published(early)})
     assert len(smtp_server.messages) == 1
 
-    page = client.get(link(confirmation, "/prenumeration/bekrafta"))
+    page = client.post(link(confirmation, "/prenumeration/bekrafta"))
     assert page.status_code == 200
     assert "Tack, prenumerationen är bekräftad" in page.text
     assert page.headers["cache-control"] == "no-store"

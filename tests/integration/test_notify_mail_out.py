@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.notify import mail, tasks
+from services.notify import transport as transports
 from services.notify.api import create_app
-from services.notify.settings import get_notify_settings
 from shared.config import get_settings
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     add_subscribers,
@@ -36,7 +36,7 @@ def test_embedded_mode_writes_one_eml_file_per_mail(db, client, eager):
     [path] = outbox.glob("*.eml")
     confirmation = parse(path.read_bytes())
     assert confirmation["To"] == "fil@example.se"
-    assert client.get(link(confirmation, "/bekrafta")).status_code == 200
+    assert client.post(link(confirmation, "/bekrafta")).status_code == 200
     add_subscribers(*(f"p{i}@example.se" for i in range(5)))
     tasks.handle_event.apply(kwargs={"event": published(make_item(title="Åtta fabriker"))})
     files = sorted(outbox.glob("*.eml"))
@@ -59,7 +59,7 @@ def test_dkim_signature_covers_the_unsubscribe_headers(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSROOM_DKIM_DOMAIN", "example.se")
     monkeypatch.setenv("NEWSROOM_DKIM_SELECTOR", "nyheter")
     monkeypatch.setenv("NEWSROOM_DKIM_PRIVATE_KEY_FILE", str(key))
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
     try:
         message = mail.build_message(
             to="a@example.se",
@@ -70,7 +70,7 @@ def test_dkim_signature_covers_the_unsubscribe_headers(tmp_path, monkeypatch):
         )
         data = mail.message_bytes(message)
     finally:
-        get_notify_settings.cache_clear()
+        get_settings.cache_clear()
     signature = parse(data)["DKIM-Signature"]
     tags = dict(part.split("=", 1) for part in signature.replace(" ", "").split(";") if part)
     signed = {name.lower() for name in tags["h"].split(":")}
@@ -109,17 +109,17 @@ def test_pipelined_smtp_keeps_leading_dots_and_fails_like_sendmail(monkeypatch):
     with servers.smtp(factory) as recorder:
         handler.script["full@example.se"] = ["452 4.2.2 Mailbox full"]
         handler.script["gone@example.se"] = ["550 5.1.1 No such user"]
-        transport = mail.SMTPTransport(recorder.url, sender="nyheter@example.se")
+        smtp = transports.SMTPTransport(recorder.url, sender="nyheter@example.se")
         try:
-            transport.send(recipient="a@example.se", data=data)
-            assert transport._pipelining
-            with pytest.raises(mail.TemporaryFailure) as deferred:
-                transport.send(recipient="full@example.se", data=data)
-            with pytest.raises(mail.PermanentFailure) as refused:
-                transport.send(recipient="gone@example.se", data=data)
-            transport.send(recipient="b@example.se", data=data)  # the same connection goes on
+            smtp.send(recipient="a@example.se", data=data)
+            assert smtp._pipelining
+            with pytest.raises(transports.TemporaryFailure) as deferred:
+                smtp.send(recipient="full@example.se", data=data)
+            with pytest.raises(transports.PermanentFailure) as refused:
+                smtp.send(recipient="gone@example.se", data=data)
+            smtp.send(recipient="b@example.se", data=data)  # the same connection goes on
         finally:
-            transport.close()
+            smtp.close()
         assert (deferred.value.code, refused.value.code) == (452, 550)
         assert handler.connections == 1
         assert recorder.envelopes == [

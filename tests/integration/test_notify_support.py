@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.notify.api import create_app, ip_limiter
-from services.notify.settings import get_notify_settings
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
@@ -87,10 +86,33 @@ def link(message, marker: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+def token_for(purpose: str, email: str) -> str:
+    """A valid link token of `purpose` for the subscriber with this address."""
+    from sqlalchemy import select
+
+    from services.notify import tokens
+    from shared.models import Subscriber
+
+    with session_scope() as session:
+        link_id = session.scalars(select(Subscriber.link_id).where(Subscriber.email == email)).one()
+    return tokens.make_token(purpose, link_id=link_id)
+
+
+def legacy_token(purpose: str, *, subscriber_id: int, email: str) -> str:
+    """A link as mailed before link ids: `[id, first 16 hex digits of sha256(address)]`."""
+    import hashlib
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    serializer = URLSafeTimedSerializer(
+        get_settings().secret_key, salt=f"newsroom.notify.{purpose}"
+    )
+    return serializer.dumps([subscriber_id, hashlib.sha256(email.encode()).hexdigest()[:16]])
+
+
 def use_smtp(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("NEWSROOM_SMTP_URL", url)
     get_settings.cache_clear()
-    get_notify_settings.cache_clear()
 
 
 @pytest.fixture(name="eager")
@@ -104,11 +126,14 @@ def eager_fixture() -> Iterator[None]:
 @pytest.fixture(name="client")
 def client_fixture(db: str) -> Iterator[TestClient]:
     ip_limiter.reset()
-    get_notify_settings.cache_clear()
-    with TestClient(create_app()) as test_client:
-        yield test_client
+    get_settings.cache_clear()
+    # Without the app's lifespan: its outbox relay thread, which these tests do not need
+    # (tasks run eagerly), would read the settings while a test changes them.
+    test_client = TestClient(create_app())
+    yield test_client
+    test_client.close()
     ip_limiter.reset()
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def add_subscribers(

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from celery.schedules import crontab
 
-from services.notify import service, tasks, tokens
+from services.notify import preferences, tasks, tokens
+from services.notify.keys import DigestKey, NewsletterKey
+
+ZONE = "Europe/Stockholm"
 
 
 @pytest.mark.parametrize(
@@ -23,38 +26,32 @@ from services.notify import service, tasks, tokens
     ],
 )
 def test_regions_times_topics(regions, topics, expected):
-    assert (
-        service.matches(
-            regions=regions,
-            topics=topics,
-            item_regions=["region-skane"],
-            item_topics=["handskar", "uppfoljning"],
-        )
-        is expected
-    )
+    subscriber = preferences.Preferences(regions=regions, topics=topics)
+    item = preferences.Preferences(regions=["region-skane"], topics=["handskar", "uppfoljning"])
+    assert preferences.wants(subscriber, item) is expected
 
 
 def test_request_is_normalised_and_checked_against_the_taxonomy():
-    request = service.validate_request(
+    request = preferences.validate_request(
         email="  Marta.Ek@Example.SE ",
         regions=["region-skane", "region-skane"],
         topics=["miljo"],
         frequency="weekly",
     )
     assert request.email == "marta.ek@example.se"
-    assert request.preferences == service.Preferences(("region-skane",), ("miljo",), "weekly")
-    assert service.validate_request(email="a@b.se").preferences == service.Preferences()
+    assert request.preferences == preferences.Preferences(("region-skane",), ("miljo",), "weekly")
+    assert preferences.validate_request(email="a@b.se").preferences == preferences.Preferences()
     # An international domain is stored in its ASCII form, which every server accepts…
-    assert service.validate_request(email="Asa@Exämple.se").email == "asa@xn--exmple-cua.se"
+    assert preferences.validate_request(email="Asa@Exämple.se").email == "asa@xn--exmple-cua.se"
     # …but a non-ASCII local part would need SMTPUTF8 end to end: refused, and told why.
-    with pytest.raises(service.InvalidSubscription) as caught:
-        service.validate_request(email="åsa@example.se")
+    with pytest.raises(preferences.InvalidSubscription) as caught:
+        preferences.validate_request(email="åsa@example.se")
     assert "före @" in caught.value.errors[0]["message"]
 
 
 def test_invalid_request_names_every_wrong_field_in_swedish():
-    with pytest.raises(service.InvalidSubscription) as caught:
-        service.validate_request(
+    with pytest.raises(preferences.InvalidSubscription) as caught:
+        preferences.validate_request(
             email="inte en adress", regions=["atlantis"], topics=["fiske"], frequency="daily"
         )
     fields = [e["field"] for e in caught.value.errors]
@@ -63,8 +60,8 @@ def test_invalid_request_names_every_wrong_field_in_swedish():
 
 
 def test_tokens_are_refused_for_another_purpose():
-    token = tokens.make_token("confirm", subscriber_id=3, email="a@b.se")
-    assert tokens.read_token("confirm", token) == (3, tokens.email_digest("a@b.se"))
+    token = tokens.make_token("confirm", link_id="Q2x0X3Jhbmtvcw")
+    assert tokens.read_token("confirm", token) == "Q2x0X3Jhbmtvcw"
     for purpose in ("unsubscribe", "manage"):
         with pytest.raises(tokens.InvalidToken):
             tokens.read_token(purpose, token)
@@ -77,22 +74,23 @@ def test_tokens_are_refused_for_another_purpose():
 
 
 def test_tokens_expire(monkeypatch: pytest.MonkeyPatch):
-    token = tokens.make_token("confirm", subscriber_id=3, email="a@b.se")
+    token = tokens.make_token("confirm", link_id="Q2x0X3Jhbmtvcw")
     monkeypatch.setattr(tokens, "MAX_AGE", {**tokens.MAX_AGE, "confirm": tokens.timedelta(0)})
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: 2e9)
     with pytest.raises(tokens.InvalidToken):
         tokens.read_token("confirm", token)
 
 
-def test_digest_covers_the_previous_local_iso_week():
-    # Monday 4 Jan 2021 07:00 in Stockholm is 06:00 UTC.
-    key, start, end = service.digest_week(datetime(2021, 1, 4, 6, 0, tzinfo=UTC))
-    assert key == "digest:2020-W53"
-    assert start == datetime(2020, 12, 27, 23, 0, tzinfo=UTC)  # Mon 28 Dec 00:00 local
-    assert end == datetime(2021, 1, 3, 23, 0, tzinfo=UTC)
-    # Across the switch to summer time (28 Mar 2021) the week is 167 hours long.
-    key, start, end = service.digest_week(datetime(2021, 3, 29, 5, 0, tzinfo=UTC))
-    assert key == "digest:2021-W12" and (end - start).total_seconds() == 167 * 3600
+def test_a_digest_is_named_for_its_local_day_and_old_week_keys_still_read():
+    # Monday 4 Jan 2021 00:30 in Stockholm is still Sunday 3 Jan in UTC.
+    key = DigestKey.on(datetime(2021, 1, 3, 23, 30, tzinfo=UTC), timezone=ZONE)
+    assert str(key) == "digest:2021-01-04" and NewsletterKey.parse(str(key)) == key
+    assert key.week == 53  # the week that just ended, as the subject says
+    old = NewsletterKey.parse("digest:2020-W53")
+    assert isinstance(old, DigestKey) and old.week == 53 and str(old) == "digest:2020-W53"
+    for broken in ("digest:", "digest:2021-13-45", "digest:next week", "nyhetsbrev:1"):
+        with pytest.raises(ValueError):
+            NewsletterKey.parse(broken)
 
 
 def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatch):
@@ -105,3 +103,39 @@ def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatc
     assert entry["schedule"] == crontab(minute="30", hour="6", day_of_week="2")
     with pytest.raises(ValueError):
         tasks.parse_cron("0 7 * *")
+
+
+@pytest.mark.parametrize(
+    ("regions", "topics", "frequency", "sentence"),
+    [
+        (
+            ["region-skane"],
+            ["textilier"],
+            "immediate",
+            "Du får nyheter från Region Skåne om Textilier, direkt när de publiceras.",
+        ),
+        (
+            ["region-skane", "region-gotland", "region-kronoberg"],
+            ["textilier", "miljo"],
+            "weekly",
+            "Du får nyheter från Region Skåne, Region Gotland eller Region Kronoberg om "
+            "Textilier eller Miljö, samlade i ett mejl i veckan.",
+        ),
+        (
+            ["region-skane"],
+            [],
+            "immediate",
+            "Du får nyheter från Region Skåne om alla ämnen, direkt när de publiceras.",
+        ),
+        (
+            [],
+            ["handskar"],
+            "weekly",
+            "Du får nyheter från alla regioner om Handskar, samlade i ett mejl i veckan.",
+        ),
+        ([], [], "immediate", "Du får alla nyheter, direkt när de publiceras."),
+    ],
+)
+def test_a_choice_is_told_in_one_sentence(regions, topics, frequency, sentence):
+    chosen = preferences.Preferences(tuple(regions), tuple(topics), frequency)
+    assert preferences.describe(chosen) == sentence
