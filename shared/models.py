@@ -34,6 +34,8 @@ class Contributor(Base):
     region: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16), default="contributor")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Where Redaktionen's sign-in mails go; stored lower-case.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
