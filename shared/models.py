@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -15,6 +16,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,6 +41,8 @@ class Contributor(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "Granskas innan publicering": such a contributor sends items for review, never publishes.
+    review_required: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Item(Base):
@@ -65,6 +70,8 @@ class Item(Base):
     image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="published")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The author's choice: mail subscribers when the item first becomes visible.
+    notify: Mapped[bool] = mapped_column(default=True, server_default=true())
     contributor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -222,3 +229,94 @@ class SuppressedAddress(Base):
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemRevision(Base):
+    """One saved version of an item, written by the ingest service with every create and update."""
+
+    __tablename__ = "item_revisions"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    body_md: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ItemReview(Base):
+    """A request that an editor review an item; open until an editor publishes or returns it."""
+
+    __tablename__ = "item_reviews"
+    __table_args__ = (Index("ix_item_reviews_open", "decided_at", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # "published" or "returned"
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class EditorSignIn(Base):
+    """Redaktionen: one requested sign-in, a six-digit code and a link, used at most once.
+
+    Known and unknown addresses get a row alike (an unknown one without contributor), so the
+    answer and the rate limits are the same for both. Only hashes are stored.
+    """
+
+    __tablename__ = "editor_sign_ins"
+    __table_args__ = (
+        Index("ix_editor_sign_ins_email", "email_hash", "created_at"),
+        Index("ix_editor_sign_ins_ip", "ip_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    email_hash: Mapped[str] = mapped_column(String(64))
+    ip_hash: Mapped[str] = mapped_column(String(64))
+    contributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EditorSession(Base):
+    """Redaktionen: a signed-in browser; the cookie holds a token, the table only its hash."""
+
+    __tablename__ = "editor_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contributor_id: Mapped[int] = mapped_column(
+        ForeignKey("contributors.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -18,6 +18,7 @@ from slugify import slugify
 from sqlalchemy import and_, bindparam, delete, func, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from services.ingest import reviews, revisions
 from services.ingest.schemas import ASCII_BLANKS, ItemIn, ItemOut
 from shared import outbox, taxonomy
 from shared.config import get_settings
@@ -153,6 +154,7 @@ def _apply(item: Item, data: ItemIn, *, published_at: datetime) -> None:
     if data.image:
         item.image = {"url": data.image.url, "alt": data.image.alt.strip(ASCII_BLANKS)}
     item.status = data.status
+    item.notify = data.notify
 
 
 def _record_published(session: Session, item: Item, *, deliver_after: datetime | None) -> None:
@@ -185,6 +187,7 @@ def create_item(
         data = ItemIn.model_validate(data)
     if contributor is not None:
         check_regions(contributor=contributor, regions=data.regions)
+    reviews.check_may_publish(contributor=contributor, status=data.status)
     now = utcnow()
     published_at = data.published_at or now
     item = Item(id=uuid.uuid4(), version=1, created_at=now, updated_at=now)
@@ -200,7 +203,7 @@ def create_item(
     _sync_tags(item)
     for tag in item.tags:
         tag.item_id = item.id
-    writes = [_rows([item]), _rows(item.tags)]
+    writes = [_rows([item]), _rows(item.tags), revisions.writes(item, contributor=contributor)]
     event = None
     if item.status == "published":
         event = ItemPublished(item_id=item.id, item_version=item.version)
@@ -319,6 +322,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     """Replace an item's content; record what consumers need to rewrite the pages it left."""
     check_owner(contributor=contributor, item=item)
     check_regions(contributor=contributor, regions=data.regions)
+    reviews.check_may_publish(contributor=contributor, status=data.status)
     if item.status == "withdrawn":
         raise Problem(409, "Nyheten är återkallad och kan inte ändras.")
     now = utcnow()
@@ -338,8 +342,11 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
 
     if was_visible:
         # Whatever changed (even into a draft), pages showing the old place are rewritten now.
+        # `notify`: the author asked to mail this change to the subscribers again.
+        again = True if data.notify_again else None
         outbox.record(
-            session, ItemUpdated(item_id=item.id, item_version=item.version, previous=before)
+            session,
+            ItemUpdated(item_id=item.id, item_version=item.version, previous=before, notify=again),
         )
         if item.status == "published" and published_at > now:
             # Moved into the future: it leaves the site now and comes back at its new time.
@@ -360,6 +367,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     elif item.status == "published":
         # A draft goes out for the first time.
         _record_published(session, item, deliver_after=_deliver_after(published_at))
+    revisions.record(session, item, contributor=contributor)
     session.flush()
     return item
 
@@ -381,6 +389,7 @@ def withdraw_item(*, session: Session, contributor: Contributor, item: Item) -> 
         outbox.record(
             session, ItemWithdrawn(item_id=item.id, item_version=item.version, previous=before)
         )
+    revisions.record(session, item, contributor=contributor)
     session.flush()
     return item
 
@@ -411,6 +420,7 @@ def item_json(item: Item, *, contributor_name: str | None = None) -> dict[str, A
         author=author,
         attachments=list(item.attachments or []),
         image=item.image,
+        notify=item.notify,
         contributor=contributor_name,
         created_at=item.created_at,
         updated_at=item.updated_at,
