@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from services.ingest.api import router as ingest_router
+from services.ingest.editor import install as install_editor
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as _render_tasks  # noqa: F401  (registers render tasks)
@@ -73,6 +74,7 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest_router)
     app.include_router(notify_router)
+    install_editor(app)  # Redaktionen at /redaktion/
     # html=True serves index.html for folders and 404.html for what is missing; Starlette's
     # FileResponse sends ETag and Last-Modified and answers If-None-Match with 304, as nginx.
     app.mount("/", StaticFiles(directory=settings.site_dir, html=True), name="site")

@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ingest import service
+from services.ingest import editor, service
 from services.ingest.auth import current_contributor, get_session
 from services.ingest.schemas import (
     SLUG_PATTERN,
@@ -510,6 +510,7 @@ def create_app() -> FastAPI:
     shared_logging.install(app)  # request ids, request logs and request metrics
     app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics
     app.include_router(router)
+    editor.install(app)  # Redaktionen, the web editor at /redaktion/
     return app
 
 
