@@ -49,12 +49,28 @@ async def _failed(scope: dict[str, Any], send: Any, _reason: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def guarded_csrf(app: Any, **options: Any) -> Any:
+    """asgi-csrf, answering a forged token of non-ASCII text with the refusal page: the
+    library compares with `secrets.compare_digest`, which raises TypeError on such text."""
+    protected = asgi_csrf(app, **options)
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            await protected(scope, receive, send)
+        except TypeError as exc:
+            if "non-ASCII" not in str(exc):
+                raise
+            await _failed(scope, send, None)
+
+    return guarded
+
+
 def install(app: Any) -> None:
     """Wrap `app` in the CSRF check for everything under /redaktion/."""
     settings = get_settings()
     secure = settings.public_url.startswith("https://")
     app.add_middleware(
-        asgi_csrf,
+        guarded_csrf,
         signing_secret=settings.secret_key,
         cookie_name="__Host-csrftoken" if secure else "csrftoken",
         cookie_secure=secure,
