@@ -141,3 +141,99 @@ def new_page(chromium):
     yield make
     for context in contexts:
         context.close()
+
+
+# --- the running system (embedded mode, `newsroom run`) -----------------------------------
+
+
+class Site:
+    """`newsroom run` in its own folder: its URL, its outbox and its database."""
+
+    def __init__(self, base: str, folder: Path, processes) -> None:
+        self.base = base
+        self.folder = folder
+        self.outbox = folder / "outbox"
+        self.database_url = f"sqlite:///{folder / 'newsroom.db'}"
+        self.processes = processes
+
+    def newsroom(self, *args: str) -> str:
+        from tests.e2e.conftest import BIN
+
+        return self.processes.run(str(BIN / "newsroom"), *args)
+
+    def person(
+        self,
+        name: str,
+        address: str,
+        *,
+        region: str = "region-skane",
+        role: str = "contributor",
+        review: bool = False,
+    ) -> None:
+        """A contributor added with the CLI, given an address to sign in with."""
+        from sqlalchemy import create_engine, text
+
+        self.newsroom("contributor", "add", name, "--region", region, "--role", role)
+        engine = create_engine(self.database_url)
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE contributors SET email = :e, review_required = :r WHERE name = :n"),
+                {"e": address, "r": review, "n": name},
+            )
+        engine.dispose()
+
+    def sql(self, statement: str, **params) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.database_url)
+        with engine.begin() as connection:
+            connection.execute(text(statement), params)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    """The whole system in one process, as `make run` starts it, on a port of its own."""
+    import os
+
+    from tests.e2e.conftest import BIN, Processes
+    from tests.servers import free_port, wait_for_port
+
+    folder = tmp_path_factory.mktemp("redaktionen")
+    (folder / "logs").mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
+    env.update(
+        NEWSROOM_DATABASE_URL=f"sqlite:///{folder / 'newsroom.db'}",
+        NEWSROOM_SITE_DIR=str(folder / "site"),
+        NEWSROOM_SMTP_URL=f"file:{folder / 'outbox'}",
+        NEWSROOM_BASE_URL=base,
+    )
+    processes = Processes(folder / "logs", env)
+    running = Site(base, folder, processes)
+    try:
+        running.newsroom("db", "upgrade")
+        processes.start("newsroom-run", str(BIN / "newsroom"), "run", "--port", str(port))
+        wait_for_port("127.0.0.1", port, timeout=60)
+        yield running
+    finally:
+        processes.stop()
+        failed = [p for p in (folder / "logs").glob("*.log")]
+        if failed and os.environ.get("EDITOR_TEST_LOGS"):
+            print(processes.logs())
+
+
+def browser_sign_in(page, site: Site, address: str) -> None:
+    """Sign in as a person does: the address, then the code from the mail."""
+    from playwright.sync_api import expect
+
+    count = len(mails(site.outbox, address)) + 1
+    page.goto(f"{site.base}/redaktion/logga-in")
+    page.get_by_label("E-postadress").fill(address)
+    page.get_by_role("button", name="Skicka kod").click()
+    expect(page.get_by_role("heading", name="Skriv koden från mejlet")).to_be_visible()
+    code, _ = code_and_link(wait_for_mail(site.outbox, address, count=count))
+    page.get_by_label("Kod").fill(code)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("button", name="Logga ut")).to_be_visible()
