@@ -48,7 +48,8 @@ def local_time(moment: datetime | None) -> str:
 
 
 def iso(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else ""
+    """A machine-readable time for <time datetime>, to the second (HTML allows 3 decimals)."""
+    return moment.isoformat(timespec="seconds") if moment else ""
 
 
 @lru_cache(maxsize=8)
