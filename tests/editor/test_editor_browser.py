@@ -160,3 +160,72 @@ def test_bad_inputs_get_clear_swedish_pages(site, new_page):
     hanna.goto(theirs)
     expect(hanna.get_by_role("heading", name="Logga in i Redaktionen")).to_be_visible()
     expect(hanna.get_by_text("Du är utloggad")).to_be_visible()
+
+
+def tab_to(page, target, *, limit: int = 80) -> None:
+    """Press Tab until `target` has the focus, as a keyboard user moves through a page."""
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} cannot be reached with Tab")
+
+
+def test_keyboard_only_sign_in_write_with_the_toolbar_and_save(site, new_page):
+    site.person("Klara Tangent", "klara@regionskane.se")
+    page = new_page(width=375)
+    page.goto(f"{site.base}/redaktion/logga-in")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Hoppa till innehållet")).to_be_focused()
+    tab_to(page, page.get_by_label("E-postadress"))
+    page.keyboard.type("klara@regionskane.se")
+    page.keyboard.press("Enter")
+    code, _ = code_and_link(wait_for_mail(site.outbox, "klara@regionskane.se"))
+    tab_to(page, page.get_by_label("Kod"))
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Logga ut")).to_be_visible()
+
+    tab_to(page, page.get_by_role("link", name="Ny nyhet").first)
+    page.keyboard.press("Enter")
+    tab_to(page, page.get_by_role("textbox", name="Rubrik"))
+    page.keyboard.type("Skriven med tangentbordet")
+    tab_to(page, page.get_by_label("Sammanfattning"))
+    page.keyboard.type("Allt gick att nå med tabbtangenten.")
+    tab_to(page, page.get_by_role("button", name="Kursiv"))
+    page.keyboard.press("Enter")
+    text = page.get_by_label("Text", exact=True)
+    expect(text).to_be_focused()
+    expect(text).to_have_value("_text_")
+    page.keyboard.type("tangenter")
+    expect(text).to_have_value("_tangenter_")
+    tab_to(page, page.get_by_role("checkbox", name="Handskar"))
+    page.keyboard.press("Space")
+    tab_to(page, page.get_by_role("button", name="Spara utkast"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Utkastet är sparat.")).to_be_visible()
+    expect(page.get_by_role("checkbox", name="Handskar")).to_be_checked()
+
+
+def test_autosave_keeps_a_draft_while_the_person_writes(site, new_page):
+    site.person("Lisa Autospar", "lisa@regionskane.se")
+    page = new_page()
+    browser_sign_in(page, site, "lisa@regionskane.se")
+    page.goto(f"{site.base}/redaktion/nyheter/ny")
+    page.get_by_role("textbox", name="Rubrik").fill("Sparas av sig själv")
+    expect(page.get_by_text(re.compile("Sparas automatiskt när"))).to_be_visible(timeout=15_000)
+    page.get_by_label("Sammanfattning").fill("Utan att någon trycker på en knapp.")
+    page.get_by_label("Text", exact=True).fill("Texten skrivs och sparas.")
+    expect(page.get_by_text(re.compile("Utkastet sparades automatiskt"))).to_be_visible(
+        timeout=15_000
+    )
+    assert re.search(r"/redaktion/nyheter/[0-9a-f-]{36}$", page.url)
+    with page.expect_response(lambda r: "autospara" in r.url, timeout=15_000) as saved:
+        page.get_by_label("Text", exact=True).fill("Texten skrivs, sparas och ändras.")
+    assert saved.value.json()["version"] == 2
+    # The page took the new version: saving now is no conflict with its own autosave.
+    page.get_by_role("button", name="Spara utkast").click()
+    expect(page.get_by_text("Utkastet är sparat.")).to_be_visible()
+    expect(page.get_by_label("Text", exact=True)).to_have_value("Texten skrivs, sparas och ändras.")
+    page.get_by_role("link", name="Mina nyheter").click()
+    expect(page.get_by_role("link", name="Sparas av sig själv")).to_have_count(1)

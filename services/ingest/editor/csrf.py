@@ -36,6 +36,25 @@ kom från dig. Inget har sparats.</p>
 """
 
 
+UNSUPPORTED = """<!DOCTYPE html>
+<html lang="sv">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Formuläret kunde inte tas emot – Redaktionen</title>
+<link rel="stylesheet" href="{css}">
+</head>
+<body>
+<main id="innehall" class="wrap">
+<h1>Formuläret kunde inte tas emot</h1>
+<p>Redaktionen tar bara emot sina egna formulär. Inget har sparats.</p>
+<p><a href="{back}">Till Redaktionen</a></p>
+</main>
+</body>
+</html>
+"""
+
+
 def _outside_editor(scope: dict[str, Any]) -> bool:
     # The JSON API (bearer tokens) and the public forms have no session cookie to abuse.
     return not scope.get("path", "").startswith(web.PREFIX + "/")
@@ -49,12 +68,41 @@ async def _failed(scope: dict[str, Any], send: Any, _reason: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _unsupported(scope: dict[str, Any], send: Any) -> None:
+    body = UNSUPPORTED.format(css=web.static_url("editor.css"), back=web.PREFIX + "/").encode()
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    headers += [(key.lower().encode(), value.encode()) for key, value in web.PAGE_HEADERS.items()]
+    await send({"type": "http.response.start", "status": 415, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _form_kind(scope: dict[str, Any]) -> bytes:
+    for key, value in scope.get("headers") or []:
+        if key == b"content-type":
+            return value.split(b";", 1)[0].strip().lower()
+    return b""
+
+
 def guarded_csrf(app: Any, **options: Any) -> Any:
-    """asgi-csrf, answering a forged token of non-ASCII text with the refusal page: the
-    library compares with `secrets.compare_digest`, which raises TypeError on such text."""
+    """asgi-csrf with two guards around it.
+
+    Redaktionen's forms are URL-encoded; anything else posted to it is refused (415) before
+    the library reads it, since asgi-csrf 0.11's multipart reader calls python-multipart
+    with an argument that library no longer has (a TypeError, so a 500). And a forged token
+    of non-ASCII text gets the refusal page: the library compares with
+    `secrets.compare_digest`, which raises TypeError on such text.
+    """
     protected = asgi_csrf(app, **options)
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in ("GET", "HEAD", "OPTIONS", "TRACE")
+            and not _outside_editor(scope)
+            and _form_kind(scope) != b"application/x-www-form-urlencoded"
+        ):
+            await _unsupported(scope, send)
+            return
         try:
             await protected(scope, receive, send)
         except TypeError as exc:

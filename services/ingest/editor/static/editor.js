@@ -99,7 +99,8 @@
       busy = true;
       fetch(url, {
         method: "POST",
-        body: new FormData(form),
+        // URL-encoded, as the form itself posts (the CSRF check reads that kind only).
+        body: new URLSearchParams(new FormData(form)),
         headers: { "Accept": "application/json" },
         credentials: "same-origin"
       }).then(function (response) {
