@@ -116,8 +116,11 @@ def chromium():
     """Debian's Chromium under Playwright, one per test session."""
     from playwright.sync_api import sync_playwright
 
+    from tests.tools import ensure_command
+
+    binary = CHROMIUM if Path(CHROMIUM).exists() else ensure_command("chromium", "chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
