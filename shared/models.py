@@ -31,6 +31,9 @@ class Contributor(Base):
     """Someone who may post through the API; the token itself is never stored, only its hash."""
 
     __tablename__ = "contributors"
+    # Server defaults are not read back after INSERT (no RETURNING of columns an older schema
+    # lacks); an unset review_required is loaded when first used.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -42,7 +45,9 @@ class Contributor(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # "Granskas innan publicering": such a contributor sends items for review, never publishes.
-    review_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Left to the database's default when unset: rows written with the columns of an older
+    # schema (a migration test, an older process during an upgrade) stay valid.
+    review_required: Mapped[bool] = mapped_column(server_default=false())
 
 
 class Item(Base):
@@ -53,6 +58,7 @@ class Item(Base):
         UniqueConstraint("month", "slug", name="uq_items_month_slug"),
         Index("ix_items_status_published_at", "status", "published_at"),
     )
+    __mapper_args__ = {"eager_defaults": False}  # as Contributor's
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(120))
@@ -71,7 +77,8 @@ class Item(Base):
     status: Mapped[str] = mapped_column(String(16), default="published")
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The author's choice: mail subscribers when the item first becomes visible.
-    notify: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # (Left to the database's default when unset, as Contributor.review_required.)
+    notify: Mapped[bool] = mapped_column(server_default=true())
     contributor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
