@@ -56,6 +56,9 @@ class ItemPublished(_ItemEvent):
 class ItemUpdated(_ItemEvent):
     type: Literal["item.updated"] = "item.updated"
     previous: ItemPlace
+    # True when the author asked to mail this change of an already visible item to the
+    # subscribers again; absent (None, left out of the payload) otherwise.
+    notify: bool | None = None
 
 
 class ItemWithdrawn(_ItemEvent):

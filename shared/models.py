@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +18,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
+    true,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -35,6 +38,9 @@ class Contributor(Base):
     """
 
     __tablename__ = "contributors"
+    # Server defaults are not read back after INSERT (no RETURNING of columns an older schema
+    # lacks); an unset review_required is loaded when first used.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -44,6 +50,10 @@ class Contributor(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "Granskas innan publicering": such a contributor sends items for review, never publishes.
+    # Left to the database's default when unset: rows written with the columns of an older
+    # schema (a migration test, an older process during an upgrade) stay valid.
+    review_required: Mapped[bool] = mapped_column(server_default=false())
 
     @validates("email")
     def _lower_case(self, _key: str, email: str | None) -> str | None:
@@ -63,6 +73,7 @@ class Item(Base):
         UniqueConstraint("month", "slug", name="uq_items_month_slug"),
         Index("ix_items_status_published_at", "status", "published_at"),
     )
+    __mapper_args__ = {"eager_defaults": False}  # as Contributor's
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(120))
@@ -80,6 +91,9 @@ class Item(Base):
     image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="published")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The author's choice: mail subscribers when the item first becomes visible.
+    # (Left to the database's default when unset, as Contributor.review_required.)
+    notify: Mapped[bool] = mapped_column(server_default=true())
     contributor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -388,3 +402,94 @@ class Digest(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemRevision(Base):
+    """One saved version of an item, written by the ingest service with every create and update."""
+
+    __tablename__ = "item_revisions"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    body_md: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ItemReview(Base):
+    """A request that an editor review an item; open until an editor publishes or returns it."""
+
+    __tablename__ = "item_reviews"
+    __table_args__ = (Index("ix_item_reviews_open", "decided_at", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # "published" or "returned"
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class EditorSignIn(Base):
+    """Redaktionen: one requested sign-in, a six-digit code and a link, used at most once.
+
+    Known and unknown addresses get a row alike (an unknown one without contributor), so the
+    answer and the rate limits are the same for both. Only hashes are stored.
+    """
+
+    __tablename__ = "editor_sign_ins"
+    __table_args__ = (
+        Index("ix_editor_sign_ins_email", "email_hash", "created_at"),
+        Index("ix_editor_sign_ins_ip", "ip_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    email_hash: Mapped[str] = mapped_column(String(64))
+    ip_hash: Mapped[str] = mapped_column(String(64))
+    contributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contributors.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EditorSession(Base):
+    """Redaktionen: a signed-in browser; the cookie holds a token, the table only its hash."""
+
+    __tablename__ = "editor_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contributor_id: Mapped[int] = mapped_column(
+        ForeignKey("contributors.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -53,7 +53,8 @@ def record(
     row = {
         "event_id": event.event_id,
         "type": event.type,
-        "payload": event.model_dump(mode="json"),
+        # Optional fields left unset stay out, so older consumers read the event as before.
+        "payload": event.model_dump(mode="json", exclude_none=True),
         "created_at": utcnow(),
         "deliver_after": deliver_after,
         "attempts": 0,

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ingest import checks, media_api, reading, service
+from services.ingest import checks, editor, media_api, reading, service
 from services.ingest.checks import CheckedRoute
 from services.ingest.deps import DbSession, Writer, limiter
 from services.ingest.schemas import (
@@ -253,6 +253,7 @@ def create_app() -> FastAPI:
     app.include_router(router)
     docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.include_router(media_api.router)
+    editor.install(app)  # Redaktionen, the web editor at /redaktion/
     return app
 
 

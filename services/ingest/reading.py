@@ -59,6 +59,7 @@ def item_json(item: Item, *, contributor_name: str | None = None) -> dict[str, A
         author=author,
         attachments=list(item.attachments or []),
         image=item.image,
+        notify=item.notify,
         contributor=contributor_name,
         created_at=item.created_at,
         updated_at=item.updated_at,

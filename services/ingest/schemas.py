@@ -210,6 +210,13 @@ class ItemIn(_Strict):
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     image: Image | None = None
     status: Literal["published", "draft"] = "published"
+    notify: bool = Field(
+        default=True, description="Mejla prenumeranterna när nyheten först syns på webbplatsen."
+    )
+    notify_again: bool = Field(
+        default=False,
+        description="Mejla en ändring av en redan publicerad nyhet till prenumeranterna igen.",
+    )
 
     @field_validator("published_at")
     @classmethod
@@ -255,6 +262,7 @@ class ItemOut(BaseModel):
     author: dict[str, str | None] | None
     attachments: list[dict[str, str]]
     image: dict[str, str] | None
+    notify: bool = True
     contributor: str | None
     created_at: datetime
     updated_at: datetime

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ingest import idempotency
+from services.ingest import idempotency, reviews, revisions
 from services.ingest.permissions import check_owner, check_regions
 from services.ingest.reading import item_json
 from services.ingest.schemas import ItemIn
@@ -82,6 +82,7 @@ def _apply(item: Item, data: ItemIn, *, published_at: datetime) -> None:
     if data.image:
         item.image = {"url": data.image.url, "alt": data.image.alt.strip()}
     item.status = data.status
+    item.notify = data.notify
 
 
 def _deliver_after(published_at: datetime) -> datetime | None:
@@ -97,12 +98,15 @@ def _new_item(data: ItemIn, *, contributor: Contributor | None, slug: str | None
     return item
 
 
-def _insert(session: Session, item: Item, *, event: bool) -> None:
-    """Write a new item and its tags, and its `item.published` event when `event`."""
+def _insert(
+    session: Session, item: Item, *, event: bool, contributor: Contributor | None = None
+) -> None:
+    """Write a new item, its tags and its first revision, and its `item.published` event when
+    `event`."""
     _sync_tags(item)
     for tag in item.tags:
         tag.item_id = item.id
-    rows = [rows_of([item]), rows_of(item.tags)]
+    rows = [rows_of([item]), rows_of(item.tags), revisions.writes(item, contributor=contributor)]
     if event and item.status == "published":
         outbox.record(
             session,
@@ -126,6 +130,7 @@ def create_item(
         data = ItemIn.model_validate(data)
     if contributor is not None:
         check_regions(contributor=contributor, regions=data.regions)
+    reviews.check_may_publish(contributor=contributor, status=data.status)
     item = _new_item(data, contributor=contributor)
     item.slug = unique_slug(
         session=session,
@@ -133,7 +138,7 @@ def create_item(
         month=item.month,
         choice=slug_choice,
     )
-    _insert(session, item, event=True)
+    _insert(session, item, event=True, contributor=contributor)
     return item
 
 
@@ -214,6 +219,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     """Replace an item's content; record what consumers need to rewrite the pages it left."""
     check_owner(contributor=contributor, item=item)
     check_regions(contributor=contributor, regions=data.regions)
+    reviews.check_may_publish(contributor=contributor, status=data.status)
     if item.status == "withdrawn":
         raise Problem(409, "Nyheten är återkallad och kan inte ändras.")
     now = utcnow()
@@ -234,8 +240,11 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     published = ItemPublished(item_id=item.id, item_version=item.version)
     if was_visible:
         # Whatever changed (even into a draft), pages showing the old place are rewritten now.
+        # `notify`: the author asked to mail this change to the subscribers again.
+        again = True if data.notify_again else None
         outbox.record(
-            session, ItemUpdated(item_id=item.id, item_version=item.version, previous=before)
+            session,
+            ItemUpdated(item_id=item.id, item_version=item.version, previous=before, notify=again),
         )
         if item.status == "published" and published_at > now:
             # Moved into the future: it leaves the site now and comes back at its new time.
@@ -256,6 +265,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     elif item.status == "published":
         # A draft goes out for the first time.
         outbox.record(session, published, deliver_after=_deliver_after(published_at))
+    revisions.record(session, item, contributor=contributor)
     session.flush()
     return item
 
@@ -276,6 +286,7 @@ def withdraw_item(*, session: Session, contributor: Contributor, item: Item) -> 
         outbox.record(
             session, ItemWithdrawn(item_id=item.id, item_version=item.version, previous=before)
         )
+    revisions.record(session, item, contributor=contributor)
     session.flush()
     return item
 

@@ -240,3 +240,7 @@ def beat_schedule() -> dict:
             "options": {"queue": QUEUE},
         },
     }
+
+
+# Redaktionen's mails (sign-in codes, returned reviews) register on import.
+from services.notify import editor_mail as _editor_mail  # noqa: E402, F401

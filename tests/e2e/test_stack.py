@@ -190,6 +190,12 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
         mails_to=smtp_server.to,
     )
 
+    # Redaktionen is served by ingest behind nginx, its script allowed by every CSP it gets.
+    editor = httpx.get(f"{web}/redaktion/logga-in", timeout=10)
+    assert editor.status_code == 200 and "E-postadress" in editor.text
+    policies = editor.headers.get_list("content-security-policy")
+    assert policies and all("script-src 'self'" in policy for policy in policies), policies
+
     # More subscribers and items, posted at once, land once each on the two-of-each workers.
     for address in SUBSCRIBERS:
         answer = httpx.post(
