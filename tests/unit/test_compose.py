@@ -132,7 +132,7 @@ def test_each_service_gets_only_the_secrets_it_uses():
         assert not any(key in env for key in ("NEWSROOM_SECRET_KEY", "NEWSROOM_SMTP_URL"))
         assert ":" not in env["NEWSROOM_DATABASE_URL"].split("@")[0].split("//")[1], name
     signs = {name for name in APPS if "secret_key" in SERVICES[name]["secrets"]}
-    assert signs == {"notify", "notify-worker"}
+    assert signs == {"ingest", "notify", "notify-worker"}
     assert {name for name in APPS if "smtp_url" in SERVICES[name]["secrets"]} == {"notify-worker"}
     # Only what queues or runs tasks talks to the broker.
     assert {n for n in APPS if "redis_password" not in SERVICES[n]["secrets"]} == {
@@ -438,7 +438,7 @@ def test_make_stack_writes_a_procfile_of_every_long_running_service(tmp_path, mo
     assert oct((tmp_path / "secrets" / "secret_key").stat().st_mode & 0o777) == "0o600"
     notify_env = env_files["notify-worker"].read_text()
     assert f"NEWSROOM_SECRET_KEY_FILE={tmp_path}/secrets/secret_key" in notify_env
-    assert "NEWSROOM_SECRET_KEY_FILE" not in env_files["ingest"].read_text()
+    assert "NEWSROOM_SECRET_KEY_FILE" not in env_files["search"].read_text()
     assert "PROMETHEUS_MULTIPROC_DIR" not in env_files["ingest"].read_text()
     ports = {
         re.search(r"NEWSROOM_METRICS_PORT=(\d+)", env_files[name].read_text())[1]

@@ -119,7 +119,7 @@ def install(app: Any) -> None:
     secure = settings.public_url.startswith("https://")
     app.add_middleware(
         guarded_csrf,
-        signing_secret=settings.secret_key,
+        signing_secret=settings.signing_key,
         cookie_name="__Host-csrftoken" if secure else "csrftoken",
         cookie_secure=secure,
         cookie_samesite="Lax",

@@ -53,7 +53,7 @@ def normalise_email(email: str) -> str:
 
 def digest(purpose: str, value: str) -> str:
     """A keyed hash (HMAC-SHA256 with the secret key): a leaked table reveals no code."""
-    key = get_settings().secret_key.encode()
+    key = get_settings().signing_key.encode()
     return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
 
 
