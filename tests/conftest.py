@@ -12,6 +12,9 @@ import pytest
 
 from tests import servers
 
+# Playwright on Debian's Chromium and the page checks: every test may ask for `page` & co.
+pytest_plugins = ["tests.browser"]
+
 
 def _reset_caches() -> None:
     from shared import celery_app as celery_module
