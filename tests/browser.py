@@ -9,7 +9,26 @@ Fixtures (registered for every test by tests/conftest.py):
   a second person), e.g. for two people editing one item.
 - `ui_page`: one test, four runs: JavaScript on and off (`javascript`) × 375 and 1280 px
   (`width`); ask for `javascript` or `width` beside it to know which run this is.
-Checks (plain functions): `axe(page)`, `assert_fits_screen(page)`, `assert_valid_html(...)`.
+Checks (plain functions): `axe(page)`, `assert_fits_screen(page)`, `assert_valid_html(...)`;
+`static_server(folder)` serves files over HTTP.
+
+    from playwright.sync_api import expect
+    from tests.browser import assert_fits_screen, assert_valid_html, axe
+
+    def test_save_draft(editor_url, ui_page, javascript):
+        response = ui_page.goto(editor_url + "/redaktion/ny")
+        assert_valid_html(response.text())           # what the server sent
+        ui_page.get_by_label("Rubrik").fill("Ny upphandling")
+        ui_page.get_by_role("button", name="Spara utkast").click()
+        expect(ui_page.get_by_role("status")).to_have_text("Utkastet är sparat")
+        axe(ui_page)                                 # zero WCAG 2.1 A/AA violations
+        assert_fits_screen(ui_page)                  # no sideways scrolling at 375 px
+
+Address pages as assistive technology does (get_by_role, get_by_label, get_by_text) and
+wait with `expect`, never with CSS paths or sleeps. With JavaScript off, Chromium shows no
+`<noscript>` content (its DevTools switch stops scripts only); `axe` checks that content
+anyway. `pytest --tracing retain-on-failure --screenshot only-on-failure` keeps a trace
+(`playwright show-trace`) and a screenshot of each failing test under var/test-results/.
 """
 
 from __future__ import annotations

@@ -104,6 +104,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     _reset_caches()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under `make test`'s parallel workers (pytest-xdist --dist loadgroup), the tests that start
+    # the whole system as processes (uvicorn, Celery workers, their own Redis or PostgreSQL)
+    # run one after another on one worker: on 2 cores, two of them at once starve each other's
+    # workers past their bounded waits. Everything else runs beside them on the other worker.
+    for item in items:
+        if {"processes", "stack"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     # Lets fixtures see whether their test failed (to print the logs of its processes).
