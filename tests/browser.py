@@ -9,8 +9,9 @@ Fixtures (registered for every test by tests/conftest.py):
   a second person), e.g. for two people editing one item.
 - `ui_page`: one test, four runs: JavaScript on and off (`javascript`) × 375 and 1280 px
   (`width`); ask for `javascript` or `width` beside it to know which run this is.
-Checks (plain functions): `axe(page)`, `assert_fits_screen(page)`, `assert_valid_html(...)`;
-`static_server(folder)` serves files over HTTP.
+Checks (plain functions): `axe(page)`, `assert_fits_screen(page)`, `assert_valid_html(...)`.
+Servers for the browser: `asgi_server(app)` runs a service's app in a thread of the test,
+`static_server(folder)` serves files.
 
     from playwright.sync_api import expect
     from tests.browser import assert_fits_screen, assert_valid_html, axe
@@ -48,6 +49,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.servers import free_port, wait_for_port
 from tests.tools import ensure_command
 
 ROOT = Path(__file__).parents[1]
@@ -160,6 +162,25 @@ def static_server(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def asgi_server(app) -> Iterator[str]:
+    """An ASGI app (a service's FastAPI app) under uvicorn in a thread of this process, on a
+    free port of 127.0.0.1: its base URL. The app sees the test's database and settings, and
+    the test spreads over parallel workers (unlike one that starts the system's processes)."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def axe_source() -> str:

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from tests.browser import (
     DESKTOP,
     PHONE,
+    asgi_server,
     assert_fits_screen,
     assert_valid_html,
     axe,
@@ -113,6 +114,33 @@ def test_nu_checker_on_strings_and_files(tmp_path):
     assert {m["type"] for m in messages} >= {"error"}, messages
     assert any("title" in m["message"] for m in messages), messages
     assert any("lang" in m["message"] for m in messages), messages
+
+
+def form_app():
+    """A form that works without JavaScript, as the editor's do."""
+    from fastapi import FastAPI, Form
+    from fastapi.responses import HTMLResponse
+
+    app = FastAPI()
+
+    @app.get("/", response_class=HTMLResponse)
+    def form() -> str:
+        return GOOD
+
+    @app.post("/spara", response_class=HTMLResponse)
+    def save(titel: str = Form()) -> str:
+        return GOOD.replace("<h1>Prov</h1>", f'<h1>Prov</h1><p role="status">Sparat: {titel}</p>')
+
+    return app
+
+
+def test_an_app_served_in_a_thread_takes_a_form_with_and_without_javascript(ui_page):
+    with asgi_server(form_app()) as base:
+        ui_page.goto(base + "/")
+        ui_page.get_by_label("Rubrik").fill("Nya krav på handskar")
+        ui_page.get_by_role("button", name="Spara utkast").click()
+        expect(ui_page.get_by_role("status")).to_have_text("Sparat: Nya krav på handskar")
+        assert ui_page.url == base + "/spara"
 
 
 def test_asyncio_runs_after_a_browser_test():
