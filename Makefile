@@ -39,9 +39,12 @@ run: $(STAMP)
 	$(NEWSROOM) seed
 	$(NEWSROOM) run
 
-## Unit, integration (real PostgreSQL, Redis, SMTP) and end-to-end tests, both run modes.
+## Unit, integration (real PostgreSQL, Redis, SMTP) and end-to-end tests, both run modes, in
+## TEST_WORKERS parallel processes (pytest-xdist; 0: in this one). Tests that start the whole
+## system as processes run one after another on one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## ruff: lint rules and the formatter's check; fails on any finding.
 lint: $(STAMP)

@@ -12,6 +12,9 @@ import pytest
 
 from tests import servers
 
+# Playwright on Debian's Chromium and the page checks: every test may ask for `page` & co.
+pytest_plugins = ["tests.browser"]
+
 
 def _reset_caches() -> None:
     from shared import celery_app as celery_module
@@ -99,6 +102,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     _reset_caches()
     yield
     _reset_caches()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under `make test`'s parallel workers (pytest-xdist --dist loadgroup), the tests that start
+    # the whole system as processes (uvicorn, Celery workers, their own Redis or PostgreSQL;
+    # `site` is Redaktionen's `newsroom run`)
+    # run one after another on one worker: on 2 cores, two of them at once starve each other's
+    # workers past their bounded waits. Everything else runs beside them on the other worker.
+    for item in items:
+        if {"processes", "stack", "site"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("processes"))
 
 
 @pytest.hookimpl(hookwrapper=True)

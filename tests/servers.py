@@ -22,8 +22,11 @@ from pathlib import Path
 
 PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("TEST_PG_PORT", "5432"))
 REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379"))
-# Our own Redis database number on the shared server, so other data there is never touched.
-REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
+# Our own Redis database number on the shared server, so other data there is never touched;
+# under pytest-xdist each worker (gw0, gw1, ...) takes the next one: TEST_REDIS_DB + its index.
+REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13")) + int(
+    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+)
 
 
 def free_port() -> int:

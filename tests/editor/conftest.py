@@ -1,5 +1,5 @@
 """Fixtures of Redaktionen's tests: the one-process app with its worker (mail lands in the
-test's outbox), people with addresses, signing in as they do, and Chromium via Playwright."""
+test's outbox), people with addresses and signing in as they do (pages: tests/browser.py)."""
 
 from __future__ import annotations
 
@@ -18,17 +18,6 @@ from sqlalchemy import select
 from services.ingest.contributors import add_contributor
 from shared.db import session_scope
 from shared.models import Contributor
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE, DESKTOP = 375, 1280
 
 
 def add_person(
@@ -106,44 +95,6 @@ def sign_in(client: TestClient, outbox: Path, address: str, *, count: int = 1) -
     answer = client.post("/redaktion/logga-in/kod", data={"kod": code, "csrftoken": token})
     assert answer.status_code == 200 and "Logga ut" in answer.text, answer.text
     return token
-
-
-# --- the browser -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium under Playwright, one per test session."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.tools import ensure_command
-
-    binary = CHROMIUM if Path(CHROMIUM).exists() else ensure_command("chromium", "chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_page(chromium):
-    """Pages in fresh browser contexts: `new_page(javascript=False, width=375)`."""
-    contexts = []
-
-    def make(*, javascript: bool = True, width: int = DESKTOP):
-        context = chromium.new_context(
-            java_script_enabled=javascript,
-            viewport={"width": width, "height": 900},
-            locale="sv-SE",
-            timezone_id="Europe/Stockholm",
-        )
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 # --- the running system (embedded mode, `newsroom run`) -----------------------------------

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import PHONE
 from tests.e2e.conftest import eventually, link_in, path_of
-from tests.editor.conftest import PHONE, browser_sign_in, mails
+from tests.editor.conftest import browser_sign_in, mails
 
 pytestmark = pytest.mark.e2e
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

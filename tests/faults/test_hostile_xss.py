@@ -1,24 +1,16 @@
 """An XSS corpus (OWASP filter-evasion payloads) through every text field of an item: the
-rendered pages and the newsletter HTML, opened in headless Chromium, run nothing."""
+rendered pages and the newsletter HTML, opened in Chromium (Playwright), run nothing."""
 
 from __future__ import annotations
 
 import email
 import email.policy
-import itertools
-import json
-import os
-import shutil
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
-from websockets.sync.client import connect
+from playwright.sync_api import Page
 
 from services.ingest import api, deps
 from shared.config import get_settings
@@ -111,141 +103,51 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        pytest.fail("Chromium is missing: apt-get install chromium (as root)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    return shutil.which("chromium") or "/usr/bin/chromium"
+# Focus and hover everything, so handlers waiting on an event get their chance; then what ran.
+PROVOKE = """() => {
+  for (const el of document.querySelectorAll('*')) {
+    for (const type of ['mouseover', 'focus', 'click', 'toggle', 'error']) {
+      if (type === 'click' && el.closest('a')) continue;  // no navigation away
+      try { el.dispatchEvent(new Event(type)); } catch (e) {}
+    }
+  }
+  return new Promise(r => setTimeout(() => r(window.__xss || []), 50));
+}"""
 
 
 class Browser:
-    """One Chromium tab over the DevTools protocol; `open` loads a page and says what ran."""
+    """One Chromium tab with the hook in every document; `open` loads a page and says what ran."""
 
-    def __init__(self, ws_url: str) -> None:
-        self.ws = connect(ws_url, max_size=None)
-        self.ids = itertools.count(1)
-        self.events: list[dict] = []
-        self.call("Page.enable")
-        self.call("Runtime.enable")
-        self.call("Page.addScriptToEvaluateOnNewDocument", source=HOOK)
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        page.context.add_init_script(HOOK)
+        page.on("dialog", self._dialog)
 
-    def call(self, method: str, **params) -> dict:
-        call_id = next(self.ids)
-        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=30))
-            if message.get("id") == call_id:
-                return message.get("result", {})
-            self._event(message)
-
-    def _event(self, message: dict) -> None:
-        self.events.append(message)
-        if message.get("method") == "Page.javascriptDialogOpening":
-            self.ws.send(
-                json.dumps(
-                    {
-                        "id": next(self.ids),
-                        "method": "Page.handleJavaScriptDialog",
-                        "params": {"accept": True},
-                    }
-                )
-            )
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.accept()
 
     def open(self, url: str) -> list[str]:
-        self.events.clear()
-        self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + 15
-        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not load")
-            try:
-                self._event(json.loads(self.ws.recv(timeout=1)))
-            except TimeoutError:
-                pass
-        # Focus and hover everything, so handlers waiting on an event get their chance.
-        ran = self.call(
-            "Runtime.evaluate",
-            returnByValue=True,
-            expression="""
-            for (const el of document.querySelectorAll('*')) {
-              for (const type of ['mouseover', 'focus', 'click', 'toggle', 'error']) {
-                if (type === 'click' && el.closest('a')) continue;  // no navigation away
-                try { el.dispatchEvent(new Event(type)); } catch (e) {}
-              }
-            }
-            new Promise(r => setTimeout(() => r(JSON.stringify(window.__xss || [])), 50))
-        """,
-            awaitPromise=True,
-        )
-        recorded = json.loads(ran["result"]["value"])
-        dialogs = [
-            e["params"]["message"]
-            for e in self.events
-            if e.get("method") == "Page.javascriptDialogOpening"
-        ]
-        return recorded + [f"dialog:{m}" for m in dialogs]
-
-    def close(self) -> None:
-        self.ws.close()
+        self.dialogs.clear()
+        self.page.goto(url, wait_until="load")
+        recorded = self.page.evaluate(PROVOKE)
+        return recorded + [f"dialog:{m}" for m in self.dialogs]
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory) -> Iterator[Browser]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    proc = subprocess.Popen(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("Chromium did not start")
-            time.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        pages = [
-            t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"
-        ]
-        tab = Browser(pages[0]["webSocketDebuggerUrl"])
-        yield tab
-        tab.close()
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+@pytest.fixture
+def tab(page: Page) -> Browser:
+    return Browser(page)
 
 
-def test_the_hook_sees_a_script_that_runs(browser, tmp_path):
+def test_the_hook_sees_a_script_that_runs(tab, tmp_path):
     """A positive control: an unsanitized payload is caught, so silence below means safety."""
     page = tmp_path / "control.html"
     page.write_text(
         '<p>x</p><img src=nowhere onerror="alert(\'ran\')"><a onmouseover="confirm(2)">y</a>',
         encoding="utf-8",
     )
-    assert set(browser.open(page.as_uri())) == {"alert:ran", "confirm:2"}
+    assert set(tab.open(page.as_uri())) == {"alert:ran", "confirm:2"}
 
 
 @pytest.fixture
@@ -295,18 +197,18 @@ def hostile_items(db, site_dir, monkeypatch):
     return accepted
 
 
-def test_rendered_pages_run_nothing(browser, hostile_items, site_dir):
+def test_rendered_pages_run_nothing(tab, hostile_items, site_dir):
     from services.render.rebuild import rebuild
 
     rebuild(site_dir=site_dir)
     pages = sorted(site_dir.rglob("*.html"))
     assert len(pages) > len(PAYLOADS)
     print(f"\nXSS: {len(PAYLOADS)} payloads, {len(pages)} pages opened in Chromium")
-    ran = {str(p.relative_to(site_dir)): got for p in pages if (got := browser.open(p.as_uri()))}
+    ran = {str(p.relative_to(site_dir)): got for p in pages if (got := tab.open(p.as_uri()))}
     assert ran == {}
 
 
-def test_newsletter_html_runs_nothing(browser, hostile_items, tmp_path):
+def test_newsletter_html_runs_nothing(tab, hostile_items, tmp_path):
     from services.notify import newsletters, tasks
 
     add_subscribers("lasare@example.se")
@@ -325,6 +227,6 @@ def test_newsletter_html_runs_nothing(browser, hostile_items, tmp_path):
         html = message.get_body(preferencelist=("html",)).get_content()
         target = tmp_path / f"{path.stem}.html"
         target.write_text(html, encoding="utf-8")
-        if got := browser.open(target.as_uri()):
+        if got := tab.open(target.as_uri()):
             ran[path.name] = got
     assert ran == {}

@@ -1,5 +1,7 @@
 """The fixtures give real servers and migrated databases."""
 
+import os
+
 from sqlalchemy import text
 
 from shared.db import session_scope
@@ -33,6 +35,9 @@ def test_redis_database_is_our_own(redis_url):
     client = redis.Redis.from_url(redis_url)
     assert client.ping()
     assert redis_url.endswith(f"/{REDIS_DB}")
+    # Parallel workers (pytest-xdist) never share one: gw0 takes TEST_REDIS_DB, gw1 the next.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    assert REDIS_DB == int(os.environ.get("TEST_REDIS_DB", "13")) + worker
 
 
 def test_smtp_server_records_real_mail(smtp_server):
