@@ -71,6 +71,7 @@ def editor() -> Contributor:
             region="region-skane",
             role="editor",
             token_hash=uuid.uuid4().hex,
+            review_required=False,
         )
         session.add(person)
     return person
