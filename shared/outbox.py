@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -183,3 +185,14 @@ class RelayThread(threading.Thread):
         self._stopping.set()
         _wake.set()
         self.join(timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def relay_lifespan(_app: object) -> AsyncIterator[None]:
+    """An API's lifespan: its relay thread runs while it serves, sending what it committed."""
+    relay = RelayThread()
+    relay.start()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(relay.stop)

@@ -3,10 +3,7 @@ deploys it alone (`uvicorn services.ingest.api:create_app --factory`)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request, Response
@@ -226,16 +223,6 @@ def get_topics() -> list[dict[str, str]]:
 # --- the standalone app ------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    relay = outbox.RelayThread()
-    relay.start()
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(relay.stop)
-
-
 def create_app() -> FastAPI:
     """The ingest service alone: item routes, health, metrics, docs and the outbox relay."""
     app = FastAPI(
@@ -245,7 +232,7 @@ def create_app() -> FastAPI:
         docs_url=None,  # shared/docs.py: Swagger UI without a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=outbox.relay_lifespan,
     )
     problems.install(app)
     shared_logging.install(app)  # request ids, request logs and request metrics

@@ -7,10 +7,7 @@ Each route is a unit of work: it opens the session, calls the service and commit
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -274,17 +271,6 @@ def unsubscribe(token: Token = "") -> HTMLResponse:
 # --- standalone app ----------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    # The relay sends the subscription requests the broker could not take at once.
-    relay = outbox.RelayThread()
-    relay.start()
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(relay.stop)
-
-
 def create_app() -> FastAPI:
     """The notify service alone, as deployed next to its workers, with its outbox relay."""
     app = FastAPI(
@@ -293,7 +279,7 @@ def create_app() -> FastAPI:
         docs_url=None,  # shared/docs.py: Swagger UI without a CDN
         redoc_url=None,
         openapi_url="/api/notify/openapi.json",
-        lifespan=lifespan,
+        lifespan=outbox.relay_lifespan,
     )
     app.include_router(router)
     problems.install(app)
