@@ -5,9 +5,10 @@ posts to another."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from asgi_csrf import asgi_csrf
+from asgi_csrf import asgi_csrf, cookies_from_scope
 from python_multipart import FormParser
 
 from shared.config import get_settings
@@ -144,7 +145,9 @@ async def _upload_token(scope: dict[str, Any], receive: Any, limit: int) -> tupl
     return (found[0] if found else None), replay
 
 
-async def _checked_upload(protected: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _checked_upload(
+    protected: Any, cookie_name: str, scope: dict[str, Any], receive: Any, send: Any
+) -> None:
     """An upload form: its token is read from the body and handed to asgi-csrf as the
     `x-csrftoken` header, which the library checks against the cookie as for any form
     (its own multipart reader fails with python-multipart 0.0.2x)."""
@@ -156,8 +159,9 @@ async def _checked_upload(protected: Any, scope: dict[str, Any], receive: Any, s
     if replay is None:
         await _answer(send, 413, TOO_BIG)
         return
-    if token is None:
-        await _failed(scope, send, None)
+    cookie = cookies_from_scope(scope).get(cookie_name, "")
+    if token is None or not token.isascii() or not secrets.compare_digest(token, cookie):
+        await _failed(scope, send, None)  # else the library would read the body itself
         return
     headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"x-csrftoken"]
     headers.append((b"x-csrftoken", token.encode("latin-1", "replace")))
@@ -191,7 +195,7 @@ def guarded_csrf(app: Any, **options: Any) -> Any:
             and _form_kind(scope) != b"application/x-www-form-urlencoded"
         ):
             if scope["path"] in UPLOADS and _form_kind(scope) == b"multipart/form-data":
-                await _checked_upload(protected, scope, receive, send)
+                await _checked_upload(protected, options["cookie_name"], scope, receive, send)
                 return
             await _unsupported(scope, send)
             return
