@@ -4,6 +4,8 @@ the CLI on the same code."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime
 
 import pytest
@@ -184,3 +186,22 @@ def test_cli_dry_run_then_import(db, tmp_path):
     bad.write_bytes("ö;".encode("latin-1"))
     refused = runner.invoke(main, ["subscriber", "import", str(bad)])
     assert refused.exit_code == 1 and "inte kodad som UTF-8" in refused.output
+
+
+@SQLITE
+def test_confirmation_mail_goes_out_through_the_outbox_and_the_address_waits(db, tmp_path):
+    from services.notify import tasks
+
+    run(GOOD, by_mail=True)
+    with session_scope() as session:
+        events = session.scalars(select(OutboxEvent.payload).order_by(OutboxEvent.id)).all()
+    for event in events:  # what the relay's message makes notify's worker run
+        assert tasks.handle_subscription.apply(kwargs={"event": event}).get() is True
+    found = subscribers()
+    assert {s.status for s in found.values()} == {"pending"}
+    assert found["anna@example.se"].consent_source == "import"
+    assert found["anna@example.se"].regions == ["region-skane", "region-halland"]
+    mails = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(mails) == 2
+    message = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    assert message["Subject"].startswith("Bekräfta din prenumeration")
