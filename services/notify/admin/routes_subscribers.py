@@ -164,7 +164,8 @@ async def import_dry_run(request: Request, session: DbSession, user: User) -> HT
 async def import_confirm(request: Request, session: DbSession, user: User) -> HTMLResponse:
     """Import what the dry run showed: the same text, checked again against the list now."""
     access.require_admin(user)
-    form = await request.form()
+    # The file comes back URL-encoded: at most three bytes for each of its bytes.
+    form = await request.form(max_part_size=3 * importing.MAX_BYTES + 1024)
     by_mail = form.get("bekraftelsemejl") == "ja"
     data = str(form.get("innehall") or "").encode()
     try:
