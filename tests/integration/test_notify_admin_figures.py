@@ -105,7 +105,7 @@ def test_newsletter_during_and_after_a_send_and_when_stuck(db):
         assert waiting == sorted(email for email, i in ids.items() if i in everyone[4:])
 
         # Stuck: nothing sent for longer than STUCK_AFTER while rows wait.
-        later = sent_at + stats.STUCK_AFTER + timedelta(seconds=1)
+        later = sent_at + stats.stuck_after() + timedelta(seconds=1)
         (stuck,) = stats.newsletters(session=session, now=later, keys=[item])
         assert stuck.stuck and stuck.state == "fastnat" and stuck.quiet_since == sent_at
         # The digest never sent anything: stuck since it was planned.
@@ -146,3 +146,22 @@ def test_metrics_are_the_same_figures_without_addresses(db):
     )
     assert f'newsroom_newsletter_stuck{{kind="item",newsletter="{item}"}} 0.0' in text
     assert "@example.se" not in text
+
+
+def test_stuck_follows_the_setting(monkeypatch):
+    from shared.config import get_settings
+
+    start = utcnow()
+    letter = stats.NewsletterStats(
+        key="item:x",
+        kind="item",
+        title="x",
+        started_at=start,
+        last_sent_at=None,
+        statuses={"claimed": 1},
+        now=start + timedelta(minutes=20),
+    )
+    assert letter.stuck  # the default: 15 minutes
+    monkeypatch.setenv("NEWSROOM_NEWSLETTER_STUCK_MINUTES", "30")
+    get_settings.cache_clear()
+    assert not letter.stuck

@@ -50,7 +50,8 @@ class SubscriberCollector:
         )
         stuck = GaugeMetricFamily(
             "newsroom_newsletter_stuck",
-            "1 when a newsletter's rows wait and nothing was sent for 15 minutes.",
+            "1 when a newsletter's rows wait and nothing was sent for"
+            " NEWSROOM_NEWSLETTER_STUCK_MINUTES.",
             labels=["newsletter", "kind"],
         )
         try:

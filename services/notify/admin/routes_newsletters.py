@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.notify.admin import stats
 from services.notify.admin.web import NEWSLETTERS, DbSession, User, page
+from shared.config import get_settings
 from shared.db import utcnow
 from shared.redaktion import access, web
 
@@ -24,7 +25,7 @@ def newsletters(request: Request, session: DbSession, user: User) -> HTMLRespons
         user=user,
         letters=stats.newsletters(session=session, now=utcnow()),
         settled=stats.SETTLED,
-        stuck_minutes=int(stats.STUCK_AFTER.total_seconds() // 60),
+        stuck_minutes=get_settings().newsletter_stuck_minutes,
     )
 
 
@@ -48,5 +49,5 @@ def newsletter(key: str, request: Request, session: DbSession, user: User) -> HT
         settled=stats.SETTLED,
         errors_by_reason=stats.errors(session=session, key=key),
         addresses=stats.waiting_addresses(session=session, key=key) if admin else None,
-        stuck_minutes=int(stats.STUCK_AFTER.total_seconds() // 60),
+        stuck_minutes=get_settings().newsletter_stuck_minutes,
     )

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.notify.keys import CONFIRMATION_PREFIX, DigestKey, ItemKey, NewsletterKey
+from shared.config import get_settings
 from shared.models import Delivery, Item, Subscriber
 
 # Subscriber states as Redaktionen names them; a suppressed address (refused for good by its
@@ -32,9 +33,13 @@ SETTLED = {
     "suppressed": "spärrade",
     "skipped": "hoppades över",
 }
-# A newsletter with rows waiting and nothing sent for this long is stuck (a batch lost with
-# its worker, an SMTP server that keeps deferring); the stalled sweep resends after 3 hours.
-STUCK_AFTER = timedelta(minutes=15)
+
+
+def stuck_after() -> timedelta:
+    """A newsletter with rows waiting and nothing sent for this long is stuck (a batch lost
+    with its worker, an SMTP server that keeps deferring); NEWSROOM_NEWSLETTER_STUCK_MINUTES.
+    The stalled sweep sends such rows again after 3 hours."""
+    return timedelta(minutes=get_settings().newsletter_stuck_minutes)
 
 
 def _state():
@@ -120,8 +125,8 @@ class NewsletterStats:
 
     @property
     def stuck(self) -> bool:
-        """Rows wait and nothing was sent for STUCK_AFTER."""
-        return self.waiting > 0 and self.now - self.quiet_since > STUCK_AFTER
+        """Rows wait and nothing was sent for `stuck_after()`."""
+        return self.waiting > 0 and self.now - self.quiet_since > stuck_after()
 
     @property
     def state(self) -> str:
@@ -242,7 +247,6 @@ def waiting_addresses(*, session: Session, key: str, limit: int = 500) -> list[s
 
 __all__ = [
     "SETTLED",
-    "STUCK_AFTER",
     "SUBSCRIBER_STATES",
     "Choices",
     "NewsletterStats",
@@ -250,6 +254,7 @@ __all__ = [
     "active_newsletters",
     "errors",
     "newsletters",
+    "stuck_after",
     "subscriber_counts",
     "waiting_addresses",
 ]
