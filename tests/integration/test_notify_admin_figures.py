@@ -165,3 +165,34 @@ def test_stuck_follows_the_setting(monkeypatch):
     monkeypatch.setenv("NEWSROOM_NEWSLETTER_STUCK_MINUTES", "30")
     get_settings.cache_clear()
     assert not letter.stuck
+
+
+def test_a_real_send_seen_while_it_runs_when_it_stalls_and_when_it_is_done(db):
+    from services.notify import newsletters, tasks
+    from tests.integration.test_notify_support import add_subscribers, make_item, published
+
+    ids = add_subscribers("x1@example.se", "x2@example.se", "x3@example.se")
+    item_id = make_item(title="Handskar i Skåne")
+    start = utcnow()
+    with session_scope() as session:
+        key, waiting = newsletters.plan_item_newsletter(
+            session=session, event=published(item_id), now=start
+        )
+    assert sorted(waiting) == sorted(ids)
+
+    def figures(now):
+        with session_scope() as session:
+            (letter,) = stats.newsletters(session=session, now=now, keys=[str(key)])
+            return letter
+
+    tasks.deliver(newsletter=key, subscriber_ids=ids[:2])  # the first batch, to files
+    during = figures(utcnow())
+    assert during.title == "Handskar i Skåne" and during.kind == "item"
+    assert (during.planned, during.count("sent"), during.waiting) == (3, 2, 1)
+    assert during.state == "skickas"
+    stalled = figures(utcnow() + stats.stuck_after() + timedelta(minutes=1))
+    assert stalled.state == "fastnat"
+
+    tasks.deliver(newsletter=key, subscriber_ids=ids[2:])
+    after = figures(utcnow() + timedelta(hours=1))
+    assert (after.count("sent"), after.waiting, after.percent, after.state) == (3, 0, 100, "klart")
