@@ -196,3 +196,11 @@ def test_a_real_send_seen_while_it_runs_when_it_stalls_and_when_it_is_done(db):
     tasks.deliver(newsletter=key, subscriber_ids=ids[2:])
     after = figures(utcnow() + timedelta(hours=1))
     assert (after.count("sent"), after.waiting, after.percent, after.state) == (3, 0, 100, "klart")
+
+
+def test_active_by_frequency_agrees_with_the_choices(db):
+    add_known()
+    with session_scope() as session:
+        assert stats.active_by_frequency(session=session) == dict(
+            stats.active_choices(session=session).frequencies
+        )

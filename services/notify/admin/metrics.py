@@ -57,7 +57,7 @@ class SubscriberCollector:
         try:
             with new_session() as session:
                 counts = stats.subscriber_counts(session=session)
-                choices = stats.active_choices(session=session)
+                frequency_counts = stats.active_by_frequency(session=session)
                 letters = stats.active_newsletters(session=session, now=utcnow(), within=RECENT)
         except Exception:  # a scrape must not fail because the database is down
             log.warning("metrics: database unreachable", exc_info=True)
@@ -65,7 +65,7 @@ class SubscriberCollector:
         for status, count in counts.items():
             subscribers.add_metric([status], count)
         for frequency in ("immediate", "weekly"):
-            frequencies.add_metric([frequency], choices.frequencies.get(frequency, 0))
+            frequencies.add_metric([frequency], frequency_counts.get(frequency, 0))
         for letter in letters:
             for status in dict.fromkeys((*stats.WAITING, *stats.SETTLED, *letter.statuses)):
                 recipients.add_metric([letter.key, letter.kind, status], letter.count(status))

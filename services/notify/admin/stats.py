@@ -56,6 +56,16 @@ def subscriber_counts(*, session: Session) -> dict[str, int]:
     return counts
 
 
+def active_by_frequency(*, session: Session) -> dict[str, int]:
+    """Active subscribers per frequency, counted by the database."""
+    rows = session.execute(
+        select(Subscriber.frequency, func.count())
+        .where(_state() == "confirmed")
+        .group_by(Subscriber.frequency)
+    )
+    return dict(rows.tuples().all())
+
+
 @dataclass
 class Choices:
     """What the active subscribers chose; an empty list means every region (or topic)."""
@@ -250,6 +260,7 @@ __all__ = [
     "SUBSCRIBER_STATES",
     "Choices",
     "NewsletterStats",
+    "active_by_frequency",
     "active_choices",
     "active_newsletters",
     "errors",
