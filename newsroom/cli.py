@@ -418,3 +418,45 @@ def subscriber_forget(email: str) -> None:
         if not forget_subscriber(session=session, email=email, now=utcnow()):
             raise click.ClickException(f"nothing is stored about {email}")
     click.echo(f"{email} forgotten.", err=True)
+
+
+@subscriber.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Report what each row would do; change nothing.")
+@click.option(
+    "--confirm-by-mail",
+    is_flag=True,
+    help="Import as pending: each new address gets a confirmation mail (through the outbox).",
+)
+def subscriber_import(path: Path, dry_run: bool, confirm_by_mail: bool) -> None:
+    """Import the old newsletter tool's CSV (address, regions, topics, frequency, consent
+    source, consent date); existing subscribers are left untouched."""
+    from services.notify.admin import importing
+    from shared.db import session_scope, utcnow
+
+    if path.stat().st_size > importing.MAX_BYTES:
+        raise click.ClickException("Filen är för stor: högst 5 MB; dela upp listan.")
+    data = path.read_bytes()
+    try:
+        with session_scope() as session:
+            report = importing.import_file(
+                session=session,
+                data=data,
+                by_mail=confirm_by_mail,
+                dry_run=dry_run,
+                now=utcnow(),
+            )
+    except importing.ImportFileError as exc:
+        raise click.ClickException(exc.message) from exc
+    for row in report.rows:
+        if row.outcome != importing.NEW:
+            click.echo(f"rad {row.line}: {row.email}: {row.outcome}: {row.reason}")
+    counts = report.counts
+    verb = "skulle importeras" if dry_run else "importerades"
+    click.echo(
+        f"{counts[importing.NEW]} {verb}"
+        + (" (med bekräftelsemejl)" if confirm_by_mail else "")
+        + f", {counts[importing.EXISTS]} fanns redan, {counts[importing.INVALID]} fel,"
+        f" {counts[importing.DUPLICATE]} dubbletter.",
+        err=True,
+    )

@@ -15,6 +15,7 @@ from newsroom.sitefiles import SiteFiles
 from services.ingest.api import router as ingest_router
 from services.ingest.editor import install as install_editor
 from services.ingest.media_api import router as media_router
+from services.notify import admin as notify_admin
 from services.notify import tasks as notify_tasks
 from services.notify.api import router as notify_router
 from services.render import tasks as render_tasks
@@ -84,7 +85,8 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     app.include_router(media_router)
     app.include_router(notify_router)
     app.include_router(search_router)
-    install_editor(app)  # Redaktionen at /redaktion/
+    install_editor(app)  # Redaktionen at /redaktion/ (with the CSRF check of every form)
+    notify_admin.install(app)  # its subscriber and newsletter pages, notify's
     docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
     # As nginx: index.html for folders, 410 for withdrawn items, 404.html for what is missing,
     # ETag and Last-Modified with 304 answers, each taken from the file actually sent.

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Notify: messages per second per worker process; 0 sends as fast as the server accepts.
     mail_rate_per_second: float = 0.0
     smtp_timeout: float = 30.0
+    # Notify: a newsletter is shown as stuck (Redaktionen, metrics) when rows wait and nothing
+    # was sent for this many minutes.
+    newsletter_stuck_minutes: int = 15
     # Notify: DKIM signing happens when all three are set (needs the `dkimpy` package).
     dkim_domain: str | None = None
     dkim_selector: str | None = None

@@ -1,4 +1,5 @@
-"""Notify's HTTP side: subscribe (JSON or form), confirm, preferences, one-click unsubscribe.
+"""Notify's HTTP side: subscribe (JSON or form), confirm, preferences, one-click unsubscribe;
+and Redaktionen's pages of subscribers and newsletters (services/notify/admin/).
 
 `router` carries every notify route and is what the embedded app includes; `create_app()`
 wraps it for a standalone deployment (`uvicorn services.notify.api:create_app --factory`).
@@ -17,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
-from services.notify import pages, preferences, subscriptions, tasks
+from services.notify import admin, pages, preferences, subscriptions, tasks
 from services.notify.schemas import (
     PAGE_ROUTE,
     SUBSCRIBE_BODY,
@@ -32,6 +33,7 @@ from shared import logging as shared_logging
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
 from shared.ratelimit import RateLimiter, per_minute, retry_after
+from shared.redaktion import csrf
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +284,8 @@ def create_app() -> FastAPI:
         lifespan=outbox.relay_lifespan,
     )
     app.include_router(router)
+    admin.install(app)  # /redaktion/prenumeranter/ and /redaktion/nyhetsbrev/
+    csrf.install(app)  # the same token as the rest of Redaktionen
     problems.install(app)
     shared_logging.install(app)  # X-Request-ID, JSON request logs, request metrics
     app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics

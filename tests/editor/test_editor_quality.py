@@ -137,7 +137,7 @@ def test_every_editor_page_passes_axe_core_and_the_nu_html_checker(site, new_pag
     assert not report, "\n".join(report)
     assert len(check.seen) == 25, check.seen
 
-    css = Path(__file__).parents[2] / "services/ingest/editor/static/editor.css"
+    css = Path(__file__).parents[2] / "shared/redaktion/static/editor.css"
     (pages / "editor.css").write_bytes(css.read_bytes())
     messages = [
         message

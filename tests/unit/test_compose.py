@@ -295,6 +295,11 @@ def test_nginx_routes_apis_and_sets_headers():
     assert re.search(r"location \^~ /api/ \{ proxy_pass http://ingest; \}", conf)
     assert re.search(r"location = /api/v1/search \{ proxy_pass http://search; \}", conf)
     assert re.search(r"location \^~ /sok/ \{ proxy_pass http://search; \}", conf)
+    # Redaktionen's pages of notify's data go to notify, the rest of Redaktionen to ingest.
+    assert re.search(r"location \^~ /redaktion/nyhetsbrev/ \{ proxy_pass http://notify; \}", conf)
+    subscribers = dict(_locations(conf))["^~ /redaktion/prenumeranter/"]
+    assert "proxy_pass http://notify;" in subscribers
+    assert re.search(r"location \^~ /redaktion \{ proxy_pass http://ingest; \}", conf)
     for header in (
         "X-Content-Type-Options",
         "Content-Security-Policy",

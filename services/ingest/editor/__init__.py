@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from services.ingest.editor import access, csrf, web
+from services.ingest.editor import access, web
 from services.ingest.editor.routes_history import router as _history
 from services.ingest.editor.routes_items import router as _items
 from services.ingest.editor.routes_signin import router as _signin
+from shared.redaktion import csrf
 
 router = APIRouter(include_in_schema=False)
 router.include_router(_signin)

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from services.ingest.editor import mailer, sessions, signin, web
+from services.ingest.editor import mailer, signin, web
 from services.ingest.editor.access import DbSession
 from services.ingest.editor.forms import FieldError
 from shared.db import utcnow
+from shared.redaktion import sessions
 
 router = APIRouter(include_in_schema=False)
 ATTEMPT_COOKIE = "redaktion_inloggning"
