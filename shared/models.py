@@ -139,6 +139,25 @@ class Page(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AuditEntry(Base):
+    """One admin action on people or pages: who did what to whom, when, with the details.
+
+    `actor_name` is kept as it was (the command line has no contributor row, and a person may
+    be renamed); `target` names what was changed ("Anna Ström", "sida:om-oss").
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class IdempotencyKey(Base):
     """The first answer to a POST with an `Idempotency-Key`, replayed when the client retries."""
 

@@ -54,6 +54,11 @@ def require_editor(user: Contributor) -> None:
         raise NotAllowed("Bara redaktörer kan se den här sidan.")
 
 
+def require_admin(user: Contributor) -> None:
+    if user.role != "admin":
+        raise NotAllowed("Bara administratörer kan se den här sidan.")
+
+
 def own_item(*, session: Session, user: Contributor, item_id: uuid.UUID) -> Item:
     """An item the person may work on: their own, or any for an editor; else a 404 page."""
     try:
@@ -91,4 +96,13 @@ def install(app) -> None:
     app.add_exception_handler(NotAllowed, _not_allowed)
 
 
-__all__ = ["DbSession", "NotAllowed", "SignInRequired", "User", "current_user", "own_item"]
+__all__ = [
+    "DbSession",
+    "NotAllowed",
+    "SignInRequired",
+    "User",
+    "current_user",
+    "own_item",
+    "require_admin",
+    "require_editor",
+]
