@@ -140,7 +140,7 @@ def invite(
         kind="invitation",
         to=person.email,
         context={
-            "name": person.name,
+            "person": person.name,
             "inviter": user.name,
             "link": f"{web.absolute(SIGN_IN)}/lank?t={requested.link_token}",
             "days": INVITATION_LIFETIME.days,
