@@ -77,7 +77,7 @@ def handle_event(self, *, event: dict) -> dict:
     if self.request.retries:
         with session_scope() as session:
             backlog.forget(session=session, event_id=event["event_id"])
-    return {"written": len(report.written), "removed": len(report.removed)}
+    return {"written": report.files_written, "removed": report.files_removed}
 
 
 @celery_app.task(name="render.repair", acks_late=True)
