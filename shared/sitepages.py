@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.models import Page
+
 # Every first path segment the site, its services or its web server answer themselves.
 RESERVED_SLUGS = frozenset(
     {
@@ -45,4 +50,12 @@ def slug_problem(slug: str) -> str | None:
     return None
 
 
-__all__ = ["REQUIRED_SLUGS", "RESERVED_SLUGS", "SLUG", "slug_problem"]
+def footer_pages(session: Session) -> tuple[tuple[str, str], ...]:
+    """(slug, title) of every static page, by slug: the links of every page's footer."""
+    query = (
+        select(Page.slug, Page.title).where(Page.slug.not_in(RESERVED_SLUGS)).order_by(Page.slug)
+    )
+    return tuple((slug, title) for slug, title in session.execute(query))
+
+
+__all__ = ["REQUIRED_SLUGS", "RESERVED_SLUGS", "SLUG", "footer_pages", "slug_problem"]

@@ -212,11 +212,3 @@ def static_page(session: Session, slug: str) -> Page | None:
     if slug in RESERVED_SLUGS:
         return None
     return session.get(Page, slug, populate_existing=True)
-
-
-def footer_pages(session: Session) -> tuple[tuple[str, str], ...]:
-    """(slug, title) of every static page, by slug: the links of every page's footer."""
-    query = (
-        select(Page.slug, Page.title).where(Page.slug.not_in(RESERVED_SLUGS)).order_by(Page.slug)
-    )
-    return tuple((slug, title) for slug, title in session.execute(query))

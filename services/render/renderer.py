@@ -28,6 +28,7 @@ from services.render.views import Month, Site
 from shared.config import get_settings
 from shared.db import is_postgres
 from shared.models import Item, RenderMonth
+from shared.sitepages import footer_pages
 from shared.visibility import is_visible, visible
 
 
@@ -59,7 +60,7 @@ def count_months(session: Session, *, now: datetime, months: Iterable[str] | Non
 
 def site_of(session: Session) -> Site:
     """The site as every page shows it now: settings, taxonomy and the footer's pages."""
-    return Site.from_settings(get_settings(), footer=queries.footer_pages(session))
+    return Site.from_settings(get_settings(), footer=footer_pages(session))
 
 
 class Renderer:

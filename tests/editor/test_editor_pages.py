@@ -98,6 +98,8 @@ def test_a_page_is_previewed_saved_and_shown_in_every_footer(client, outbox, sit
     wait_for_file(site_dir / "styrelse/index.html", "<strong>leder</strong>")
     for relative in ("index.html", "vision/index.html", "404.html", "prenumerera/index.html"):
         wait_for_file(site_dir / relative, '<a href="/styrelse/">Styrelsen</a>')
+    # The search page, the one page of the site made per request, links it too.
+    assert '<a href="/styrelse/">Styrelsen</a>' in client.get("/sok/?q=styrelse").text
 
     # A form opened before someone else saved is refused, with what was typed kept.
     edit = client.get("/redaktion/sidor/styrelse").text
