@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
@@ -54,6 +55,14 @@ class Contributor(Base):
     # Left to the database's default when unset: rows written with the columns of an older
     # schema (a migration test, an older process during an upgrade) stay valid.
     review_required: Mapped[bool] = mapped_column(server_default=false())
+    # Regions beside `region` this contributor also writes for (an admin's choice); left to
+    # the database's default when unset, as review_required.
+    extra_regions: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+
+    @property
+    def writes_for(self) -> list[str]:
+        """Every region this contributor may publish for: its own first, then the others."""
+        return [self.region, *[slug for slug in self.extra_regions or () if slug != self.region]]
 
     @validates("email")
     def _lower_case(self, _key: str, email: str | None) -> str | None:

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.ingest.permissions import ROLE_NAMES
+from shared import taxonomy
 from shared.db import utcnow
 from shared.models import AuditEntry, Contributor
 
@@ -25,10 +27,13 @@ ACTIONS = {
     "page.updated": "ändrade sidan",
     "page.deleted": "tog bort sidan",
 }
+# details whose value is [before, after]
+CHANGES = {"role", "region", "extra_regions", "email", "review_required", "title"}
 # details' keys -> their Swedish names on the log page
 FIELDS = {
     "role": "roll",
     "region": "region",
+    "extra_regions": "fler regioner",
     "email": "e-post",
     "review_required": "granskas innan publicering",
     "title": "rubrik",
@@ -77,20 +82,32 @@ def detail_lines(entry: AuditEntry) -> list[str]:
     lines = []
     for key, value in (entry.details or {}).items():
         name = FIELDS.get(key, key)
-        if isinstance(value, list) and len(value) == 2:
-            lines.append(f"{name}: {_word(value[0])} → {_word(value[1])}")
+        if isinstance(value, list) and len(value) == 2 and key in CHANGES:
+            lines.append(f"{name}: {_word(key, value[0])} → {_word(key, value[1])}")
         else:
-            lines.append(f"{name}: {_word(value)}")
+            lines.append(f"{name}: {_word(key, value)}")
     return lines
 
 
-def _word(value: Any) -> str:
+def _word(key: str, value: Any) -> str:
+    """A detail's value as people read it: role and region names, ja/nej, a dash for none."""
+    if key == "role" and value in ROLE_NAMES:
+        return ROLE_NAMES[value]
+    if key in ("region", "extra_regions"):
+        names = taxonomy.regions()
+        value = (
+            [names.get(slug, slug) for slug in value]
+            if isinstance(value, list)
+            else (names.get(value, value))
+        )
     if value is True:
         return "ja"
     if value is False:
         return "nej"
-    if value is None or value == "":
+    if value is None or value == "" or value == []:
         return "–"
+    if isinstance(value, list):
+        return ", ".join(str(part) for part in value)
     return str(value)
 
 

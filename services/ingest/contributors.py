@@ -77,6 +77,17 @@ def _check_role(role: str) -> None:
         )
 
 
+def _extra_regions(regions: list[str], *, home: str) -> list[str]:
+    """Known regions beside `home`, once each, in the taxonomy's order."""
+    unknown = [region for region in regions if region not in taxonomy.regions()]
+    if unknown:
+        raise ContributorError(
+            f"unknown regions {', '.join(unknown)}", "Välj regioner i listan.", "fler"
+        )
+    wanted = set(regions) - {home}
+    return [slug for slug in taxonomy.regions() if slug in wanted]
+
+
 def _keep_an_admin(session: Session, contributor: Contributor) -> None:
     """Refuse to leave the network without an active admin (nobody could undo it here)."""
     if contributor.role != "admin" or contributor.revoked_at is not None:
@@ -107,6 +118,7 @@ def add_contributor(
     role: str = "contributor",
     email: str | None = None,
     review_required: bool = False,
+    extra_regions: list[str] | None = None,
     actor: Contributor | None = None,
     invited: bool = False,
 ) -> str:
@@ -138,17 +150,20 @@ def add_contributor(
     if email is not None:
         email = _checked_email(session, email)
     token, digest = new_token()
-    session.add(
-        Contributor(
-            name=name,
-            region=region,
-            role=role,
-            email=email,
-            token_hash=digest,
-            review_required=review_required,
-        )
+    contributor = Contributor(
+        name=name,
+        region=region,
+        role=role,
+        email=email,
+        token_hash=digest,
+        review_required=review_required,
     )
     details = {"role": role, "region": region, "email": email, "review_required": review_required}
+    if extra_regions:
+        # Only when given: the column's default serves rows of any schema version.
+        contributor.extra_regions = _extra_regions(extra_regions, home=region)
+        details["extra_regions"] = contributor.extra_regions
+    session.add(contributor)
     action = "person.invited" if invited else "person.added"
     audit.record(session, actor=actor, action=action, target=name, details=details)
     session.flush()
@@ -190,7 +205,8 @@ def change_contributor(
     actor: Contributor | None = None,
     **changes: Any,
 ) -> dict[str, list]:
-    """Change `role`, `region`, `email` and/or `review_required`; return what changed
+    """Change `role`, `region`, `extra_regions`, `email` and/or `review_required`; return what
+    changed
     ({field: [before, after]}), recorded in the audit log when anything did."""
     if "role" in changes:
         _check_role(changes["role"])
@@ -198,12 +214,18 @@ def change_contributor(
             _keep_an_admin(session, contributor)
     if "region" in changes:
         _check_region(changes["region"])
+    if "extra_regions" in changes:
+        home = changes.get("region", contributor.region)
+        changes["extra_regions"] = _extra_regions(changes["extra_regions"], home=home)
     if changes.get("email") is not None:
         changes["email"] = _checked_email(session, changes["email"], owner=contributor)
     done: dict[str, list] = {}
-    for key in ("role", "region", "email", "review_required"):
-        if key in changes and getattr(contributor, key) != changes[key]:
-            done[key] = [getattr(contributor, key), changes[key]]
+    for key in ("role", "region", "extra_regions", "email", "review_required"):
+        before = getattr(contributor, key)
+        if key == "extra_regions":
+            before = list(before or [])
+        if key in changes and before != changes[key]:
+            done[key] = [before, changes[key]]
             setattr(contributor, key, changes[key])
     if done:
         forget_cached(contributor.token_hash)  # a new role or region counts at once here

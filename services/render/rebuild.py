@@ -82,12 +82,13 @@ def _render_site(
         # The clock under the lock (on SQLite, after any render it waited for), unless the
         # month counts were taken at a time of their own.
         now = counted_at or utcnow()
+        # The snapshot first: the transaction's first query (the footer's pages) fixes it.
+        snapshot_id = _export_snapshot(session) if snapshot else None
         site = site_of(session)
         # Into an empty folder nothing needs removing afterwards, so no path is remembered.
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = Renderer(session, site, output, now)
-        snapshot_id = _export_snapshot(session) if snapshot else None
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0
         runs = _Runs(queries.run_bounds(session, now=now, size=RUN))

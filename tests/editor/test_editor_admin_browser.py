@@ -118,7 +118,7 @@ def test_an_admin_runs_people_without_javascript(site, new_page):
     expect(rows.nth(1)).to_contain_text("Ada Admin")
     expect(rows.nth(1)).to_contain_text("återaktiverade Bo Inbjuden")
     expect(admin.get_by_role("table")).to_contain_text("bjöd in Bo Inbjuden")
-    expect(admin.get_by_role("table")).to_contain_text("roll: contributor → editor")
+    expect(admin.get_by_role("table")).to_contain_text("roll: Skribent → Redaktör")
     check("audit log")
     check.assert_clean()
 

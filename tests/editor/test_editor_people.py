@@ -12,6 +12,7 @@ from sqlalchemy import select
 from shared.db import session_scope
 from shared.models import AuditEntry, Contributor, EditorSession
 from tests.editor.conftest import add_person, csrf, sign_in, wait_for_mail
+from tests.integration.test_ingest_api import ITEM
 from tests.integration.test_ingest_cli import newsroom
 
 ADMIN = "ada.admin@kansliet.se"
@@ -208,7 +209,8 @@ def test_change_token_deactivate_and_reactivate(client, outbox):
         "skapade en ny API-token för",
         "ändrade",
     ]
-    assert "roll: contributor → editor" in page.text
+    assert "roll: Skribent → Redaktör" in page.text
+    assert "region: Region Skåne → Region Halland" in page.text
 
 
 def test_the_last_admin_cannot_lock_everyone_out(client, outbox):
@@ -246,3 +248,31 @@ def test_the_command_line_writes_the_same_log(db):
         ("Kommandoraden", "person.reactivated", "Cilla CLI"),
     ]
     assert log()[2][3] == {"review_required": [False, True]}
+
+
+def test_extra_regions_let_a_contributor_publish_there(client, outbox):
+    anna = add_person("Anna Ström", ANNA)
+    add_person("Ada Admin", ADMIN, role="admin", region="nationella-kansliet")
+    token = sign_in(client, outbox, ADMIN)
+    form = {"epost": ANNA, "roll": "contributor", "region": "region-skane", "csrftoken": token}
+    form["fler"] = ["region-halland", "region-skane", "region-blekinge"]
+    assert "Ändringarna är sparade." in client.post(f"/redaktion/personer/{anna}", data=form).text
+    assert person("Anna Ström").writes_for == ["region-skane", "region-blekinge", "region-halland"]
+    assert log()[-1][3] == {"extra_regions": [[], ["region-blekinge", "region-halland"]]}
+    listing = client.get("/redaktion/personer/").text
+    assert "Region Skåne, Region Blekinge, Region Halland" in listing
+    assert (
+        "fler regioner: – → Region Blekinge, Region Halland"
+        in client.get("/redaktion/personer/logg").text
+    )
+
+    shown = client.post(f"/redaktion/personer/{anna}/token", data={"csrftoken": token}).text
+    new_token = re.search(r'id="token" value="(nr_[^"]+)"', shown).group(1)
+    bearer = {"Authorization": f"Bearer {new_token}"}
+    item = {**ITEM, "regions": ["region-halland"]}
+    assert client.post("/api/v1/items", json=item, headers=bearer).status_code == 201
+    elsewhere = client.post(
+        "/api/v1/items", json={**item, "regions": ["region-gotland"]}, headers=bearer
+    )
+    assert elsewhere.status_code == 403
+    assert "region-skane, region-blekinge, region-halland" in elsewhere.json()["detail"]

@@ -16,6 +16,7 @@ from services.ingest.editor import mailer, signin, web
 from services.ingest.editor.access import DbSession, NotAllowed, User, require_admin
 from services.ingest.editor.forms import FieldError
 from services.ingest.editor.routes_signin import EMAIL, SIGN_IN
+from services.ingest.permissions import ROLE_NAMES
 from shared import taxonomy
 from shared.db import utcnow
 from shared.models import ROLES, Contributor
@@ -24,7 +25,6 @@ router = APIRouter(include_in_schema=False)
 PEOPLE = f"{web.PREFIX}/personer"
 # An invitation's link signs in once, within a week (a sign-in's lasts 15 minutes).
 INVITATION_LIFETIME = timedelta(days=7)
-ROLE_NAMES = {"contributor": "Skribent", "editor": "Redaktör", "admin": "Administratör"}
 NOTICES = {
     "inbjuden": "Inbjudan är skickad. Länken i mejlet gäller i 7 dagar.",
     "sparad": "Ändringarna är sparade.",
@@ -84,7 +84,7 @@ def people_root(user: User) -> Response:
 @router.get(f"{PEOPLE}/ny")
 def invite_page(request: Request, user: User) -> Response:
     require_admin(user)
-    form = {"namn": "", "epost": "", "roll": "contributor", "region": user.region}
+    form = {"namn": "", "epost": "", "roll": "contributor", "region": user.region, "fler": []}
     form["granskas"] = False
     return _form_page(request, "person_new.html", user=user, form=form)
 
@@ -99,9 +99,10 @@ def invite(
     roll: Annotated[str, Form(max_length=20)] = "",
     region: Annotated[str, Form(max_length=80)] = "",
     granskas: Annotated[str, Form(max_length=10)] = "",
+    fler: Annotated[list[str], Form(max_length=80)] = [],  # noqa: B006 (FastAPI copies it)
 ) -> Response:
     require_admin(user)
-    form = {"namn": namn, "epost": epost, "roll": roll, "region": region}
+    form = {"namn": namn, "epost": epost, "roll": roll, "region": region, "fler": fler}
     form["granskas"] = bool(granskas)
     address = epost.strip()
     errors = []
@@ -117,6 +118,7 @@ def invite(
                 role=roll,
                 email=address,
                 review_required=bool(granskas),
+                extra_regions=fler,
                 actor=user,
                 invited=True,
             )
@@ -195,6 +197,7 @@ def person_page(
         "epost": person.email or "",
         "roll": person.role,
         "region": person.region,
+        "fler": list(person.extra_regions or []),
         "granskas": bool(person.review_required),
     }
     return _form_page(
@@ -218,11 +221,14 @@ def change_person(
     roll: Annotated[str, Form(max_length=20)] = "",
     region: Annotated[str, Form(max_length=80)] = "",
     granskas: Annotated[str, Form(max_length=10)] = "",
+    fler: Annotated[list[str], Form(max_length=80)] = [],  # noqa: B006 (FastAPI copies it)
 ) -> Response:
     require_admin(user)
     person = _person(session, person_id)
-    form = {"epost": epost, "roll": roll, "region": region, "granskas": bool(granskas)}
+    form = {"epost": epost, "roll": roll, "region": region, "fler": fler}
+    form["granskas"] = bool(granskas)
     changes = {"role": roll, "region": region, "review_required": bool(granskas)}
+    changes["extra_regions"] = fler
     if epost.strip():
         changes["email"] = epost
     try:

@@ -1,4 +1,4 @@
-"""Redaktionen's admin views: the audit log, and the static pages every site must have
+"""Redaktionen's admin views: audit log, extra regions, the static pages a site must have
 
 Revision ID: 0010_people
 Revises: 0009_editor
@@ -76,6 +76,10 @@ PAGES = (
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("contributors") as batch_op:
+        batch_op.add_column(
+            sa.Column("extra_regions", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
+        )
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -118,3 +122,5 @@ def downgrade() -> None:
     # The pages stay: they may hold what editors wrote since.
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
+    with op.batch_alter_table("contributors") as batch_op:
+        batch_op.drop_column("extra_regions")
