@@ -45,7 +45,8 @@ def slug_problem(slug: str) -> str | None:
             f"Adressen får bara innehålla små bokstäver a–z, siffror och bindestreck "
             f"(högst {SLUG_MAX} tecken), till exempel om-oss."
         )
-    if slug in RESERVED_SLUGS:
+    # The web server sends every path that begins with /redaktion to the editor (nginx.conf).
+    if slug in RESERVED_SLUGS or slug.startswith("redaktion"):
         return f"Adressen /{slug}/ används redan av webbplatsen. Välj en annan adress."
     return None
 

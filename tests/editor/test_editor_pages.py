@@ -58,6 +58,7 @@ def test_bad_addresses_are_refused_and_nothing_is_saved(client, outbox):
         "arkiv": "Adressen /arkiv/ används redan av webbplatsen",
         "redaktion": "Adressen /redaktion/ används redan av webbplatsen",
         "sok": "Adressen /sok/ används redan av webbplatsen",
+        "redaktionen": "Adressen /redaktionen/ används redan av webbplatsen",
         "Om oss!": "Adressen får bara innehålla små bokstäver",
         "": "Skriv en adress för sidan",
         "kontakt": "Det finns redan en sida med adressen /kontakt/",

@@ -276,3 +276,9 @@ def test_extra_regions_let_a_contributor_publish_there(client, outbox):
     )
     assert elsewhere.status_code == 403
     assert "region-skane, region-blekinge, region-halland" in elsewhere.json()["detail"]
+    # Her item form offers the regions she writes for, and no other.
+    switch(client, None)
+    sign_in(client, outbox, ANNA)
+    form = client.get("/redaktion/nyheter/ny").text
+    offered = re.findall(r'name="regioner" value="([^"]+)"', form)
+    assert offered == ["region-skane", "region-blekinge", "region-halland"]
