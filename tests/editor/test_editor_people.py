@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from shared.db import session_scope
 from shared.models import AuditEntry, Contributor, EditorSession
+from tests.browser import assert_valid_html
 from tests.editor.conftest import add_person, csrf, sign_in, wait_for_mail
 from tests.integration.test_ingest_api import ITEM
 from tests.integration.test_ingest_cli import newsroom
@@ -282,3 +284,35 @@ def test_extra_regions_let_a_contributor_publish_there(client, outbox):
     form = client.get("/redaktion/nyheter/ny").text
     offered = re.findall(r'name="regioner" value="([^"]+)"', form)
     assert offered == ["region-skane", "region-blekinge", "region-halland"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # HTML is the same on both
+def test_the_admin_pages_are_valid_html(client, outbox):
+    anna = add_person("Anna Ström", ANNA)
+    add_person("Ada Admin", ADMIN, role="admin", region="nationella-kansliet")
+    token = sign_in(client, outbox, ADMIN)
+    documents = [
+        client.get("/redaktion/personer/").text,
+        client.get("/redaktion/personer/ny").text,
+        client.post("/redaktion/personer/ny", data={"namn": "", "csrftoken": token}).text,
+        client.get(f"/redaktion/personer/{anna}").text,
+        client.post(f"/redaktion/personer/{anna}/token", data={"csrftoken": token}).text,
+        client.get("/redaktion/personer/logg").text,
+        client.get("/redaktion/sidor/").text,
+        client.get("/redaktion/sidor/ny").text,
+        client.post(
+            "/redaktion/sidor/ny",
+            data={"adress": "api", "rubrik": "", "text": "", "csrftoken": token},
+        ).text,
+        client.post(
+            "/redaktion/sidor/kontakt",
+            data={
+                "rubrik": "Kontakt",
+                "text": "## Hej",
+                "atgard": "forhandsgranska",
+                "csrftoken": token,
+            },
+        ).text,
+        client.get("/redaktion/sidor/vision").text,
+    ]
+    assert_valid_html(*documents)
