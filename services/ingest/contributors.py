@@ -21,7 +21,14 @@ from services.ingest.auth import forget_cached, new_token
 from services.ingest.schemas import EMAIL_PATTERN
 from shared import taxonomy
 from shared.db import utcnow
-from shared.models import ROLES, Contributor, EditorSession, EditorSignIn, Item, normalize_email
+from shared.models import (
+    ROLES,
+    Contributor,
+    EditorSession,
+    EditorSignIn,
+    ItemRevision,
+    normalize_email,
+)
 
 _EMAIL = re.compile(EMAIL_PATTERN)
 
@@ -177,14 +184,15 @@ def list_contributors(*, session: Session) -> list[Contributor]:
 
 
 def last_activity(*, session: Session) -> dict[int, datetime]:
-    """Each contributor's latest sign of life: a signed-in page or an item written."""
+    """Each contributor's latest sign of life: a signed-in page or a version of an item saved
+    (through the API or Redaktionen)."""
     seen = select(EditorSession.contributor_id, func.max(EditorSession.last_seen_at)).group_by(
         EditorSession.contributor_id
     )
     wrote = (
-        select(Item.contributor_id, func.max(Item.updated_at))
-        .where(Item.contributor_id.is_not(None))
-        .group_by(Item.contributor_id)
+        select(ItemRevision.contributor_id, func.max(ItemRevision.created_at))
+        .where(ItemRevision.contributor_id.is_not(None))
+        .group_by(ItemRevision.contributor_id)
     )
     latest: dict[int, datetime] = {}
     for contributor_id, moment in [*session.execute(seen), *session.execute(wrote)]:

@@ -263,6 +263,7 @@ def test_extra_regions_let_a_contributor_publish_there(client, outbox):
     assert log()[-1][3] == {"extra_regions": [[], ["region-blekinge", "region-halland"]]}
     listing = client.get("/redaktion/personer/").text
     assert "Region Skåne, Region Blekinge, Region Halland" in listing
+    assert re.search(r"Region Halland</td>.*?<td>Aldrig</td>", listing, re.S)  # never active
     assert (
         "fler regioner: – → Region Blekinge, Region Halland"
         in client.get("/redaktion/personer/logg").text
@@ -278,6 +279,9 @@ def test_extra_regions_let_a_contributor_publish_there(client, outbox):
     )
     assert elsewhere.status_code == 403
     assert "region-skane, region-blekinge, region-halland" in elsewhere.json()["detail"]
+    # Posting through the API is activity too.
+    listing = client.get("/redaktion/personer/").text
+    assert not re.search(r"Region Halland</td>.*?<td>Aldrig</td>", listing, re.S)
     # Her item form offers the regions she writes for, and no other.
     switch(client, None)
     sign_in(client, outbox, ANNA)
