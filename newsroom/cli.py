@@ -235,16 +235,9 @@ def contributor_set_email(name: str, email: str) -> None:
 @click.option("--off", is_flag=True, help="Let the contributor publish again.")
 def contributor_review(name: str, off: bool) -> None:
     """Mark a contributor "granskas innan publicering": items go to an editor first."""
-    from sqlalchemy import select
+    from services.ingest.contributors import set_review
 
-    from shared.db import session_scope
-    from shared.models import Contributor
-
-    with session_scope() as session:
-        found = session.scalar(select(Contributor).where(Contributor.name == name.strip()))
-        if found is None:
-            raise click.ClickException(f"no contributor named {name!r}")
-        found.review_required = not off
+    _contributor_command(lambda session: set_review(session=session, name=name, required=not off))
     state = "publishes directly" if off else "sends items for review before publication"
     click.echo(f"{name!r} {state}.")
 

@@ -66,6 +66,17 @@ class ItemWithdrawn(_ItemEvent):
     previous: ItemPlace
 
 
+class PageUpdated(_Event):
+    """A static page (/{slug}/) was created, changed or deleted; render writes it from the
+    database's current state. `previous_title` is its title before (None: the page is new),
+    so render knows when the footer that links every page changed."""
+
+    type: Literal["page.updated"] = "page.updated"
+    slug: str
+    previous_title: str | None = None
+    deleted: bool = False
+
+
 class SubscriptionRequested(_Event):
     """Someone asked to subscribe (checked, normalised): notify records it and mails the
     confirmation in the background, so the request does the same work for any address."""
@@ -83,8 +94,13 @@ _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 def parse_event(data: dict) -> ItemPublished | ItemUpdated | ItemWithdrawn:
-    """An event from its JSON form, as a consumer receives it."""
+    """An item event from its JSON form, as a consumer receives it."""
     return _event_adapter.validate_python(data)
+
+
+def parse_page_event(data: dict) -> PageUpdated:
+    """A page event from its JSON form, as render receives it."""
+    return PageUpdated.model_validate(data)
 
 
 # Who consumes what: event type -> (task name, queue). The relay sends by name, so a
@@ -98,5 +114,6 @@ CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "item.published": _EVERY_ITEM_EVENT,
     "item.updated": _EVERY_ITEM_EVENT,
     "item.withdrawn": _EVERY_ITEM_EVENT,
+    "page.updated": (("render.handle_event", "render"),),
     "subscription.requested": (("notify.handle_subscription", "notify"),),
 }

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
@@ -54,6 +55,14 @@ class Contributor(Base):
     # Left to the database's default when unset: rows written with the columns of an older
     # schema (a migration test, an older process during an upgrade) stay valid.
     review_required: Mapped[bool] = mapped_column(server_default=false())
+    # Regions beside `region` this contributor also writes for (an admin's choice); left to
+    # the database's default when unset, as review_required.
+    extra_regions: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+
+    @property
+    def writes_for(self) -> list[str]:
+        """Every region this contributor may publish for: its own first, then the others."""
+        return [self.region, *[slug for slug in self.extra_regions or () if slug != self.region]]
 
     @validates("email")
     def _lower_case(self, _key: str, email: str | None) -> str | None:
@@ -137,6 +146,25 @@ class Page(Base):
     body_md: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One admin action on people or pages: who did what to whom, when, with the details.
+
+    `actor_name` is kept as it was (the command line has no contributor row, and a person may
+    be renamed); `target` names what was changed ("Anna Ström", "sida:om-oss").
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class IdempotencyKey(Base):

@@ -23,6 +23,7 @@ from shared.events import (
     ItemPublished,
     ItemUpdated,
     ItemWithdrawn,
+    PageUpdated,
     SubscriptionRequested,
 )
 from shared.inserts import Rows, insert_rows
@@ -36,7 +37,7 @@ _wake = threading.Event()
 RELAY_BATCH = 200
 
 
-AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | SubscriptionRequested
+AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | PageUpdated | SubscriptionRequested
 
 
 def record(

@@ -86,3 +86,9 @@ def cached_contributor(token: str) -> Contributor | None:
 
 def clear_token_cache() -> None:
     _token_cache.clear()
+
+
+def forget_cached(token_hash: str) -> None:
+    """Drop a token from this process's cache: its revocation or new role counts at once here
+    (other processes follow within TOKEN_CACHE_SECONDS)."""
+    _token_cache.pop(token_hash, None)

@@ -1,4 +1,4 @@
-"""Who may do what: contributors write for their own region and change their own items;
+"""Who may do what: contributors write for their own regions and change their own items;
 editors and admins everything."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from shared.models import Contributor, Item
 from shared.problems import Problem
 
 EDITOR_ROLES = ("editor", "admin")
+# What people see of each role.
+ROLE_NAMES = {"contributor": "Skribent", "editor": "Redaktör", "admin": "Administratör"}
 
 
 def is_editor(contributor: Contributor) -> bool:
@@ -14,14 +16,16 @@ def is_editor(contributor: Contributor) -> bool:
 
 
 def check_regions(*, contributor: Contributor, regions: list[str]) -> None:
-    """A contributor writes for its own region only; editors and admins for every region."""
+    """A contributor writes for its own regions only (its region and any an admin added);
+    editors and admins for every region."""
     if is_editor(contributor):
         return
-    foreign = [region for region in regions if region != contributor.region]
+    allowed = contributor.writes_for
+    foreign = [region for region in regions if region not in allowed]
     if foreign:
         raise Problem(
             403,
-            f"Du får bara publicera för {contributor.region}.",
+            f"Du får bara publicera för {', '.join(allowed)}.",
             errors=[{"field": "regions", "message": f"inte din region: {', '.join(foreign)}"}],
         )
 

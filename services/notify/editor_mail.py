@@ -1,4 +1,5 @@
-"""Mails of Redaktionen, the web editor: a sign-in code and link, an item returned by review.
+"""Mails of Redaktionen, the web editor: a sign-in code and link, an invitation, an item
+returned by review.
 
 Ingest sends these by task name (`notify.send_editor_mail` on the notify queue) after its
 commit; notify owns every template and the sending. A sign-in mail past its expiry is not
@@ -22,6 +23,7 @@ TASK = "notify.send_editor_mail"
 KINDS = {
     "sign_in": ("editor_sign_in", "Din inloggningskod till Redaktionen: {code}"),
     "review_returned": ("editor_review_returned", "Din nyhet har skickats tillbaka: {title}"),
+    "invitation": ("editor_invitation", "Du är inbjuden till Redaktionen"),
 }
 RETRY_BASE_SECONDS = 10
 MAX_RETRIES = 40

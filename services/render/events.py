@@ -23,9 +23,7 @@ from services.render.pages import (
     touched_targets,
 )
 from services.render.queries import Position
-from services.render.renderer import Renderer
-from services.render.views import Site
-from shared.config import get_settings
+from services.render.renderer import Renderer, site_of
 from shared.db import is_postgres, utcnow
 from shared.events import parse_event
 from shared.models import Item, RenderRedirect
@@ -52,7 +50,7 @@ def render_first_pages(*, session: Session, event: dict, site_dir: Path) -> Firs
             Item, parsed.item_id, options=[lazyload(Item.tags)], populate_existing=True
         )
         current = _place(item) if item is not None else None
-        site = Site.from_settings(get_settings())
+        site = site_of(session)
         renderer = Renderer(session, site, SiteOutput(site_dir), utcnow())
         first = first_targets(current)
         locks.lock(session, first)
@@ -78,7 +76,7 @@ def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
     """Render the rest of an event's pages: archive, month, tags, neighbours, old URLs."""
     current, before = first.current, first.before
     months = {place.month for place in (current, before) if place is not None}
-    site = Site.from_settings(get_settings())
+    site = site_of(session)
     renderer = Renderer(session, site, first.output, utcnow(), months=months)
     # On SQLite too, another event's first pages may be rendered before this one's rest.
     with locks.serialized(session):

@@ -12,13 +12,12 @@ from sqlalchemy.orm import Session, lazyload, load_only
 
 from services.render.views import LATEST_IN_FEED
 from shared.models import Item, ItemTag, Page, RenderRedirect
+from shared.sitepages import RESERVED_SLUGS
 from shared.visibility import visible
 
 Position = tuple[datetime, uuid.UUID]  # an item's place in date order
 Bounds = tuple[Position | None, Position | None]  # (after, until) of a run; None: open
 
-# Static pages may not take a name the site already uses.
-RESERVED_SLUGS = {"aktuellt", "arkiv", "region", "amne", "prenumerera", "static", "sitemaps"}
 # A month may hold hundreds of items: its list and sitemap load only the columns they show.
 LISTED_COLUMNS = (
     "id",
@@ -202,6 +201,14 @@ def tag_items(session: Session, kind: str, slug: str, *, now: datetime) -> list[
 
 
 def static_pages(session: Session) -> list[Page]:
-    """The static pages, by slug, except any that would take a name the site uses."""
+    """The static pages, by slug, except any that would take a name the site uses (written
+    before ingest refused such slugs)."""
     query = select(Page).where(Page.slug.not_in(RESERVED_SLUGS)).order_by(Page.slug)
     return list(session.scalars(query))
+
+
+def static_page(session: Session, slug: str) -> Page | None:
+    """One static page, unless missing or at a name the site uses."""
+    if slug in RESERVED_SLUGS:
+        return None
+    return session.get(Page, slug, populate_existing=True)

@@ -21,9 +21,8 @@ from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import LATEST, ItemUrl, MonthPages, TagPages
 from services.render.queries import Bounds
-from services.render.renderer import Renderer, count_months
+from services.render.renderer import Renderer, count_months, site_of
 from services.render.views import Site
-from shared.config import get_settings
 from shared.db import get_engine, session_scope, utcnow
 from shared.models import Item
 from shared.visibility import visible
@@ -83,12 +82,13 @@ def _render_site(
         # The clock under the lock (on SQLite, after any render it waited for), unless the
         # month counts were taken at a time of their own.
         now = counted_at or utcnow()
-        site = Site.from_settings(get_settings())
+        # The snapshot first: the transaction's first query (the footer's pages) fixes it.
+        snapshot_id = _export_snapshot(session) if snapshot else None
+        site = site_of(session)
         # Into an empty folder nothing needs removing afterwards, so no path is remembered.
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = Renderer(session, site, output, now)
-        snapshot_id = _export_snapshot(session) if snapshot else None
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0
         runs = _Runs(queries.run_bounds(session, now=now, size=RUN))
@@ -207,7 +207,7 @@ def _help(
         if snapshot is not None:
             _import_snapshot(session, snapshot)
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
-        renderer = Renderer(session, Site.from_settings(get_settings()), output, now)
+        renderer = Renderer(session, site_of(session), output, now)
         for bounds in _runs:
             _runs.count(renderer.write_items(bounds))
     return output.report, output.produced

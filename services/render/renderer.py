@@ -25,8 +25,10 @@ from services.render.pages import (
 )
 from services.render.queries import Bounds
 from services.render.views import Month, Site
+from shared.config import get_settings
 from shared.db import is_postgres
 from shared.models import Item, RenderMonth
+from shared.sitepages import footer_pages
 from shared.visibility import is_visible, visible
 
 
@@ -54,6 +56,11 @@ def count_months(session: Session, *, now: datetime, months: Iterable[str] | Non
                 index_elements=[RenderMonth.month], set_={"count": statement.excluded.count}
             )
         )
+
+
+def site_of(session: Session) -> Site:
+    """The site as every page shows it now: settings, taxonomy and the footer's pages."""
+    return Site.from_settings(get_settings(), footer=footer_pages(session))
 
 
 class Renderer:
@@ -242,8 +249,23 @@ class Renderer:
         self.output.write(f"{base}/index.html", page)
         self.write_feeds(feeds.tag_scope(self.site, kind, slug), f"{base}/", items)
 
+    def render_static_pages(self) -> None:
+        """Every static page and the sitemap of the site's own pages."""
+        pages = queries.static_pages(self.session)
+        for page in pages:
+            self.output.write(f"{page.slug}/index.html", views.render_static_page(self.site, page))
+        self.output.write("sitemaps/sidor.xml", views.render_pages_sitemap(self.site, pages))
+
+    def render_static_page(self, slug: str) -> None:
+        """One static page as the database holds it now: written, or removed when deleted."""
+        page = queries.static_page(self.session, slug)
+        if page is None:
+            self.output.remove(f"{slug}/index.html")
+        else:
+            self.output.write(f"{slug}/index.html", views.render_static_page(self.site, page))
+
     def render_chrome(self) -> None:
-        """Files no event changes: stylesheet, crawler files, 404, subscribe and static pages."""
+        """Files no item event changes: stylesheet, crawler files, 404, subscribe, static pages."""
         for source in sorted(views.STATIC.rglob("*")):
             if source.is_file():
                 relative = source.relative_to(views.STATIC).as_posix()
@@ -251,7 +273,4 @@ class Renderer:
         self.output.write("robots.txt", views.render_robots(self.site))
         self.output.write("404.html", views.render_not_found(self.site))
         self.output.write("prenumerera/index.html", views.render_subscribe(self.site))
-        pages = queries.static_pages(self.session)
-        for page in pages:
-            self.output.write(f"{page.slug}/index.html", views.render_static_page(self.site, page))
-        self.output.write("sitemaps/sidor.xml", views.render_pages_sitemap(self.site, pages))
+        self.render_static_pages()

@@ -9,7 +9,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from prometheus_client import Histogram
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.render import backlog, events
+from services.render import backlog, events, page_events
 from services.render.output import RenderReport
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
@@ -33,7 +33,9 @@ REPAIR_BATCH = 100
 
 
 def render_event(*, event: dict, site_dir: Path) -> RenderReport:
-    """Re-render every page an item event touches; idempotent (it reads current state)."""
+    """Re-render every page an event touches; idempotent (it reads current state)."""
+    if event.get("type") == "page.updated":
+        return page_events.render_page_event(event=event, site_dir=site_dir)
     with session_scope() as session:
         first = events.render_first_pages(session=session, event=event, site_dir=site_dir)
         # The first pages are a unit of work of their own, committed before the rest is even
@@ -57,7 +59,7 @@ def render_event(*, event: dict, site_dir: Path) -> RenderReport:
     max_retries=None,
 )
 def handle_event(self, *, event: dict) -> dict:
-    """Re-render the pages an item event touches; idempotent (it reads current state)."""
+    """Re-render the pages an item or page event touches; idempotent (reads current state)."""
     try:
         with RENDER_DURATION.time():
             report = render_event(event=event, site_dir=get_settings().site_dir)
@@ -75,7 +77,7 @@ def handle_event(self, *, event: dict) -> dict:
     if self.request.retries:
         with session_scope() as session:
             backlog.forget(session=session, event_id=event["event_id"])
-    return {"written": len(report.written), "removed": len(report.removed)}
+    return {"written": report.files_written, "removed": report.files_removed}
 
 
 @celery_app.task(name="render.repair", acks_late=True)

@@ -98,7 +98,7 @@ class Month:
         return self.month[:4]
 
 
-_SITES: dict[str, Site] = {}
+_SITES: dict[tuple[str, tuple[tuple[str, str], ...]], Site] = {}
 
 
 @dataclass
@@ -108,17 +108,23 @@ class Site:
     settings: Settings
     regions: dict[str, str] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
+    # (slug, title) of the static pages every page's footer links.
+    footer: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Site:
-        """The site for these settings, reused so templates compile once per process."""
-        key = settings.model_dump_json()
+    def from_settings(cls, settings: Settings, footer: tuple[tuple[str, str], ...] = ()) -> Site:
+        """The site for these settings and footer, reused so templates compile once per
+        process (the footer changes only when a static page is added, renamed or deleted)."""
+        key = (settings.model_dump_json(), footer)
         site = _SITES.get(key)
         if site is None:
             if len(_SITES) > 8:  # tests switch settings often; a process keeps one
                 _SITES.clear()
             site = _SITES[key] = cls(
-                settings=settings, regions=taxonomy.regions(), topics=taxonomy.topics()
+                settings=settings,
+                regions=taxonomy.regions(),
+                topics=taxonomy.topics(),
+                footer=footer,
             )
         return site
 

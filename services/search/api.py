@@ -24,6 +24,7 @@ from shared.config import get_settings
 from shared.dates import short_date
 from shared.db import new_session, utcnow
 from shared.problems import PROBLEM_JSON, Problem
+from shared.sitepages import footer_pages
 
 router = APIRouter()
 SEARCH_API = "/api/v1/search"
@@ -155,6 +156,12 @@ async def search_page(request: Request) -> HTMLResponse:
         year = int(state["ar"]) if state["ar"] else None
     except ValueError:
         year, error, status = None, "Året ska skrivas med siffror, till exempel 2021.", 400
+    session = new_session()
+    try:
+        # The footer links the static pages, as every page of the site does.
+        footer = await run_in_threadpool(footer_pages, session)
+    finally:
+        await run_in_threadpool(session.close)
     if error is None and q.strip():
         session = new_session()
         try:
@@ -181,6 +188,7 @@ async def search_page(request: Request) -> HTMLResponse:
         results=results,
         regions=taxonomy.regions(),
         topics=taxonomy.topics(),
+        footer=footer,
         page_url=lambda **changes: _page_url({**state, **changes}),
         date=lambda moment: short_date(
             moment, timezone=settings.timezone, language=settings.language

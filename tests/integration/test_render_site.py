@@ -198,7 +198,7 @@ def test_feeds_are_deterministic_and_rebuild_matches(db, site_dir, tmp_path):
     for item_id in ids:
         tasks.render_event(event=published(item_id), site_dir=site_dir)
     with session_scope() as session:
-        session.add(
+        session.merge(
             Page(
                 slug="vision", title="Vision", body_md="Vår vision.", body_html="<p>Vår vision.</p>"
             )

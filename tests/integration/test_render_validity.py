@@ -42,7 +42,7 @@ def sample_site(db, site_dir) -> Path:
     ]
     with session_scope() as session:
         for page in data["pages"]:
-            session.add(
+            session.merge(
                 Page(
                     slug=page["slug"],
                     title=page["title"],

@@ -26,5 +26,7 @@ def test_every_item_event_has_a_render_a_notify_and_a_search_consumer():
         queues = {queue for _, queue in consumers}
         if event_type.startswith("item."):
             assert queues == {"render", "notify", "search"}
+        elif event_type.startswith("page."):
+            assert queues == {"render"}  # static pages: the site alone shows them
         else:
             assert queues == {"notify"}  # subscription requests

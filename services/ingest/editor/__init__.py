@@ -10,6 +10,8 @@ from fastapi import APIRouter
 from services.ingest.editor import access, web
 from services.ingest.editor.routes_history import router as _history
 from services.ingest.editor.routes_items import router as _items
+from services.ingest.editor.routes_pages import router as _pages
+from services.ingest.editor.routes_people import router as _people
 from services.ingest.editor.routes_signin import router as _signin
 from shared.redaktion import csrf
 
@@ -17,6 +19,8 @@ router = APIRouter(include_in_schema=False)
 router.include_router(_signin)
 router.include_router(_items)
 router.include_router(_history)
+router.include_router(_people)
+router.include_router(_pages)
 
 
 @router.get(f"{web.PREFIX}/static/{{name}}")

@@ -13,7 +13,14 @@ from services.ingest import reading
 from services.ingest.deps import get_session
 from shared.models import Contributor, Item
 from shared.problems import Problem
-from shared.redaktion.access import NotAllowed, SignInRequired, install, require_editor, signed_in
+from shared.redaktion.access import (
+    NotAllowed,
+    SignInRequired,
+    install,
+    require_admin,
+    require_editor,
+    signed_in,
+)
 
 DbSession = Annotated[Session, Depends(get_session)]
 
@@ -45,5 +52,6 @@ __all__ = [
     "current_user",
     "install",
     "own_item",
+    "require_admin",
     "require_editor",
 ]

@@ -67,7 +67,7 @@ def region_choices(user: Contributor, form: ItemForm) -> list[tuple[str, str]]:
     names = taxonomy.regions()
     if is_editor(user):
         return list(names.items())
-    allowed = [user.region, *[slug for slug in form.regions if slug != user.region]]
+    allowed = [*user.writes_for, *[slug for slug in form.regions if slug not in user.writes_for]]
     return [(slug, names.get(slug, slug)) for slug in allowed]
 
 

@@ -61,8 +61,11 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def request_sign_in(*, session: Session, email: str, ip: str, now: datetime) -> Requested:
-    """Record a sign-in for `email`, known or not; RateLimited beyond the limits."""
+def request_sign_in(
+    *, session: Session, email: str, ip: str, now: datetime, lifetime: timedelta = LIFETIME
+) -> Requested:
+    """Record a sign-in for `email`, known or not, usable for `lifetime` (an invitation's is
+    longer); RateLimited beyond the limits."""
     email = normalise_email(email)
     email_hash, ip_hash = digest("email", email), digest("ip", ip)
     since = now - WINDOW
@@ -93,7 +96,7 @@ def request_sign_in(*, session: Session, email: str, ip: str, now: datetime) -> 
             ip_hash=ip_hash,
             contributor_id=contributor.id if contributor is not None else None,
             created_at=now,
-            expires_at=now + LIFETIME,
+            expires_at=now + lifetime,
             failures=0,
         )
     )
@@ -152,9 +155,7 @@ def _usable(row: EditorSignIn, *, now: datetime) -> None:
     if row.failures >= MAX_FAILURES:
         raise SignInError("För många felaktiga försök med den här koden. Be om en ny kod.")
     if row.expires_at <= now:
-        raise SignInError(
-            "Koden eller länken har gått ut (den gäller i 15 minuter). Be om en ny kod."
-        )
+        raise SignInError("Koden eller länken har gått ut. Be om en ny kod.")
 
 
 def _consume(session: Session, row: EditorSignIn, *, now: datetime) -> Contributor:
