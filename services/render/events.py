@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, lazyload
 from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import (
+    MonthPages,
     Place,
+    Target,
     first_targets,
     in_order,
     place_from_event,
@@ -96,9 +98,22 @@ def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
         if current is not None and before is not None and first.was_public:
             if (before.month, before.slug) != (current.month, current.slug):
                 _remember_redirect(session, before, first.item_id)
-        for target in in_order(rest):
+        renderer.count_months()
+        for target in in_order(rest | _adjacent_months(session, months) - first_targets(current)):
             renderer.render(target)
         return renderer.output.report
+
+
+def _adjacent_months(session: Session, months: set[str]) -> set[Target]:
+    """The month pages whose previous/next links may name one of `months` (counted now).
+
+    Not locked on their own: every event renders its month pages holding the archive's lock,
+    so no two renders of a month page overlap, and a lock taken now, after the others, could
+    wait in a cycle."""
+    found: set[Target] = set()
+    for month in months:
+        found.update(MonthPages(m) for m in queries.adjacent_months(session, month) if m)
+    return found
 
 
 def _place(item: Item) -> Place:

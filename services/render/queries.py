@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, lazyload, load_only
 
 from services.render.views import LATEST_IN_FEED
-from shared.models import Item, ItemTag, Page, RenderRedirect
+from shared.models import Item, ItemTag, Page, RenderMonth, RenderRedirect
 from shared.visibility import visible
 
 Position = tuple[datetime, uuid.UUID]  # an item's place in date order
@@ -181,7 +181,9 @@ def month_items(session: Session, month: str, *, now: datetime) -> list[Item]:
     return list(session.scalars(_newest_first(query.where(Item.month == month))))
 
 
-def tag_items(session: Session, kind: str, slug: str, *, now: datetime) -> list[Item]:
+def tag_items(
+    session: Session, kind: str, slug: str, *, now: datetime, limit: int = LATEST_IN_FEED
+) -> list[Item]:
     """The newest visible items of one region or topic, as many as a feed holds."""
     # Newest first along the tag's own (kind, slug, published_at) index, which holds each
     # item's date: the first 50 visible ones are found at once, however many the tag has
@@ -196,7 +198,7 @@ def tag_items(session: Session, kind: str, slug: str, *, now: datetime) -> list[
             visible(now),
         )
         .order_by(ItemTag.published_at.desc(), ItemTag.item_id.desc())
-        .limit(LATEST_IN_FEED)
+        .limit(limit)
     )
     return list(session.scalars(query))
 
@@ -205,3 +207,31 @@ def static_pages(session: Session) -> list[Page]:
     """The static pages, by slug, except any that would take a name the site uses."""
     query = select(Page).where(Page.slug.not_in(RESERVED_SLUGS)).order_by(Page.slug)
     return list(session.scalars(query))
+
+
+def tag_counts(session: Session, kind: str, *, now: datetime) -> dict[str, int]:
+    """How many visible items each region (or topic) has, by slug."""
+    query = (
+        select(ItemTag.slug, func.count())
+        .join(Item, Item.id == ItemTag.item_id)
+        .where(ItemTag.kind == kind, ItemTag.published_at <= now, visible(now))
+        .group_by(ItemTag.slug)
+    )
+    return {slug: count for slug, count in session.execute(query)}
+
+
+def adjacent_months(session: Session, month: str) -> tuple[str | None, str | None]:
+    """The months before and after `month` that hold visible items (render_months, counted)."""
+    earlier = session.scalar(select(func.max(RenderMonth.month)).where(RenderMonth.month < month))
+    later = session.scalar(select(func.min(RenderMonth.month)).where(RenderMonth.month > month))
+    return earlier, later
+
+
+def year_months(session: Session, year: str) -> list[tuple[str, int]]:
+    """A year's months that hold visible items, with their counts, newest first."""
+    query = (
+        select(RenderMonth.month, RenderMonth.count)
+        .where(RenderMonth.month >= f"{year}-01", RenderMonth.month <= f"{year}-12")
+        .order_by(RenderMonth.month.desc())
+    )
+    return [tuple(row) for row in session.execute(query)]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
-from services.render.pages import LATEST, ItemUrl, MonthPages, TagPages
+from services.render.pages import LATEST, ItemUrl, MonthPages, TagIndex, TagPages, YearPages
 from services.render.queries import Bounds
 from services.render.renderer import Renderer, count_months
 from services.render.views import Site
@@ -106,8 +106,12 @@ def _render_site(
                 months = renderer.render_archive(count=counted_at is None)
                 for month in months:
                     renderer.render(MonthPages(month.month))
+                for year in sorted({month.year for month in months}):
+                    renderer.render(YearPages(year))
                 for tag in _all_tags(session, site):
                     renderer.render(tag)
+                renderer.render(TagIndex("region"))
+                renderer.render(TagIndex("topic"))
                 for bounds in runs:
                     runs.count(renderer.write_items(bounds))
                     report_progress()

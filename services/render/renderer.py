@@ -17,9 +17,11 @@ from services.render.pages import (
     ItemUrl,
     Latest,
     MonthPages,
+    TagIndex,
     TagKind,
     TagPages,
     Target,
+    YearPages,
     item_dir,
     tag_dir,
 )
@@ -74,6 +76,7 @@ class Renderer:
         self.now = now
         # The months whose item counts may have changed (an event's); None: every month.
         self.months = None if months is None else sorted(set(months))
+        self.counted = False  # whether render_months holds those counts yet
 
     def render(self, target: Target) -> None:
         match target:
@@ -87,6 +90,10 @@ class Renderer:
                 self.render_month(month)
             case TagPages(kind, slug):
                 self.render_tag(kind, slug)
+            case YearPages(year):
+                self.render_year(year)
+            case TagIndex(kind):
+                self.render_tag_index(kind)
             case _:
                 raise ValueError(f"unknown target {target!r}")
 
@@ -217,12 +224,18 @@ class Renderer:
     def render_archive(self, *, count: bool = True) -> list[Month]:
         """The archive and the sitemap index; `count`: bring the month counts up to date first."""
         if count:
-            count_months(self.session, now=self.now, months=self.months)
+            self.count_months()
         query = select(RenderMonth.month, RenderMonth.count).order_by(RenderMonth.month.desc())
         months = [Month(month, count) for month, count in self.session.execute(query)]
         self.output.write("arkiv/index.html", views.render_archive(self.site, months))
         self.output.write("sitemap.xml", views.render_sitemap_index(self.site, months))
         return months
+
+    def count_months(self) -> None:
+        """Bring the counts of the months this render covers up to date, once."""
+        if not self.counted:
+            count_months(self.session, now=self.now, months=self.months)
+            self.counted = True
 
     def render_month(self, month: str) -> None:
         page, sitemap = MonthPages(month).files()
@@ -231,7 +244,11 @@ class Renderer:
             self.output.remove(page)
             self.output.remove(sitemap)
             return
-        data, shown = self.listing(lambda shown: views.render_month(self.site, month, shown), items)
+        earlier, later = queries.adjacent_months(self.session, month)
+        data, shown = self.listing(
+            lambda shown: views.render_month(self.site, month, shown, earlier=earlier, later=later),
+            items,
+        )
         self.output.write(page, data)
         self.output.write(sitemap, views.render_month_sitemap(self.site, shown))
 
@@ -242,12 +259,37 @@ class Renderer:
         self.output.write(f"{base}/index.html", page)
         self.write_feeds(feeds.tag_scope(self.site, kind, slug), f"{base}/", items)
 
+    def render_year(self, year: str) -> None:
+        (page,) = YearPages(year).files()
+        months = [Month(month, count) for month, count in queries.year_months(self.session, year)]
+        if months:
+            self.output.write(page, views.render_year(self.site, year, months))
+        else:
+            self.output.remove(page)
+
+    def render_tag_index(self, kind: TagKind) -> None:
+        """/region/ or /amne/: each tag's count and newest item (one indexed row per tag)."""
+        counts = queries.tag_counts(self.session, kind, now=self.now)
+        names = self.site.regions if kind == "region" else self.site.topics
+        entries = []
+        for slug in [*names, *sorted(set(counts) - set(names))]:
+            count = counts.get(slug, 0)
+            newest = None
+            if count:
+                found = queries.tag_items(self.session, kind, slug, now=self.now, limit=1)
+                newest = found[0] if found else None
+            entries.append(views.TagEntry(slug, self.site.tag_name(kind, slug), count, newest))
+        (page,) = TagIndex(kind).files()
+        self.output.write(page, views.render_tag_index(self.site, kind, entries))
+
     def render_chrome(self) -> None:
         """Files no event changes: stylesheet, crawler files, 404, subscribe and static pages."""
         for source in sorted(views.STATIC.rglob("*")):
             if source.is_file():
                 relative = source.relative_to(views.STATIC).as_posix()
                 self.output.write(f"static/{relative}", source.read_bytes())
+        # Browsers ask for /favicon.ico whatever a page says (feeds, files): the same icon.
+        self.output.write("favicon.ico", (views.STATIC / "favicon.ico").read_bytes())
         self.output.write("robots.txt", views.render_robots(self.site))
         self.output.write("404.html", views.render_not_found(self.site))
         self.output.write("prenumerera/index.html", views.render_subscribe(self.site))

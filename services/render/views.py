@@ -6,11 +6,11 @@ import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from markupsafe import escape as escape_html
 
-from services.render.pages import FEED_FILES, month_dir, tag_dir
-from shared import dates, subscribing, taxonomy
+from services.render.pages import FEED_FILES, TAG_PREFIX, month_dir, tag_dir
+from shared import dates, layout, subscribing, taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
 
@@ -98,6 +98,16 @@ class Month:
         return self.month[:4]
 
 
+@dataclass(frozen=True)
+class TagEntry:
+    """One region or topic on /region/ or /amne/: its count and its newest visible item."""
+
+    slug: str
+    name: str
+    count: int
+    newest: Item | None
+
+
 _SITES: dict[str, Site] = {}
 
 
@@ -145,7 +155,7 @@ class Site:
     @cached_property
     def env(self) -> Environment:
         env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
+            loader=FileSystemLoader([TEMPLATES, layout.TEMPLATES]),
             autoescape=select_autoescape(["html", "xml"], default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
@@ -169,6 +179,7 @@ class Site:
             url=lru_cache(maxsize=4096)(lambda path: escape_html(self.url(path))),
             item_url=lambda item: self.url(item.path),
             tag_links=self.tag_links,
+            tag_labels=self.tag_labels,
             alternate_links=self.alternate_links,
             date=self.format_date,
             iso=self.iso,
@@ -185,6 +196,14 @@ class Site:
     @cached_property
     def _tag_links(self) -> Callable[[str, tuple[str, ...]], Markup]:
         return lru_cache(maxsize=4096)(self.env.get_template("_macros.html").module.tag_links)
+
+    def tag_labels(self, slugs: Iterable[str], kind: str) -> Markup:
+        """An item's regions or topics as small labels (list items), made once per set."""
+        return self._tag_labels(kind, tuple(slugs))
+
+    @cached_property
+    def _tag_labels(self) -> Callable[[str, tuple[str, ...]], Markup]:
+        return lru_cache(maxsize=4096)(self.env.get_template("_macros.html").module.tag_labels)
 
     def alternate_links(self, feeds: tuple[FeedLink, ...]) -> Markup:
         """A page head's feed links (the alternate_links macro), made once per set of feeds."""
@@ -234,10 +253,26 @@ class Site:
 # Pages ------------------------------------------------------------------------------------
 
 
+# An item counts as edited when saved again more than this long after its publication time.
+EDIT_GRACE = timedelta(minutes=1)
+
+
+def edited(item: Item) -> bool:
+    """Whether an item page says "Uppdaterad": the item was changed after it was published."""
+    if (item.version or 1) == 1 or item.updated_at is None:
+        return False
+    return item.updated_at - item.published_at > EDIT_GRACE
+
+
 def render_item(site: Site, item: Item, *, newer: Item | None, older: Item | None) -> bytes:
+    from services.render import sharing  # it renders with this module's Site and text helpers
+
+    changed = edited(item)
     return site.page(
         "item.html",
         item=item,
+        edited=changed,
+        sharing=sharing.item_tags(site, item, edited=changed),
         # The summary leads the page, unless the body begins with it: then it is said once.
         lead=None if begins_with(item.body_html, item.summary) else item.summary,
         newer=newer,
@@ -262,9 +297,12 @@ def render_redirect(site: Site, target: Item) -> bytes:
 
 
 def render_front(site: Site, items: Sequence[Item], pages: Sequence[Page]) -> bytes:
+    from services.render import sharing
+
     return site.page(
         "front.html",
         items=items[:LATEST_ON_FRONT],
+        website=sharing.website(site),
         static_pages=pages,
         canonical=site.absolute("/"),
         feeds=site.feed_links(),
@@ -293,14 +331,50 @@ def render_archive(site: Site, months: Sequence[Month]) -> bytes:
     )
 
 
-def render_month(site: Site, month: str, items: Sequence[Item]) -> bytes:
+def render_month(
+    site: Site,
+    month: str,
+    items: Sequence[Item],
+    *,
+    earlier: str | None = None,
+    later: str | None = None,
+) -> bytes:
     return site.page(
         "month.html",
         month=month,
         items=items,
+        earlier=earlier,
+        later=later,
         canonical=site.absolute(f"/{month_dir(month)}/"),
         feeds=site.feed_links(),
     )
+
+
+def render_year(site: Site, year: str, months: Sequence[Month]) -> bytes:
+    return site.page(
+        "year.html",
+        year=year,
+        months=months,
+        total=sum(month.count for month in months),
+        canonical=site.absolute(f"/arkiv/{year}/"),
+        feeds=site.feed_links(),
+    )
+
+
+def render_tag_index(site: Site, kind: str, entries: Sequence[TagEntry]) -> bytes:
+    base = f"/{TAG_PREFIX[kind]}/"
+    return site.page(
+        "tag_index.html",
+        kind=kind,
+        entries=entries,
+        canonical=site.absolute(base),
+        feeds=site.feed_links(),
+    )
+
+
+def subscribe_link(kind: str, slug: str) -> str:
+    """The subscription form's path with this region or topic chosen."""
+    return "/prenumerera/?" + urlencode({"region" if kind == "region" else "amne": slug})
 
 
 def render_tag(site: Site, kind: str, slug: str, items: Sequence[Item]) -> bytes:
@@ -312,6 +386,7 @@ def render_tag(site: Site, kind: str, slug: str, items: Sequence[Item]) -> bytes
         kind_name=TAG_KIND_NAMES[kind],
         slug=slug,
         name=name,
+        subscribe=subscribe_link(kind, slug),
         items=items[:LATEST_ON_PAGE],
         canonical=site.absolute(base),
         feeds=site.feed_links(base, f"{site.settings.site_title}: {name}") + site.feed_links(),
@@ -376,7 +451,7 @@ def render_sitemap_index(site: Site, months: Sequence[Month]) -> bytes:
 
 
 def render_pages_sitemap(site: Site, pages: Sequence[Page]) -> bytes:
-    paths = ["/", "/aktuellt/", "/arkiv/", "/prenumerera/"]
+    paths = ["/", "/aktuellt/", "/arkiv/", "/prenumerera/", "/region/", "/amne/"]
     paths += [f"/{tag_dir('region', slug)}/" for slug in site.regions]
     paths += [f"/{tag_dir('topic', slug)}/" for slug in site.topics]
     paths += [f"/{page.slug}/" for page in pages]
