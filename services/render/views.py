@@ -224,7 +224,8 @@ class Site:
         )
 
     def iso(self, moment: datetime) -> str:
-        return self.local(moment).isoformat()
+        """Local time to the second: HTML's <time> takes at most three decimals."""
+        return self.local(moment).isoformat(timespec="seconds")
 
     def month_name(self, month: str) -> str:
         """The heading of a month page: "April 2021" for "2021-04"."""
