@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.render import failures, feeds, queries, views
+from services.render import failures, feeds, navigation, queries, views
 from services.render.output import SiteOutput
 from services.render.pages import (
     Archive,
@@ -263,7 +263,7 @@ class Renderer:
         (page,) = YearPages(year).files()
         months = [Month(month, count) for month, count in queries.year_months(self.session, year)]
         if months:
-            self.output.write(page, views.render_year(self.site, year, months))
+            self.output.write(page, navigation.render_year(self.site, year, months))
         else:
             self.output.remove(page)
 
@@ -278,9 +278,9 @@ class Renderer:
             if count:
                 found = queries.tag_items(self.session, kind, slug, now=self.now, limit=1)
                 newest = found[0] if found else None
-            entries.append(views.TagEntry(slug, self.site.tag_name(kind, slug), count, newest))
+            entries.append(navigation.TagEntry(slug, self.site.tag_name(kind, slug), count, newest))
         (page,) = TagIndex(kind).files()
-        self.output.write(page, views.render_tag_index(self.site, kind, entries))
+        self.output.write(page, navigation.render_tag_index(self.site, kind, entries))
 
     def render_chrome(self) -> None:
         """Files no event changes: stylesheet, crawler files, 404, subscribe and static pages."""

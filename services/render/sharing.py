@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -15,6 +16,18 @@ from shared.models import Item
 # how it is parsed: in JSON-LD these characters are written as \u escapes, which JSON reads as
 # the same characters (the HTML spec's advice for data blocks).
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+# An item counts as edited when saved again more than this long after its publication time
+# (a draft published at once is saved at its publication time, give or take a second).
+EDIT_GRACE = timedelta(minutes=1)
+
+
+def edited(item: Item) -> bool:
+    """Whether an item page says "Uppdaterad": the item was changed after it was published."""
+    if (item.version or 1) == 1 or item.updated_at is None:
+        return False
+    return item.updated_at - item.published_at > EDIT_GRACE
 
 
 def json_ld(data: dict[str, Any]) -> Markup:

@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from markupsafe import escape as escape_html
 
-from services.render.pages import FEED_FILES, TAG_PREFIX, month_dir, tag_dir
+from services.render.pages import FEED_FILES, month_dir, tag_dir
 from shared import dates, layout, subscribing, taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
@@ -96,16 +96,6 @@ class Month:
     @property
     def year(self) -> str:
         return self.month[:4]
-
-
-@dataclass(frozen=True)
-class TagEntry:
-    """One region or topic on /region/ or /amne/: its count and its newest visible item."""
-
-    slug: str
-    name: str
-    count: int
-    newest: Item | None
 
 
 _SITES: dict[str, Site] = {}
@@ -254,21 +244,10 @@ class Site:
 # Pages ------------------------------------------------------------------------------------
 
 
-# An item counts as edited when saved again more than this long after its publication time.
-EDIT_GRACE = timedelta(minutes=1)
-
-
-def edited(item: Item) -> bool:
-    """Whether an item page says "Uppdaterad": the item was changed after it was published."""
-    if (item.version or 1) == 1 or item.updated_at is None:
-        return False
-    return item.updated_at - item.published_at > EDIT_GRACE
-
-
 def render_item(site: Site, item: Item, *, newer: Item | None, older: Item | None) -> bytes:
-    from services.render import sharing  # it renders with this module's Site and text helpers
+    from services.render import sharing  # which renders with this module's Site: imported late
 
-    changed = edited(item)
+    changed = sharing.edited(item)
     return site.page(
         "item.html",
         item=item,
@@ -347,28 +326,6 @@ def render_month(
         earlier=earlier,
         later=later,
         canonical=site.absolute(f"/{month_dir(month)}/"),
-        feeds=site.feed_links(),
-    )
-
-
-def render_year(site: Site, year: str, months: Sequence[Month]) -> bytes:
-    return site.page(
-        "year.html",
-        year=year,
-        months=months,
-        total=sum(month.count for month in months),
-        canonical=site.absolute(f"/arkiv/{year}/"),
-        feeds=site.feed_links(),
-    )
-
-
-def render_tag_index(site: Site, kind: str, entries: Sequence[TagEntry]) -> bytes:
-    base = f"/{TAG_PREFIX[kind]}/"
-    return site.page(
-        "tag_index.html",
-        kind=kind,
-        entries=entries,
-        canonical=site.absolute(base),
         feeds=site.feed_links(),
     )
 
