@@ -79,9 +79,12 @@ def render_first_pages(*, session: Session, event: dict, site_dir: Path) -> Firs
 def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
     """Render the rest of an event's pages: archive, month, tags, neighbours, old URLs."""
     current, before = first.current, first.before
-    months = {place.month for place in (current, before) if place is not None}
+    places = [place for place in (current, before) if place is not None]
+    months = {place.month for place in places}
+    tags = {("region", slug) for place in places for slug in place.regions}
+    tags |= {("topic", slug) for place in places for slug in place.topics}
     site = Site.from_settings(get_settings())
-    renderer = Renderer(session, site, first.output, utcnow(), months=months)
+    renderer = Renderer(session, site, first.output, utcnow(), months=months, tags=tags)
     # On SQLite too, another event's first pages may be rendered before this one's rest.
     with locks.serialized(session):
         targets = touched_targets(

@@ -4,7 +4,7 @@ neighbours of a position, the runs of a rebuild, tags, old URLs and static pages
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -209,15 +209,32 @@ def static_pages(session: Session) -> list[Page]:
     return list(session.scalars(query))
 
 
-def tag_counts(session: Session, kind: str, *, now: datetime) -> dict[str, int]:
-    """How many visible items each region (or topic) has, by slug."""
-    query = (
-        select(ItemTag.slug, func.count())
-        .join(Item, Item.id == ItemTag.item_id)
-        .where(ItemTag.kind == kind, ItemTag.published_at <= now, visible(now))
-        .group_by(ItemTag.slug)
-    )
-    return {slug: count for slug, count in session.execute(query)}
+def tag_counts(
+    session: Session, kind: str, *, now: datetime, slugs: Iterable[str] | None = None
+) -> dict[str, int]:
+    """How many visible items each region (or topic) has, by slug; `slugs`: only those.
+
+    The tag rows up to now, counted on their own (kind, slug, published_at) index, less
+    those of the few items not published: joining every row to its item instead takes
+    seconds at 100,000 items on SQLite."""
+    dated = [ItemTag.kind == kind, ItemTag.published_at <= now]
+    if slugs is not None:
+        dated.append(ItemTag.slug.in_(sorted(set(slugs))))
+    counted = select(ItemTag.slug, func.count()).where(*dated).group_by(ItemTag.slug)
+    counts = {slug: count for slug, count in session.execute(counted)}
+    # Two ranges, not "!=": the (status, published_at) index answers both. The ids first, so
+    # that their tag rows are found by key (a subquery made SQLite visit every tag row).
+    unpublished = select(Item.id).where(or_(Item.status < "published", Item.status > "published"))
+    ids = list(session.scalars(unpublished))
+    for start in range(0, len(ids), 1000):
+        hidden = (
+            select(ItemTag.slug, func.count())
+            .where(ItemTag.item_id.in_(ids[start : start + 1000]), *dated)
+            .group_by(ItemTag.slug)
+        )
+        for slug, count in session.execute(hidden):
+            counts[slug] -= count
+    return {slug: count for slug, count in counts.items() if count > 0}
 
 
 def adjacent_months(session: Session, month: str) -> tuple[str | None, str | None]:
@@ -235,3 +252,13 @@ def year_months(session: Session, year: str) -> list[tuple[str, int]]:
         .order_by(RenderMonth.month.desc())
     )
     return [tuple(row) for row in session.execute(query)]
+
+
+def items_by_id(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Item]:
+    """Items by id, with only the columns a list shows."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    listed = load_only(*(getattr(Item, name) for name in LISTED_COLUMNS))
+    query = select(Item).options(listed, lazyload(Item.tags)).where(Item.id.in_(wanted))
+    return {item.id: item for item in session.scalars(query)}

@@ -21,7 +21,7 @@ from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import LATEST, ItemUrl, MonthPages, TagIndex, TagPages, YearPages
 from services.render.queries import Bounds
-from services.render.renderer import Renderer, count_months
+from services.render.renderer import Renderer, count_months, count_tags
 from services.render.views import Site
 from shared.config import get_settings
 from shared.db import get_engine, session_scope, utcnow
@@ -58,12 +58,13 @@ def rebuild(*, site_dir: Path, progress: Progress | None = None, workers: int = 
     snapshot = helpers > 0 and postgres
     counted_at = None
     if snapshot:
-        # Every process of the rebuild reads the same snapshot of the database. The month
-        # counts are a unit of work of their own, committed before it: in the repeatable-read
-        # transaction, writing a row an event changed meanwhile would fail.
+        # Every process of the rebuild reads the same snapshot of the database. The month and
+        # tag counts are a unit of work of their own, committed before it: in the
+        # repeatable-read transaction, writing a row an event changed meanwhile would fail.
         counted_at = utcnow()
         with session_scope() as session:
             count_months(session, now=counted_at)
+            count_tags(session, now=counted_at)
     with session_scope() as session:
         return _render_site(
             session, site_dir, progress, counted_at=counted_at, helpers=helpers, snapshot=snapshot
@@ -88,6 +89,7 @@ def _render_site(
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = Renderer(session, site, output, now)
+        renderer.tags_counted = counted_at is not None  # counted before the snapshot
         snapshot_id = _export_snapshot(session) if snapshot else None
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0

@@ -28,7 +28,7 @@ from services.render.pages import (
 from services.render.queries import Bounds
 from services.render.views import Month, Site
 from shared.db import is_postgres
-from shared.models import Item, RenderMonth
+from shared.models import Item, RenderMonth, RenderTag
 from shared.visibility import is_visible, visible
 
 
@@ -58,6 +58,40 @@ def count_months(session: Session, *, now: datetime, months: Iterable[str] | Non
         )
 
 
+def count_tags(
+    session: Session, *, now: datetime, tags: Iterable[tuple[str, str]] | None = None
+) -> None:
+    """Bring the render_tags rows of `tags` ((kind, slug); None: every tag) up to date: each
+    one's count of visible items and its newest."""
+    rows = []
+    for kind in ("region", "topic"):
+        slugs = None if tags is None else {slug for k, slug in tags if k == kind}
+        if slugs == set():
+            continue
+        counts = queries.tag_counts(session, kind, now=now, slugs=slugs)
+        stale = select(RenderTag.slug).where(RenderTag.kind == kind)
+        if slugs is not None:
+            stale = stale.where(RenderTag.slug.in_(sorted(slugs)))
+        gone = [slug for slug in session.scalars(stale) if slug not in counts]
+        if gone:
+            session.execute(
+                delete(RenderTag).where(RenderTag.kind == kind, RenderTag.slug.in_(gone))
+            )
+        for slug, count in sorted(counts.items()):
+            found = queries.tag_items(session, kind, slug, now=now, limit=1)
+            newest_id = found[0].id if found else None
+            rows.append({"kind": kind, "slug": slug, "count": count, "newest_id": newest_id})
+    if rows:
+        dialect = postgresql if is_postgres(session) else sqlite
+        statement = dialect.insert(RenderTag).values(rows)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RenderTag.kind, RenderTag.slug],
+                set_={"count": statement.excluded.count, "newest_id": statement.excluded.newest_id},
+            )
+        )
+
+
 class Renderer:
     """Renders page groups from the current database state into a site folder."""
 
@@ -69,6 +103,7 @@ class Renderer:
         now: datetime,
         *,
         months: Iterable[str] | None = None,
+        tags: Iterable[tuple[str, str]] | None = None,
     ) -> None:
         self.session = session
         self.site = site
@@ -77,6 +112,9 @@ class Renderer:
         # The months whose item counts may have changed (an event's); None: every month.
         self.months = None if months is None else sorted(set(months))
         self.counted = False  # whether render_months holds those counts yet
+        # The tags (kind, slug) whose counts may have changed; None: every tag.
+        self.tags = None if tags is None else sorted(set(tags))
+        self.tags_counted = False  # whether render_tags holds those counts yet
 
     def render(self, target: Target) -> None:
         match target:
@@ -268,17 +306,23 @@ class Renderer:
             self.output.remove(page)
 
     def render_tag_index(self, kind: TagKind) -> None:
-        """/region/ or /amne/: each tag's count and newest item (one indexed row per tag)."""
-        counts = queries.tag_counts(self.session, kind, now=self.now)
+        """/region/ or /amne/: each tag's count and newest item, as render_tags holds them."""
+        if not self.tags_counted:
+            count_tags(self.session, now=self.now, tags=self.tags)
+            self.tags_counted = True
+        query = select(RenderTag.slug, RenderTag.count, RenderTag.newest_id).where(
+            RenderTag.kind == kind
+        )
+        counted = {
+            slug: (count, newest_id) for slug, count, newest_id in self.session.execute(query)
+        }
+        newest = queries.items_by_id(self.session, [n for _, n in counted.values() if n])
         names = self.site.regions if kind == "region" else self.site.topics
         entries = []
-        for slug in [*names, *sorted(set(counts) - set(names))]:
-            count = counts.get(slug, 0)
-            newest = None
-            if count:
-                found = queries.tag_items(self.session, kind, slug, now=self.now, limit=1)
-                newest = found[0] if found else None
-            entries.append(navigation.TagEntry(slug, self.site.tag_name(kind, slug), count, newest))
+        for slug in [*names, *sorted(set(counted) - set(names))]:
+            count, newest_id = counted.get(slug, (0, None))
+            item = newest.get(newest_id) if count else None
+            entries.append(navigation.TagEntry(slug, self.site.tag_name(kind, slug), count, item))
         (page,) = TagIndex(kind).files()
         self.output.write(page, navigation.render_tag_index(self.site, kind, entries))
 

@@ -181,3 +181,33 @@ def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path
     assert not (site_dir / "arkiv/2020/index.html").exists()
     assert 'href="/arkiv/2020/' not in (site_dir / "arkiv/index.html").read_text("utf-8")
     _same_as_rebuild(site_dir, tmp_path / "fresh-3")
+
+
+def test_the_migration_counts_the_tags_as_the_renderer_does(db):
+    """render_tags made by its migration over existing items is what a rebuild counts."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from services.render.renderer import count_tags
+    from shared.db import get_engine, utcnow
+    from shared.migrate import alembic_config, upgrade
+    from shared.models import RenderTag
+
+    add_item(published_at=datetime(2021, 1, 5, tzinfo=UTC), region_slugs=("region-skane",))
+    newest = add_item(published_at=datetime(2021, 2, 5, tzinfo=UTC), region_slugs=("region-skane",))
+    add_item(published_at=datetime(2021, 3, 5, tzinfo=UTC), status="draft")
+    command.downgrade(alembic_config(db), "0009_editor")
+    upgrade(db)
+    get_engine().dispose()
+
+    def rows() -> list[tuple]:
+        with session_scope() as session:
+            query = select(RenderTag.kind, RenderTag.slug, RenderTag.count, RenderTag.newest_id)
+            return sorted(tuple(row) for row in session.execute(query))
+
+    migrated = rows()
+    assert ("region", "region-skane", 2, newest) in migrated
+    assert ("topic", "miljo", 2, newest) in migrated and len(migrated) == 3
+    with session_scope() as session:
+        count_tags(session, now=utcnow())
+    assert rows() == migrated
