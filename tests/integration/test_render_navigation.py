@@ -94,3 +94,40 @@ def test_dynamic_pages_pass_axe_core_and_the_nu_checker(site, new_page):
     assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"
     svg = httpx.get(site + "/static/favicon.svg")
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_nginx_sends_the_subscribe_link_to_notify_and_the_bare_page_to_the_site(
+    db, site_dir: Path, tmp_path: Path
+):
+    """deploy/nginx.conf: /prenumerera/ is the static page; with a query, notify's form with
+    that choice ticked (a static page cannot read its query without a script)."""
+    import subprocess
+
+    from deploy import stack
+    from services.notify.api import create_app as notify_app
+    from tests.servers import free_port, wait_for_port
+
+    (site_dir / "prenumerera").mkdir(parents=True)
+    (site_dir / "prenumerera/index.html").write_text("den statiska sidan", encoding="utf-8")
+    with asgi_server(notify_app()) as notify:
+        web_port = free_port()
+        local = stack.Local(
+            site_dir=site_dir,
+            workdir=tmp_path / "stack",
+            ports={8001: free_port(), 8002: int(notify.rsplit(":", 1)[1]), 8003: free_port()},
+        )
+        config = tmp_path / "nginx.conf"
+        config.write_text(stack.nginx_config(stack.load(), local, listen=web_port))
+        (tmp_path / "nginx").mkdir()
+        web = subprocess.Popen(stack.nginx_command(config, tmp_path / "nginx"))
+        try:
+            wait_for_port("127.0.0.1", web_port, timeout=30)
+            base = f"http://127.0.0.1:{web_port}"
+            assert httpx.get(base + "/prenumerera/").text == "den statiska sidan"
+            linked = httpx.get(base + "/prenumerera/?region=region-skane")
+            assert linked.status_code == 200
+            assert re.search(r'id="region-region-skane"[^>]* checked>', linked.text)
+            assert "script-src 'none'" in linked.headers["content-security-policy"]
+        finally:
+            web.terminate()
+            web.wait(timeout=30)
