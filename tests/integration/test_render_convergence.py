@@ -140,6 +140,8 @@ def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path
     rebuild(site_dir=site_dir)
     march = (site_dir / "arkiv/2021/03/index.html").read_text(encoding="utf-8")
     assert 'href="/arkiv/2020/11/" rel="prev">November 2020' in march
+    archive = (site_dir / "arkiv/index.html").read_text(encoding="utf-8")
+    assert '<a href="/arkiv/2020/">2020</a>' in archive and '<a href="/arkiv/2021/">' in archive
 
     # A first item in January 2021, in a region and no topic.
     january = add_item(
