@@ -101,14 +101,22 @@ def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
         if current is not None and before is not None and first.was_public:
             if (before.month, before.slug) != (current.month, current.slug):
                 _remember_redirect(session, before, first.item_id)
+        # A month that gains its first item or loses its last changes the previous/next links
+        # of the months beside it; a month page lists hundreds of items, so only then.
+        had = queries.month_counts(session, months)
         renderer.count_months()
-        for target in in_order(rest | _adjacent_months(session, months) - first_targets(current)):
+        has = queries.month_counts(session, months)
+        appeared_or_gone = {
+            month for month in months if bool(had.get(month)) != bool(has.get(month))
+        }
+        beside = _adjacent_months(session, appeared_or_gone)
+        for target in in_order(rest | beside - first_targets(current)):
             renderer.render(target)
         return renderer.output.report
 
 
 def _adjacent_months(session: Session, months: set[str]) -> set[Target]:
-    """The month pages whose previous/next links may name one of `months` (counted now).
+    """The month pages whose previous/next links name one of `months`, or would (counted now).
 
     Not locked on their own: every event renders its month pages holding the archive's lock,
     so no two renders of a month page overlap, and a lock taken now, after the others, could

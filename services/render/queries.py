@@ -237,6 +237,12 @@ def tag_counts(
     return {slug: count for slug, count in counts.items() if count > 0}
 
 
+def month_counts(session: Session, months: Iterable[str]) -> dict[str, int]:
+    """The counted items of these months (render_months; a month without items has no row)."""
+    query = select(RenderMonth.month, RenderMonth.count).where(RenderMonth.month.in_(months))
+    return {month: count for month, count in session.execute(query)}
+
+
 def adjacent_months(session: Session, month: str) -> tuple[str | None, str | None]:
     """The months before and after `month` that hold visible items (render_months, counted)."""
     earlier = session.scalar(select(func.max(RenderMonth.month)).where(RenderMonth.month < month))
