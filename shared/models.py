@@ -207,6 +207,19 @@ class RenderMonth(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class RenderTag(Base):
+    """Render: how many visible items a region or topic has and its newest, for /region/ and
+    /amne/. Kept as render_months is, under the index page's lock: an event recounts only
+    the tags of its item (before and after), a rebuild every tag."""
+
+    __tablename__ = "render_tags"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "region" or "topic"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    newest_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # None: no visible item
+
+
 class RenderBacklog(Base):
     """Render: an event whose pages could not all be written (a full or read-only disk...).
 

@@ -28,7 +28,7 @@ from services.notify.schemas import (
     swedish_errors,
 )
 from services.notify.tokens import InvalidToken
-from shared import docs, ops, outbox, problems
+from shared import docs, ops, outbox, problems, taxonomy
 from shared import logging as shared_logging
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
@@ -175,6 +175,22 @@ def _sent_choices(form) -> preferences.Preferences:
         topics=tuple(str(v) for v in form.getlist("topics")),
         frequency=None if frequency is None else str(frequency),
     )
+
+
+@router.get("/prenumerera/", response_class=HTMLResponse, include_in_schema=False)
+def subscribe_form(
+    region: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    amne: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> HTMLResponse:
+    """The subscription form with `?region=…&amne=…` ticked, made here so that it works
+    without JavaScript (the site's static /prenumerera/ cannot read its query; the web
+    server sends it here when there is one)."""
+    regions, topics = taxonomy.regions(), taxonomy.topics()
+    chosen = preferences.Preferences(
+        regions=tuple(slug for slug in regions if slug in region),
+        topics=tuple(slug for slug in topics if slug in amne),
+    )
+    return pages.subscribe_page(chosen)
 
 
 # Not length-checked here: a token too long to be ours is a broken link like any other, and

@@ -83,6 +83,23 @@ def subscribe_form_page(
     )
 
 
+def subscribe_page(chosen: Preferences) -> HTMLResponse:
+    """The subscription form with the choices a link made ticked (no token: cacheable like the
+    site's pages, and the form's post keeps its Origin, which the cross-site check reads)."""
+    return HTMLResponse(
+        rendering.render(
+            "pages/subscribe.html",
+            heading="Prenumerera på nyheter",
+            email="",
+            errors={},
+            consent=subscriptions.consent_text(),
+            canonical=rendering.absolute_url("/prenumerera/"),
+            **_choices(chosen),
+        ),
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
 def _by_field(errors: list[dict[str, str]]) -> dict[str, str]:
     found: dict[str, str] = {}
     for error in errors:

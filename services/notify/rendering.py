@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared import dates, taxonomy
+from shared import dates, layout, taxonomy
 from shared.config import get_settings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,6 +28,11 @@ def site_path(path: str) -> str:
     return urlsplit(get_settings().public_url).path.rstrip("/") + path
 
 
+def absolute_url(path: str) -> str:
+    """The full URL of a site path ("/prenumerera/")."""
+    return get_settings().public_url + path
+
+
 def region_name(slug: str) -> str:
     return taxonomy.regions().get(slug, slug)
 
@@ -39,7 +44,7 @@ def topic_name(slug: str) -> str:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader([TEMPLATES, layout.TEMPLATES]),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -58,6 +63,8 @@ def render(name: str, **context) -> str:
     settings = get_settings()
     context.setdefault("site_title", settings.site_title)
     context.setdefault("base_url", settings.public_url)
+    context.setdefault("lang", settings.language)
+    context.setdefault("section", "prenumerera")  # the menu's current section on its pages
     return environment().get_template(name).render(**context)
 
 

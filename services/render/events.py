@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, lazyload
 from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import (
+    MonthPages,
     Place,
+    Target,
     first_targets,
     in_order,
     place_from_event,
@@ -75,9 +77,12 @@ def render_first_pages(*, session: Session, event: dict, site_dir: Path) -> Firs
 def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
     """Render the rest of an event's pages: archive, month, tags, neighbours, old URLs."""
     current, before = first.current, first.before
-    months = {place.month for place in (current, before) if place is not None}
+    places = [place for place in (current, before) if place is not None]
+    months = {place.month for place in places}
+    tags = {("region", slug) for place in places for slug in place.regions}
+    tags |= {("topic", slug) for place in places for slug in place.topics}
     site = site_of(session)
-    renderer = Renderer(session, site, first.output, utcnow(), months=months)
+    renderer = Renderer(session, site, first.output, utcnow(), months=months, tags=tags)
     # On SQLite too, another event's first pages may be rendered before this one's rest.
     with locks.serialized(session):
         targets = touched_targets(
@@ -94,9 +99,30 @@ def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
         if current is not None and before is not None and first.was_public:
             if (before.month, before.slug) != (current.month, current.slug):
                 _remember_redirect(session, before, first.item_id)
-        for target in in_order(rest):
+        # A month that gains its first item or loses its last changes the previous/next links
+        # of the months beside it; a month page lists hundreds of items, so only then.
+        had = queries.month_counts(session, months)
+        renderer.count_months()
+        has = queries.month_counts(session, months)
+        appeared_or_gone = {
+            month for month in months if bool(had.get(month)) != bool(has.get(month))
+        }
+        beside = _adjacent_months(session, appeared_or_gone)
+        for target in in_order(rest | beside - first_targets(current)):
             renderer.render(target)
         return renderer.output.report
+
+
+def _adjacent_months(session: Session, months: set[str]) -> set[Target]:
+    """The month pages whose previous/next links name one of `months`, or would (counted now).
+
+    Not locked on their own: every event renders its month pages holding the archive's lock,
+    so no two renders of a month page overlap, and a lock taken now, after the others, could
+    wait in a cycle."""
+    found: set[Target] = set()
+    for month in months:
+        found.update(MonthPages(m) for m in queries.adjacent_months(session, month) if m)
+    return found
 
 
 def _place(item: Item) -> Place:

@@ -111,7 +111,35 @@ class TagPages:
         return (f"{base}/index.html", *(f"{base}/{name}" for name in FEED_FILES))
 
 
-Target = ItemUrl | Latest | Archive | MonthPages | TagPages
+@dataclass(frozen=True, slots=True)
+class YearPages:
+    """/arkiv/yyyy/: a year's months with their counts."""
+
+    year: str
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("year", self.year)
+
+    def files(self) -> tuple[str, ...]:
+        return (f"arkiv/{self.year}/index.html",)
+
+
+@dataclass(frozen=True, slots=True)
+class TagIndex:
+    """/region/ or /amne/: every region or topic with its count and its newest item."""
+
+    kind: TagKind
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("index", self.kind)
+
+    def files(self) -> tuple[str, ...]:
+        return (f"{TAG_PREFIX[self.kind]}/index.html",)
+
+
+Target = ItemUrl | Latest | Archive | MonthPages | TagPages | YearPages | TagIndex
 
 LATEST = Latest()
 ARCHIVE = Archive()
@@ -146,8 +174,14 @@ def touched_targets(
             continue
         targets.add(ItemUrl(place.month, place.slug))
         targets.add(MonthPages(place.month))
+        targets.add(YearPages(place.month[:4]))
         targets.update(TagPages("region", slug) for slug in place.regions)
         targets.update(TagPages("topic", slug) for slug in place.topics)
+        # The indexes show each tag's count and newest item: only those of the item's tags.
+        if place.regions:
+            targets.add(TagIndex("region"))
+        if place.topics:
+            targets.add(TagIndex("topic"))
     # Neighbours show the item's title in their previous/next links; old URLs redirect to it.
     targets.update(ItemUrl(month, slug) for month, slug in neighbours)
     targets.update(ItemUrl(month, slug) for month, slug in redirects)

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from services.render import locks, queries
 from services.render.output import RenderReport, SiteOutput
-from services.render.pages import LATEST, ItemUrl, MonthPages, TagPages
+from services.render.pages import LATEST, ItemUrl, MonthPages, TagIndex, TagPages, YearPages
 from services.render.queries import Bounds
-from services.render.renderer import Renderer, count_months, site_of
+from services.render.renderer import Renderer, count_months, count_tags, site_of
 from services.render.views import Site
 from shared.db import get_engine, session_scope, utcnow
 from shared.models import Item
@@ -57,12 +57,13 @@ def rebuild(*, site_dir: Path, progress: Progress | None = None, workers: int = 
     snapshot = helpers > 0 and postgres
     counted_at = None
     if snapshot:
-        # Every process of the rebuild reads the same snapshot of the database. The month
-        # counts are a unit of work of their own, committed before it: in the repeatable-read
-        # transaction, writing a row an event changed meanwhile would fail.
+        # Every process of the rebuild reads the same snapshot of the database. The month and
+        # tag counts are a unit of work of their own, committed before it: in the
+        # repeatable-read transaction, writing a row an event changed meanwhile would fail.
         counted_at = utcnow()
         with session_scope() as session:
             count_months(session, now=counted_at)
+            count_tags(session, now=counted_at)
     with session_scope() as session:
         return _render_site(
             session, site_dir, progress, counted_at=counted_at, helpers=helpers, snapshot=snapshot
@@ -89,6 +90,7 @@ def _render_site(
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
         renderer = Renderer(session, site, output, now)
+        renderer.tags_counted = counted_at is not None  # counted before the snapshot
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0
         runs = _Runs(queries.run_bounds(session, now=now, size=RUN))
@@ -106,8 +108,12 @@ def _render_site(
                 months = renderer.render_archive(count=counted_at is None)
                 for month in months:
                     renderer.render(MonthPages(month.month))
+                for year in sorted({month.year for month in months}):
+                    renderer.render(YearPages(year))
                 for tag in _all_tags(session, site):
                     renderer.render(tag)
+                renderer.render(TagIndex("region"))
+                renderer.render(TagIndex("topic"))
                 for bounds in runs:
                     runs.count(renderer.write_items(bounds))
                     report_progress()

@@ -10,16 +10,18 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.render import failures, feeds, queries, views
+from services.render import failures, feeds, navigation, queries, views
 from services.render.output import SiteOutput
 from services.render.pages import (
     Archive,
     ItemUrl,
     Latest,
     MonthPages,
+    TagIndex,
     TagKind,
     TagPages,
     Target,
+    YearPages,
     item_dir,
     tag_dir,
 )
@@ -27,7 +29,7 @@ from services.render.queries import Bounds
 from services.render.views import Month, Site
 from shared.config import get_settings
 from shared.db import is_postgres
-from shared.models import Item, RenderMonth
+from shared.models import Item, RenderMonth, RenderTag
 from shared.sitepages import footer_pages
 from shared.visibility import is_visible, visible
 
@@ -63,6 +65,40 @@ def site_of(session: Session) -> Site:
     return Site.from_settings(get_settings(), footer=footer_pages(session))
 
 
+def count_tags(
+    session: Session, *, now: datetime, tags: Iterable[tuple[str, str]] | None = None
+) -> None:
+    """Bring the render_tags rows of `tags` ((kind, slug); None: every tag) up to date: each
+    one's count of visible items and its newest."""
+    rows = []
+    for kind in ("region", "topic"):
+        slugs = None if tags is None else {slug for k, slug in tags if k == kind}
+        if slugs == set():
+            continue
+        counts = queries.tag_counts(session, kind, now=now, slugs=slugs)
+        stale = select(RenderTag.slug).where(RenderTag.kind == kind)
+        if slugs is not None:
+            stale = stale.where(RenderTag.slug.in_(sorted(slugs)))
+        gone = [slug for slug in session.scalars(stale) if slug not in counts]
+        if gone:
+            session.execute(
+                delete(RenderTag).where(RenderTag.kind == kind, RenderTag.slug.in_(gone))
+            )
+        for slug, count in sorted(counts.items()):
+            found = queries.tag_items(session, kind, slug, now=now, limit=1)
+            newest_id = found[0].id if found else None
+            rows.append({"kind": kind, "slug": slug, "count": count, "newest_id": newest_id})
+    if rows:
+        dialect = postgresql if is_postgres(session) else sqlite
+        statement = dialect.insert(RenderTag).values(rows)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RenderTag.kind, RenderTag.slug],
+                set_={"count": statement.excluded.count, "newest_id": statement.excluded.newest_id},
+            )
+        )
+
+
 class Renderer:
     """Renders page groups from the current database state into a site folder."""
 
@@ -74,6 +110,7 @@ class Renderer:
         now: datetime,
         *,
         months: Iterable[str] | None = None,
+        tags: Iterable[tuple[str, str]] | None = None,
     ) -> None:
         self.session = session
         self.site = site
@@ -81,6 +118,10 @@ class Renderer:
         self.now = now
         # The months whose item counts may have changed (an event's); None: every month.
         self.months = None if months is None else sorted(set(months))
+        self.counted = False  # whether render_months holds those counts yet
+        # The tags (kind, slug) whose counts may have changed; None: every tag.
+        self.tags = None if tags is None else sorted(set(tags))
+        self.tags_counted = False  # whether render_tags holds those counts yet
 
     def render(self, target: Target) -> None:
         match target:
@@ -94,6 +135,10 @@ class Renderer:
                 self.render_month(month)
             case TagPages(kind, slug):
                 self.render_tag(kind, slug)
+            case YearPages(year):
+                self.render_year(year)
+            case TagIndex(kind):
+                self.render_tag_index(kind)
             case _:
                 raise ValueError(f"unknown target {target!r}")
 
@@ -224,12 +269,18 @@ class Renderer:
     def render_archive(self, *, count: bool = True) -> list[Month]:
         """The archive and the sitemap index; `count`: bring the month counts up to date first."""
         if count:
-            count_months(self.session, now=self.now, months=self.months)
+            self.count_months()
         query = select(RenderMonth.month, RenderMonth.count).order_by(RenderMonth.month.desc())
         months = [Month(month, count) for month, count in self.session.execute(query)]
         self.output.write("arkiv/index.html", views.render_archive(self.site, months))
         self.output.write("sitemap.xml", views.render_sitemap_index(self.site, months))
         return months
+
+    def count_months(self) -> None:
+        """Bring the counts of the months this render covers up to date, once."""
+        if not self.counted:
+            count_months(self.session, now=self.now, months=self.months)
+            self.counted = True
 
     def render_month(self, month: str) -> None:
         page, sitemap = MonthPages(month).files()
@@ -238,7 +289,11 @@ class Renderer:
             self.output.remove(page)
             self.output.remove(sitemap)
             return
-        data, shown = self.listing(lambda shown: views.render_month(self.site, month, shown), items)
+        earlier, later = queries.adjacent_months(self.session, month)
+        data, shown = self.listing(
+            lambda shown: views.render_month(self.site, month, shown, earlier=earlier, later=later),
+            items,
+        )
         self.output.write(page, data)
         self.output.write(sitemap, views.render_month_sitemap(self.site, shown))
 
@@ -264,12 +319,44 @@ class Renderer:
         else:
             self.output.write(f"{slug}/index.html", views.render_static_page(self.site, page))
 
+
+    def render_year(self, year: str) -> None:
+        (page,) = YearPages(year).files()
+        months = [Month(month, count) for month, count in queries.year_months(self.session, year)]
+        if months:
+            self.output.write(page, navigation.render_year(self.site, year, months))
+        else:
+            self.output.remove(page)
+
+    def render_tag_index(self, kind: TagKind) -> None:
+        """/region/ or /amne/: each tag's count and newest item, as render_tags holds them."""
+        if not self.tags_counted:
+            count_tags(self.session, now=self.now, tags=self.tags)
+            self.tags_counted = True
+        query = select(RenderTag.slug, RenderTag.count, RenderTag.newest_id).where(
+            RenderTag.kind == kind
+        )
+        counted = {
+            slug: (count, newest_id) for slug, count, newest_id in self.session.execute(query)
+        }
+        newest = queries.items_by_id(self.session, [n for _, n in counted.values() if n])
+        names = self.site.regions if kind == "region" else self.site.topics
+        entries = []
+        for slug in [*names, *sorted(set(counted) - set(names))]:
+            count, newest_id = counted.get(slug, (0, None))
+            item = newest.get(newest_id) if count else None
+            entries.append(navigation.TagEntry(slug, self.site.tag_name(kind, slug), count, item))
+        (page,) = TagIndex(kind).files()
+        self.output.write(page, navigation.render_tag_index(self.site, kind, entries))
+
     def render_chrome(self) -> None:
         """Files no item event changes: stylesheet, crawler files, 404, subscribe, static pages."""
         for source in sorted(views.STATIC.rglob("*")):
             if source.is_file():
                 relative = source.relative_to(views.STATIC).as_posix()
                 self.output.write(f"static/{relative}", source.read_bytes())
+        # Browsers ask for /favicon.ico whatever a page says (feeds, files): the same icon.
+        self.output.write("favicon.ico", (views.STATIC / "favicon.ico").read_bytes())
         self.output.write("robots.txt", views.render_robots(self.site))
         self.output.write("404.html", views.render_not_found(self.site))
         self.output.write("prenumerera/index.html", views.render_subscribe(self.site))

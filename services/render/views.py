@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from markupsafe import Markup
 from markupsafe import escape as escape_html
 
 from services.render.pages import FEED_FILES, month_dir, tag_dir
-from shared import dates, subscribing, taxonomy
+from shared import dates, layout, subscribing, taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
 
@@ -151,7 +151,7 @@ class Site:
     @cached_property
     def env(self) -> Environment:
         env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
+            loader=FileSystemLoader([TEMPLATES, layout.TEMPLATES]),
             autoescape=select_autoescape(["html", "xml"], default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
@@ -175,6 +175,7 @@ class Site:
             url=lru_cache(maxsize=4096)(lambda path: escape_html(self.url(path))),
             item_url=lambda item: self.url(item.path),
             tag_links=self.tag_links,
+            tag_labels=self.tag_labels,
             alternate_links=self.alternate_links,
             date=self.format_date,
             iso=self.iso,
@@ -191,6 +192,14 @@ class Site:
     @cached_property
     def _tag_links(self) -> Callable[[str, tuple[str, ...]], Markup]:
         return lru_cache(maxsize=4096)(self.env.get_template("_macros.html").module.tag_links)
+
+    def tag_labels(self, slugs: Iterable[str], kind: str) -> Markup:
+        """An item's regions or topics as small labels (list items), made once per set."""
+        return self._tag_labels(kind, tuple(slugs))
+
+    @cached_property
+    def _tag_labels(self) -> Callable[[str, tuple[str, ...]], Markup]:
+        return lru_cache(maxsize=4096)(self.env.get_template("_macros.html").module.tag_labels)
 
     def alternate_links(self, feeds: tuple[FeedLink, ...]) -> Markup:
         """A page head's feed links (the alternate_links macro), made once per set of feeds."""
@@ -211,7 +220,8 @@ class Site:
         )
 
     def iso(self, moment: datetime) -> str:
-        return self.local(moment).isoformat()
+        """Local time to the second: HTML's <time> takes at most three decimals."""
+        return self.local(moment).isoformat(timespec="seconds")
 
     def month_name(self, month: str) -> str:
         """The heading of a month page: "April 2021" for "2021-04"."""
@@ -241,9 +251,14 @@ class Site:
 
 
 def render_item(site: Site, item: Item, *, newer: Item | None, older: Item | None) -> bytes:
+    from services.render import sharing  # which renders with this module's Site: imported late
+
+    changed = sharing.edited(item)
     return site.page(
         "item.html",
         item=item,
+        edited=changed,
+        sharing=sharing.item_tags(site, item, edited=changed),
         # The summary leads the page, unless the body begins with it: then it is said once.
         lead=None if begins_with(item.body_html, item.summary) else item.summary,
         newer=newer,
@@ -268,9 +283,12 @@ def render_redirect(site: Site, target: Item) -> bytes:
 
 
 def render_front(site: Site, items: Sequence[Item], pages: Sequence[Page]) -> bytes:
+    from services.render import sharing
+
     return site.page(
         "front.html",
         items=items[:LATEST_ON_FRONT],
+        website=sharing.website(site),
         static_pages=pages,
         canonical=site.absolute("/"),
         feeds=site.feed_links(),
@@ -299,14 +317,28 @@ def render_archive(site: Site, months: Sequence[Month]) -> bytes:
     )
 
 
-def render_month(site: Site, month: str, items: Sequence[Item]) -> bytes:
+def render_month(
+    site: Site,
+    month: str,
+    items: Sequence[Item],
+    *,
+    earlier: str | None = None,
+    later: str | None = None,
+) -> bytes:
     return site.page(
         "month.html",
         month=month,
         items=items,
+        earlier=earlier,
+        later=later,
         canonical=site.absolute(f"/{month_dir(month)}/"),
         feeds=site.feed_links(),
     )
+
+
+def subscribe_link(kind: str, slug: str) -> str:
+    """The subscription form's path with this region or topic chosen."""
+    return "/prenumerera/?" + urlencode({"region" if kind == "region" else "amne": slug})
 
 
 def render_tag(site: Site, kind: str, slug: str, items: Sequence[Item]) -> bytes:
@@ -318,6 +350,7 @@ def render_tag(site: Site, kind: str, slug: str, items: Sequence[Item]) -> bytes
         kind_name=TAG_KIND_NAMES[kind],
         slug=slug,
         name=name,
+        subscribe=subscribe_link(kind, slug),
         items=items[:LATEST_ON_PAGE],
         canonical=site.absolute(base),
         feeds=site.feed_links(base, f"{site.settings.site_title}: {name}") + site.feed_links(),
@@ -382,7 +415,7 @@ def render_sitemap_index(site: Site, months: Sequence[Month]) -> bytes:
 
 
 def render_pages_sitemap(site: Site, pages: Sequence[Page]) -> bytes:
-    paths = ["/", "/aktuellt/", "/arkiv/", "/prenumerera/"]
+    paths = ["/", "/aktuellt/", "/arkiv/", "/prenumerera/", "/region/", "/amne/"]
     paths += [f"/{tag_dir('region', slug)}/" for slug in site.regions]
     paths += [f"/{tag_dir('topic', slug)}/" for slug in site.topics]
     paths += [f"/{page.slug}/" for page in pages]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.search import schemas, service
 from services.search.filters import FilterError, Filters
 from services.search.query import MAX_LENGTH, QueryError
-from shared import docs, ops, problems, taxonomy
+from shared import docs, layout, ops, problems, taxonomy
 from shared import logging as shared_logging
 from shared.config import get_settings
 from shared.dates import short_date
@@ -128,11 +128,13 @@ def search_api(
 # --- the page readers see ------------------------------------------------------------------
 
 _templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=FileSystemLoader([Path(__file__).parent / "templates", layout.TEMPLATES]),
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# The layout's links: a site path under the path NEWSROOM_BASE_URL may have.
+_templates.filters["url"] = lambda path: urlsplit(get_settings().public_url).path.rstrip("/") + path
 
 
 def _page_url(params: dict) -> str:

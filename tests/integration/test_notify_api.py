@@ -3,6 +3,8 @@ preferences, RFC 8058 one-click unsubscribe and rate limits."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from services.notify import api, tasks
@@ -269,8 +271,9 @@ def test_no_get_changes_anything(db, smtp_server, client, eager, monkeypatch):
         "/prenumeration/installningar": "manage",
         "/prenumeration/avregistrera": "unsubscribe",
     }
+    tokenless = {"/prenumerera/"}  # the subscription form, its choices from the query
     routes = [r.path for r in api.router.routes if "GET" in getattr(r, "methods", ())]
-    assert set(routes) == set(purposes), "a new GET route: say which token it takes"
+    assert set(routes) == set(purposes) | tokenless, "a new GET route: say which token it takes"
     for email in ("vantar@example.se", "med@example.se", "borta@example.se"):
         client.post("/api/v1/subscriptions", json={"email": email})
     client.post(link(smtp_server.to("med@example.se")[-1], "/bekrafta"))
@@ -281,18 +284,37 @@ def test_no_get_changes_anything(db, smtp_server, client, eager, monkeypatch):
         for path, purpose in purposes.items():
             answer = client.get(path, params={"token": token_for(purpose, email)})
             assert answer.status_code == 200, (email, path)
+    form = client.get("/prenumerera/", params={"region": "region-skane", "amne": "handskar"})
+    assert form.status_code == 200
     assert snapshot() == before
+
+
+def test_a_link_ticks_its_region_or_topic_on_the_form(db, client):
+    """Region and topic pages link /prenumerera/?region=… (or ?amne=…): the form comes with
+    that choice ticked, made on the server, so it works without JavaScript."""
+    answer = client.get(
+        "/prenumerera/", params={"region": "region-skane", "amne": ["handskar", "okänt-ämne"]}
+    )
+    assert answer.status_code == 200 and "no-store" not in answer.headers["cache-control"]
+    html = answer.text
+    ticked = re.findall(r'<input type="(?:checkbox|radio)" id="([^"]+)"[^>]* checked>', html)
+    assert ticked == ["frequency-immediate", "region-region-skane", "topic-handskar"]
+    assert "Du får nyheter från Region Skåne om Handskar" in html
+    assert 'aria-current="page">Prenumerera</a>' in html
+    assert 'action="/api/v1/subscriptions"' in html and "okänt-ämne" not in html
+    plain = client.get("/prenumerera/").text
+    assert re.findall(r'id="([^"]+)"[^>]* checked>', plain) == ["frequency-immediate"]
 
 
 def test_after_unsubscribing_the_link_says_it_is_done(db, smtp_server, client, eager, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     confirmed(client, smtp_server)
     path = f"/prenumeration/avregistrera?token={token_for('unsubscribe', ADDRESS)}"
-    assert "<form" in client.get(path).text
+    assert '<form method="post"' in client.get(path).text
     assert client.post(path).status_code == 200
     again = client.get(path)
     assert again.status_code == 200 and "Du prenumererar inte längre" in again.text
-    assert "<form" not in again.text and "Vill du sluta" not in again.text
+    assert 'method="post"' not in again.text and "Vill du sluta" not in again.text
 
 
 def test_subscription_pages_wear_the_site_layout(db, smtp_server, client, eager, monkeypatch):

@@ -49,7 +49,8 @@ def sample_site(db, site_dir: Path) -> Iterator[str]:
 
 
 def representative_pages(site_dir: Path) -> list[str]:
-    """One page of every template: lists, an item, archive, month, region, topic, forms."""
+    """One page of every template: lists, an item, archive, year, month, the region and topic
+    indexes, a region, a topic, forms."""
 
     def first(pattern: str) -> str:
         found = sorted(site_dir.glob(pattern))
@@ -67,8 +68,11 @@ def representative_pages(site_dir: Path) -> list[str]:
         "/aktuellt/",
         item,
         "/arkiv/",
+        first("arkiv/*/index.html"),
         first("arkiv/*/*/index.html"),
+        "/region/",
         first("region/*/index.html"),
+        "/amne/",
         first("amne/*/index.html"),
         "/prenumerera/",
         "/vision/",
@@ -90,7 +94,7 @@ def test_axe_core_finds_no_wcag_21_aa_violations(sample_site, site_dir, new_page
             if (wider := overflow(page)) > 0:
                 report.append(f"{path} @{width}px: page is {wider} px wider than the screen")
     assert not report, "\n".join(report)
-    assert len(checked) == 20 and all(passes > 10 for passes in checked.values()), checked
+    assert len(checked) == 26 and all(passes > 10 for passes in checked.values()), checked
     print(f"axe-core {result['version']}: no violations on {len(checked)} page views")
 
 

@@ -109,6 +109,107 @@ def test_event_writes_a_bounded_number_of_files(db, site_dir):
     new = add_item(title="Ny nyhet", published_at=datetime(2021, 6, 15, 12, tzinfo=UTC))
     report = tasks.render_event(event=published(new), site_dir=site_dir)
     # Item, two neighbours, 5 latest files, archive + sitemap index, month + its sitemap,
-    # 3 tags x 4 files: nothing proportional to the 40 items already there.
-    assert len(report.written) <= 1 + 2 + 5 + 2 + 2 + 3 * 4
+    # 3 tags x 4 files, the year page, /region/ and /amne/, the months before and after:
+    # nothing proportional to the 40 items already there.
+    assert len(report.written) <= 1 + 2 + 5 + 2 + 2 + 3 * 4 + 1 + 2 + 2
     assert len(ids) == 40
+
+
+def _same_as_rebuild(site_dir, fresh) -> None:
+    rebuild(site_dir=fresh)
+    incremental, rebuilt = snapshot(site_dir), snapshot(fresh)
+    assert sorted(incremental) == sorted(rebuilt)
+    assert [path for path in rebuilt if incremental[path] != rebuilt[path]] == []
+
+
+def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path):
+    """Year pages, the months' previous/next links and /region/ and /amne/: each event
+    rewrites those it touches (and no others), and the site equals a rebuild after each."""
+    november = add_item(
+        title="Novembernyhet",
+        published_at=datetime(2020, 11, 10, 9, tzinfo=UTC),
+        region_slugs=("region-skane",),
+        topic_slugs=("miljo",),
+    )
+    add_item(
+        title="Marsnyhet",
+        published_at=datetime(2021, 3, 10, 9, tzinfo=UTC),
+        region_slugs=("region-gotland",),
+        topic_slugs=("textilier",),
+    )
+    rebuild(site_dir=site_dir)
+    march = (site_dir / "arkiv/2021/03/index.html").read_text(encoding="utf-8")
+    assert 'href="/arkiv/2020/11/" rel="prev">November 2020' in march
+    archive = (site_dir / "arkiv/index.html").read_text(encoding="utf-8")
+    assert '<a href="/arkiv/2020/">2020</a>' in archive and '<a href="/arkiv/2021/">' in archive
+
+    # A first item in January 2021, in a region and no topic.
+    january = add_item(
+        title="Januarinyhet",
+        published_at=datetime(2021, 1, 20, 9, tzinfo=UTC),
+        region_slugs=("region-skane",),
+        topic_slugs=(),
+    )
+    report = tasks.render_event(event=published(january), site_dir=site_dir)
+    written = set(report.written)
+    assert {
+        "region/index.html",
+        "arkiv/2021/index.html",
+        "arkiv/2020/11/index.html",  # its next month is now January
+        "arkiv/2021/03/index.html",  # its previous month is now January
+    } <= written
+    assert "amne/index.html" not in written and "arkiv/2020/index.html" not in written
+    regions = (site_dir / "region/index.html").read_text(encoding="utf-8")
+    skane = regions.split('href="/region/region-skane/">Region Skåne</a>')[1].split("</li>")[0]
+    assert "2 nyheter" in skane and "Januarinyhet</a>, <time" in skane
+    assert "20 jan 2021" in skane
+    november_page = (site_dir / "arkiv/2020/11/index.html").read_text(encoding="utf-8")
+    assert 'href="/arkiv/2021/01/" rel="next">Januari 2021' in november_page
+    year = (site_dir / "arkiv/2021/index.html").read_text(encoding="utf-8")
+    assert "Januari 2021</a> (1)" in year and "Mars 2021</a> (1)" in year
+    _same_as_rebuild(site_dir, tmp_path / "fresh-1")
+
+    # Withdrawn: January is empty again, its neighbours link each other.
+    previous = change_item(january, status="withdrawn")
+    tasks.render_event(event=withdrawn(january, previous), site_dir=site_dir)
+    assert not (site_dir / "arkiv/2021/01/index.html").exists()
+    march = (site_dir / "arkiv/2021/03/index.html").read_text(encoding="utf-8")
+    assert 'href="/arkiv/2020/11/" rel="prev">' in march
+    _same_as_rebuild(site_dir, tmp_path / "fresh-2")
+
+    # The November item moves to May 2021: 2020 has no items left, nor a year page.
+    previous = change_item(november, published_at=datetime(2021, 5, 2, 9, tzinfo=UTC))
+    tasks.render_event(event=updated(november, previous), site_dir=site_dir)
+    assert not (site_dir / "arkiv/2020/index.html").exists()
+    assert 'href="/arkiv/2020/' not in (site_dir / "arkiv/index.html").read_text("utf-8")
+    _same_as_rebuild(site_dir, tmp_path / "fresh-3")
+
+
+def test_the_migration_counts_the_tags_as_the_renderer_does(db):
+    """render_tags made by its migration over existing items is what a rebuild counts."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from services.render.renderer import count_tags
+    from shared.db import get_engine, utcnow
+    from shared.migrate import alembic_config, upgrade
+    from shared.models import RenderTag
+
+    add_item(published_at=datetime(2021, 1, 5, tzinfo=UTC), region_slugs=("region-skane",))
+    newest = add_item(published_at=datetime(2021, 2, 5, tzinfo=UTC), region_slugs=("region-skane",))
+    add_item(published_at=datetime(2021, 3, 5, tzinfo=UTC), status="draft")
+    command.downgrade(alembic_config(db), "0009_editor")
+    upgrade(db)
+    get_engine().dispose()
+
+    def rows() -> list[tuple]:
+        with session_scope() as session:
+            query = select(RenderTag.kind, RenderTag.slug, RenderTag.count, RenderTag.newest_id)
+            return sorted(tuple(row) for row in session.execute(query))
+
+    migrated = rows()
+    assert ("region", "region-skane", 2, newest) in migrated
+    assert ("topic", "miljo", 2, newest) in migrated and len(migrated) == 3
+    with session_scope() as session:
+        count_tags(session, now=utcnow())
+    assert rows() == migrated

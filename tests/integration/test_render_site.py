@@ -128,9 +128,9 @@ def test_publish_renders_item_page_listings_and_feeds(db, site_dir):
     assert '<html lang="sv">' in page
     assert "Hur förbereder man sig för en hållbar upphandling?" in page
     assert '<time datetime="2021-04-29T09:00:00+02:00">29 apr 2021</time>' in page
-    assert '<a href="/region/region-sormland/">Region Sörmland</a>' in page
-    assert '<a href="/amne/textilier/">Textilier</a>' in page
-    assert '<a href="/amne/miljo/">Miljö</a>' in page
+    assert '<a class="label" href="/region/region-sormland/">Region Sörmland</a>' in page
+    assert '<a class="label" href="/amne/textilier/">Textilier</a>' in page
+    assert '<a class="label" href="/amne/miljo/">Miljö</a>' in page
     assert "Åsa Öberg" in page
     assert "<strong>krav</strong>" in page
     assert 'alt="Händer i skyddshandskar"' in page

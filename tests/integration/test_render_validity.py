@@ -73,6 +73,12 @@ def test_every_page_is_well_formed_html5_in_swedish(sample_site):
         assert len(document.findall(".//h1")) == 1, page
         assert document.find(".//a[@class='skip']").get("href") == "#innehall"
         assert document.find(".//main").get("id") == "innehall"
+        # The layout: icons, the logo mark, the search box that works without a script.
+        icons = {link.get("href") for link in document.iter("link") if link.get("rel") == "icon"}
+        assert icons == {"/static/favicon.ico", "/static/favicon.svg"}, page
+        assert document.find(".//a[@class='site-title']/*[@class='logo']") is not None, page
+        search = document.find(".//form[@role='search']")
+        assert search.get("action") == "/sok/" and search.get("method") == "get", page
         for image in document.iter("img"):
             assert image.get("alt") is not None, page
         labelled = {label.get("for") for label in document.iter("label")}
@@ -108,7 +114,7 @@ def test_subscribe_form_posts_to_the_notify_api(sample_site):
         (sample_site / "prenumerera/index.html").read_text(encoding="utf-8"),
         namespaceHTMLElements=False,
     )
-    form = document.find(".//form")
+    [form] = [form for form in document.iter("form") if form.get("class") == "subscribe"]
     assert form.get("method") == "post" and form.get("action") == "/api/v1/subscriptions"
     assert form.get("enctype") == "application/x-www-form-urlencoded"
     names = {(field.get("name"), field.get("type")) for field in form.iter("input")}

@@ -6,7 +6,9 @@ from services.render.pages import (
     ItemUrl,
     MonthPages,
     Place,
+    TagIndex,
     TagPages,
+    YearPages,
     first_targets,
     in_order,
     lock_key,
@@ -22,10 +24,23 @@ def test_publish_touches_item_listings_month_and_tags():
         LATEST,
         ARCHIVE,
         MonthPages("2021-04"),
+        YearPages("2021"),
         TagPages("region", "region-skane"),
         TagPages("topic", "miljo"),
         TagPages("topic", "textilier"),
+        TagIndex("region"),
+        TagIndex("topic"),
     }
+
+
+def test_only_the_indexes_of_the_items_own_kinds_of_tags_are_touched():
+    """/amne/ shows topics only: an item without topics, before or after, leaves it alone."""
+    before = Place("2020-12", "hej", ("region-skane",), ())
+    after = Place("2021-01", "hej", ("region-gotland",), ())
+    targets = touched_targets(current=after, previous=before)
+    assert TagIndex("region") in targets and TagIndex("topic") not in targets
+    assert {YearPages("2020"), YearPages("2021")} <= targets
+    assert TagIndex("topic") in touched_targets(current=Place("2021-01", "b", (), ("miljo",)))
 
 
 def test_update_also_touches_every_page_the_item_left():
@@ -63,7 +78,8 @@ def test_number_of_touched_pages_is_bounded_by_the_item_not_the_archive():
     files = [
         f for t in touched_targets(current=place, neighbours=[("2021-04", "a")]) for f in t.files()
     ]
-    assert len(files) == 2 + 5 + 2 + 2 + 4 + 4
+    # item + neighbour, latest, archive, month, region, topic, year page, two indexes
+    assert len(files) == 2 + 5 + 2 + 2 + 4 + 4 + 1 + 2
 
 
 def test_target_files():
@@ -81,6 +97,9 @@ def test_target_files():
     )
     assert TagPages("topic", "miljo").files()[0] == "amne/miljo/index.html"
     assert TagPages("region", "region-skane").files()[1] == "region/region-skane/rss.xml"
+    assert YearPages("2021").files() == ("arkiv/2021/index.html",)
+    assert TagIndex("region").files() == ("region/index.html",)
+    assert TagIndex("topic").files() == ("amne/index.html",)
 
 
 def test_lock_keys_are_stable_signed_64_bit():
