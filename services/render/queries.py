@@ -214,6 +214,8 @@ def static_page(session: Session, slug: str) -> Page | None:
     if slug in RESERVED_SLUGS:
         return None
     return session.get(Page, slug, populate_existing=True)
+
+
 def tag_counts(
     session: Session, kind: str, *, now: datetime, slugs: Iterable[str] | None = None
 ) -> dict[str, int]:

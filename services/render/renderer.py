@@ -319,7 +319,6 @@ class Renderer:
         else:
             self.output.write(f"{slug}/index.html", views.render_static_page(self.site, page))
 
-
     def render_year(self, year: str) -> None:
         (page,) = YearPages(year).files()
         months = [Month(month, count) for month, count in queries.year_months(self.session, year)]
