@@ -1,4 +1,5 @@
-"""Notify's HTTP side: subscribe (JSON or form), confirm, preferences, one-click unsubscribe.
+"""Notify's HTTP side: subscribe (JSON or form), confirm, preferences, one-click unsubscribe,
+and the bounce webhook.
 
 `router` carries every notify route and is what the embedded app includes; `create_app()`
 wraps it for a standalone deployment (`uvicorn services.notify.api:create_app --factory`).
@@ -20,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
-from services.notify import pages, preferences, subscriptions, tasks
+from services.notify import pages, preferences, subscriptions, tasks, webhook
 from services.notify.schemas import (
     PAGE_ROUTE,
     SUBSCRIBE_BODY,
@@ -269,6 +270,10 @@ def unsubscribe(token: Token = "") -> HTMLResponse:
     except InvalidToken:
         return pages.invalid_link_page()
     return pages.unsubscribed_page()
+
+
+# The signed bounce webhook of mail providers (services/notify/webhook.py).
+router.include_router(webhook.router)
 
 
 # --- standalone app ----------------------------------------------------------------------
