@@ -112,7 +112,8 @@ def decide(raw: bytes) -> str:
 def _keep(imap: imaplib.IMAP4, uid: bytes, folder: str) -> None:
     """Move a mail to the keep folder (made when missing): MOVE, or COPY and delete."""
     imap.create(_quoted(folder))  # "already exists" is an answer, not an error
-    if "MOVE" in imap.capabilities:
+    _, capabilities = imap.capability()
+    if b"MOVE" in (capabilities[0] or b"").upper().split():
         status, _ = imap.uid("MOVE", uid, _quoted(folder))
         if status == "OK":
             return

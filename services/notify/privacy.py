@@ -91,7 +91,7 @@ def export_subscriber(*, session: Session, email: str) -> dict | None:
                 .join(Delivery, Delivery.id == Bounce.delivery_id)
                 .where(Bounce.subscriber_id == subscriber.id)
                 .order_by(Bounce.id)
-            ).tuples()
+            ).all()
         ]
     if kept is not None:
         data["suppression"] = {
