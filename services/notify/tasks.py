@@ -232,7 +232,7 @@ def parse_cron(expression: str) -> crontab:
 def beat_schedule() -> dict:
     """Notify's Celery beat entries; times are in NEWSROOM_TIMEZONE (the Celery app's zone)."""
     settings = get_settings()
-    schedule = {
+    return {
         "notify-weekly-digest": {
             "task": "notify.send_digest",
             "schedule": parse_cron(settings.digest_schedule),
@@ -248,14 +248,14 @@ def beat_schedule() -> dict:
             "schedule": crontab(minute="17", hour="3"),
             "options": {"queue": QUEUE},
         },
-    }
-    if settings.bounce_mailbox_url:
-        schedule["notify-poll-bounces"] = {
+        # Always scheduled, so beat needs no mailbox password: without
+        # NEWSROOM_BOUNCE_MAILBOX_URL on the worker the task does nothing.
+        "notify-poll-bounces": {
             "task": "notify.poll_bounces",
             "schedule": settings.bounce_poll_seconds,
             "options": {"queue": QUEUE, "expires": settings.bounce_poll_seconds},
-        }
-    return schedule
+        },
+    }
 
 
 # Redaktionen's mails (sign-in codes, returned reviews) register on import.

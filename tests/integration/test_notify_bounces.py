@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from services.notify import mailbox, newsletters, privacy, tasks, verp
+from services.notify import mailbox, newsletters, preferences, privacy, subscriptions, tasks, verp
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
-from shared.models import Bounce, Delivery, Subscriber
-from tests import imap
-from tests.integration import bounce_mail
+from shared.models import Bounce, Delivery, Subscriber, SuppressedAddress
+from tests import bounce_mail, imap
 from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
 
 BOUNCE_ADDRESS = "bounces@example.se"
@@ -133,7 +133,10 @@ def test_hard_bounce_suppresses_at_once_and_the_mail_is_deleted(bounce_box, smtp
     )
     server.deliver(user, dsn)
     server.deliver(user, dsn)  # the same report twice: one decision
+    counted = {"kind": "hard", "source": "mailbox"}
+    before = REGISTRY.get_sample_value("newsroom_bounces_total", counted) or 0
     assert tasks.poll_bounces.apply().get() == {"suppressed": 1, "duplicate": 1}
+    assert REGISTRY.get_sample_value("newsroom_bounces_total", counted) == before + 1
     assert server.messages(user) == []
 
     gone = subscriber("b@example.se")
@@ -308,3 +311,16 @@ def test_decisions_are_exported_and_forgotten(bounce_box, smtp_server):
         assert privacy.forget_subscriber(session=session, email="exp@example.se", now=utcnow())
     with session_scope() as session:
         assert session.scalars(select(Bounce)).all() == []
+        [kept] = session.scalars(select(SuppressedAddress)).all()
+        assert kept.reason == "bounced"
+    # Forgotten, the address is still never mailed: asking again brings no confirmation.
+    with session_scope() as session:
+        event = subscriptions.request_subscription(
+            session=session,
+            request=preferences.validate_request(email="exp@example.se"),
+            source="api",
+            now=utcnow(),
+        )
+    handled = tasks.handle_subscription.apply(kwargs={"event": event.model_dump(mode="json")})
+    assert handled.get() is False
+    assert smtp_server.to("exp@example.se") == [original]
