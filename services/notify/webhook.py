@@ -122,6 +122,13 @@ def _accept(signed: str, body: BounceIn) -> str:
     tags=["bounces"],
     summary="A bounce or complaint from a mail provider (signed)",
     responses=problems.problem_responses(401, 409, 413, 415, 422, 503),
+    # The body is read as bytes (the signature covers them exactly) and checked by hand.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": BounceIn.model_json_schema()}},
+        }
+    },
 )
 async def receive_bounce(
     request: Request,
