@@ -148,10 +148,9 @@ class Outgoing:
     sender: str | None = None
 
 
-def outgoing(*, delivery_id: int, subscriber: Subscriber, data: bytes) -> Outgoing:
-    """A ledger row's mail with the row's own return address (VERP)."""
-    sender = verp.envelope_sender(delivery_id=delivery_id, link_id=subscriber.link_id)
-    return Outgoing(delivery_id, subscriber.email, data, sender)
+def outgoing(*, delivery_id: int, subscriber: Subscriber, data: bytes, tag: str) -> Outgoing:
+    """A ledger row's mail with the row's own return address (VERP `tag`)."""
+    return Outgoing(delivery_id, subscriber.email, data, verp.return_address(tag))
 
 
 def prepare_batch(
@@ -184,15 +183,17 @@ def prepare_batch(
         rows = []
     for delivery_id, subscriber in rows:
         try:
-            message = None
+            message = tag = None
             if subscriber.status == "confirmed" and subscriber.suppressed_at is None:
                 tag = verp.tag(delivery_id=delivery_id, link_id=subscriber.link_id)
                 message = content.message_for(subscriber, tag=tag)
-            if message is None:
+            if message is None or tag is None:
                 unwanted.append(delivery_id)
             else:
                 data = mail.message_bytes(message)
-                work.append(outgoing(delivery_id=delivery_id, subscriber=subscriber, data=data))
+                work.append(
+                    outgoing(delivery_id=delivery_id, subscriber=subscriber, data=data, tag=tag)
+                )
         except Exception as exc:
             if isinstance(exc, SQLAlchemyError):
                 raise
@@ -226,7 +227,8 @@ def prepare_confirmation(*, session: Session, delivery_id: int, now: datetime) -
         return []
     message = subscriptions.confirmation_message(subscriber=subscriber, now=now)
     data = mail.message_bytes(message)
-    return [outgoing(delivery_id=delivery_id, subscriber=subscriber, data=data)]
+    tag = verp.tag(delivery_id=delivery_id, link_id=subscriber.link_id)
+    return [outgoing(delivery_id=delivery_id, subscriber=subscriber, data=data, tag=tag)]
 
 
 def send(*, work: Sequence[Outgoing], kind: str, result: BatchResult) -> BatchResult:

@@ -198,9 +198,10 @@ def update_preferences(*, subscriber: Subscriber, preferences: Preferences) -> N
 
 
 def unsubscribe(*, session: Session, token: str, now: datetime) -> Subscriber:
-    """Unsubscribe whoever an unsubscribe token names; doing it again changes nothing."""
+    """Unsubscribe whoever an unsubscribe token names; doing it again changes nothing, and
+    a suppressed address stays suppressed (an unsubscribed one could subscribe again)."""
     subscriber = subscriber_for_token(session=session, purpose="unsubscribe", token=token)
-    if subscriber.status != "unsubscribed":
+    if subscriber.status not in ("unsubscribed", "suppressed"):
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = now
     return subscriber

@@ -45,15 +45,21 @@ def tag(*, delivery_id: int, link_id: str, settings: Settings | None = None) -> 
     return f"d{_base36(delivery_id)}-{_mac(delivery_id, link_id, settings)}"
 
 
+def return_address(tag: str, settings: Settings | None = None) -> str | None:
+    """NEWSROOM_BOUNCE_ADDRESS with a delivery's tag, or None when it is unset."""
+    settings = settings or get_settings()
+    if not settings.bounce_address:
+        return None
+    local, _, domain = settings.bounce_address.rpartition("@")
+    return f"{local}+{tag}@{domain}"
+
+
 def envelope_sender(
     *, delivery_id: int, link_id: str, settings: Settings | None = None
 ) -> str | None:
     """The VERP return address of one delivery, or None without NEWSROOM_BOUNCE_ADDRESS."""
     settings = settings or get_settings()
-    if not settings.bounce_address:
-        return None
-    local, _, domain = settings.bounce_address.rpartition("@")
-    return f"{local}+{tag(delivery_id=delivery_id, link_id=link_id, settings=settings)}@{domain}"
+    return return_address(tag(delivery_id=delivery_id, link_id=link_id, settings=settings))
 
 
 def find(texts: Iterable[str]) -> tuple[int, str] | None:

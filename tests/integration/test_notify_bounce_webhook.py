@@ -19,6 +19,7 @@ from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     client_fixture,
     make_item,
     published,
+    token_for,
 )
 
 SECRET = "webhook-hemlighet-for-test"
@@ -116,6 +117,12 @@ def test_a_complaint_and_an_unknown_delivery(webhook):
     assert status_of("c@example.se") == "suppressed"
     stranger = {"type": "complaint", "envelope_sender": "bounces+d9z-" + "0" * 20 + "@example.se"}
     assert post(webhook, stranger).json() == {"outcome": "unknown_delivery"}
+    # The one-click unsubscribe of the mail complained about leaves the address suppressed.
+    answer = webhook.post(
+        "/prenumeration/avregistrera", params={"token": token_for("unsubscribe", "c@example.se")}
+    )
+    assert answer.status_code == 200
+    assert status_of("c@example.se") == "suppressed"
 
 
 def test_signatures_and_timestamps_are_checked(webhook):
