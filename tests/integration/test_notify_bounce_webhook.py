@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -42,8 +43,10 @@ def webhook(client, monkeypatch):
 
 
 def sent_to(*people: str) -> dict[str, str]:
-    """Send an item to `people` (mail as files); each one's VERP envelope sender."""
-    add_subscribers(*people, regions=("region-skane",))
+    """Send an item to `people` (and everyone subscribed before; mail as files); each
+    subscriber's VERP envelope sender of their latest mail."""
+    if people:
+        add_subscribers(*people, regions=("region-skane",))
     with session_scope() as session:
         key, ids = newsletters.plan_item_newsletter(
             session=session, event=published(make_item()), now=utcnow()
@@ -51,9 +54,9 @@ def sent_to(*people: str) -> dict[str, str]:
     tasks.deliver(newsletter=key, subscriber_ids=ids)
     with session_scope() as session:
         rows = session.execute(
-            select(Delivery.id, Subscriber.email, Subscriber.link_id).join(
-                Subscriber, Subscriber.id == Delivery.subscriber_id
-            )
+            select(Delivery.id, Subscriber.email, Subscriber.link_id)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .order_by(Delivery.id)
         ).all()
     return {
         email: verp.envelope_sender(delivery_id=delivery_id, link_id=link_id)
@@ -166,3 +169,19 @@ def test_bad_bodies_are_refused_in_swedish(webhook):
 def test_without_a_secret_the_webhook_is_off(client):
     answer = client.post(PATH, json={"type": "complaint", "envelope_sender": "x@example.se"})
     assert_problem(answer, 503, "inte aktiverad")
+
+
+def test_soft_bounces_older_than_the_window_do_not_count(webhook, monkeypatch):
+    monkeypatch.setenv("NEWSROOM_SOFT_BOUNCE_LIMIT", "2")
+    monkeypatch.setenv("NEWSROOM_SOFT_BOUNCE_DAYS", "7")
+    get_settings.cache_clear()
+    first = sent_to("e@example.se")["e@example.se"]
+    soft = {"type": "bounce", "status": "4.2.2", "diagnostic": "452 4.2.2 Mailbox full"}
+    assert post(webhook, {**soft, "envelope_sender": first}).json() == {"outcome": "counted"}
+    with session_scope() as session:
+        [old] = session.scalars(select(Bounce)).all()
+        old.received_at = utcnow() - timedelta(days=8)
+    second = sent_to()  # the next newsletter, to the same subscriber
+    [new_sender] = [s for s in second.values() if s != first]
+    assert post(webhook, {**soft, "envelope_sender": new_sender}).json() == {"outcome": "counted"}
+    assert status_of("e@example.se") == "confirmed"
