@@ -153,7 +153,8 @@ class Settings(BaseSettings):
     # `bounces+<signed tag naming the delivery>@example.se`; unset: MAIL_FROM's address.
     bounce_address: str | None = None
     # Notify: the mailbox bounces arrive in, read by `notify.poll_bounces`
-    # (`imap://user:pass@host:port/INBOX`, `imaps://…`); unset: not polled.
+    # (`imap://user:pass@host:port/INBOX`, `imaps://…`, `pop3://…`, `pop3s://…`); unset: not
+    # polled.
     bounce_mailbox_url: str | None = None
     # Notify: the folder a bounce mail nobody can read is moved to (kept for a person).
     bounce_keep_folder: str = "Ej-tolkade"

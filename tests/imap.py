@@ -1,5 +1,6 @@
-"""A real IMAP server for the tests: Debian's Dovecot (installed when missing), started as an
-unprivileged instance on a free port with a configuration of its own in a temporary folder.
+"""A real IMAP (and POP3) server for the tests: Debian's Dovecot (installed when missing),
+started as an unprivileged instance on free ports with a configuration of its own in a
+temporary folder.
 Every user name signs in with one password; each user has a maildir of its own, so each test
 uses a fresh mailbox by taking a new name."""
 
@@ -27,7 +28,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 listen = 127.0.0.1
-protocols = imap
+protocols = imap pop3
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -58,6 +59,16 @@ service imap-login {{
     port = 0
   }}
 }}
+service pop3-login {{
+  chroot =
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
 """
 
 
@@ -65,12 +76,16 @@ service imap-login {{
 class Dovecot:
     host: str
     port: int
+    pop3_port: int
 
     def new_user(self) -> str:
         return f"studsar-{uuid.uuid4().hex[:10]}"
 
     def url(self, user: str, folder: str = "INBOX") -> str:
         return f"imap://{user}:{PASSWORD}@{self.host}:{self.port}/{folder}"
+
+    def pop3_url(self, user: str) -> str:
+        return f"pop3://{user}:{PASSWORD}@{self.host}:{self.pop3_port}"
 
     @contextlib.contextmanager
     def connect(self, user: str) -> Iterator[imaplib.IMAP4]:
@@ -116,12 +131,15 @@ def _account() -> tuple[str, str]:
 def dovecot() -> Iterator[Dovecot]:
     """A Dovecot IMAP server on a free port, stopped and removed afterwards."""
     binary = ensure_command("dovecot", "dovecot-imapd")
+    ensure_command("/usr/lib/dovecot/pop3", "dovecot-pop3d")
     user, group = _account()
     root = Path(tempfile.mkdtemp(prefix="newsroom-imap-"))
-    port = free_port()
+    port, pop3_port = free_port(), free_port()
     config = root / "dovecot.conf"
     config.write_text(
-        CONFIG.format(root=root, user=user, group=group, password=PASSWORD, port=port)
+        CONFIG.format(
+            root=root, user=user, group=group, password=PASSWORD, port=port, pop3_port=pop3_port
+        )
     )
     command = [binary, "-F", "-c", str(config)]
     if os.geteuid() == 0:
@@ -132,10 +150,11 @@ def dovecot() -> Iterator[Dovecot]:
     try:
         try:
             wait_for_port("127.0.0.1", port, timeout=30)
+            wait_for_port("127.0.0.1", pop3_port, timeout=30)
         except TimeoutError:
             log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
             raise RuntimeError(f"Dovecot did not start:\n{log}") from None
-        yield Dovecot("127.0.0.1", port)
+        yield Dovecot("127.0.0.1", port, pop3_port)
     finally:
         process.terminate()
         try:

@@ -1,13 +1,15 @@
-"""The bounce mailbox, read over IMAP (imaplib): each report is decided on (bounces) and
-committed before its mail is deleted, so a crash in between only means reading it again,
-which decides nothing twice. A mail nobody can read is moved to a folder of its own
-(NEWSROOM_BOUNCE_KEEP_FOLDER) for a person to look at, never deleted.
+"""The bounce mailbox, read over IMAP (imaplib) or POP3 (poplib): each report is decided on
+(bounces) and committed before its mail is deleted, so a crash in between only means reading
+it again, which decides nothing twice. A mail nobody can read is never deleted: over IMAP it
+is moved to a folder of its own (NEWSROOM_BOUNCE_KEEP_FOLDER) for a person to look at; POP3
+has no folders, so there it stays in the mailbox.
 """
 
 from __future__ import annotations
 
 import imaplib
 import logging
+import poplib
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,15 +47,20 @@ class Mailbox:
     folder: str
     tls: bool
 
+    pop3: bool = False
+
     @classmethod
     def parse(cls, url: str) -> Mailbox:
+        """`imap://`, `imaps://`, `pop3://` or `pop3s://` with user, password and port."""
         parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps"):
+        ports = {"imap": 143, "imaps": 993, "pop3": 110, "pop3s": 995}
+        if parts.scheme not in ports:
             raise ValueError(f"NEWSROOM_BOUNCE_MAILBOX_URL: unsupported scheme {parts.scheme!r}")
-        tls = parts.scheme == "imaps"
+        tls = parts.scheme.endswith("s")
         return cls(
+            pop3=parts.scheme.startswith("pop3"),
             host=parts.hostname or "localhost",
-            port=parts.port or (993 if tls else 143),
+            port=parts.port or ports[parts.scheme],
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
             folder=unquote(parts.path.lstrip("/")) or "INBOX",
@@ -135,7 +142,10 @@ def poll(
     result = PollResult()
     if not url:
         return result
-    with connect(Mailbox.parse(url)) as imap:
+    box = Mailbox.parse(url)
+    if box.pop3:
+        return _poll_pop3(box, handle=handle, limit=limit)
+    with connect(box) as imap:
         status, data = imap.uid("SEARCH", "NOT DELETED")
         if status != "OK":
             raise imaplib.IMAP4.error(f"SEARCH failed: {data!r}")
@@ -155,4 +165,37 @@ def poll(
                 continue
             imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
             result.add(outcome)
+    return result
+
+
+def _poll_pop3(box: Mailbox, *, handle: Callable[[bytes], str], limit: int) -> PollResult:
+    """The same over POP3: handled mails are deleted at QUIT (a connection lost before it
+    deletes nothing, and the next poll reads them again); unreadable ones stay."""
+    result = PollResult()
+    if box.tls:
+        pop: poplib.POP3 = poplib.POP3_SSL(
+            box.host, box.port, context=ssl.create_default_context(), timeout=30
+        )
+    else:
+        pop = poplib.POP3(box.host, box.port, timeout=30)
+    try:
+        pop.user(box.user)
+        pop.pass_(box.password)
+        count = len(pop.list()[1])
+        for number in range(1, min(count, limit) + 1):
+            _, lines, _ = pop.retr(number)
+            raw = b"\r\n".join(lines) + b"\r\n"
+            try:
+                outcome = handle(raw)
+            except reports.Unreadable as exc:
+                log.warning("bounce mail %s left in the mailbox: %s", number, exc)
+                bounces.REPORTS.labels("unreadable").inc()
+                result.add("unreadable")
+                continue
+            pop.dele(number)
+            result.add(outcome)
+        pop.quit()
+    except BaseException:
+        pop.close()
+        raise
     return result

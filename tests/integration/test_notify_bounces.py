@@ -324,3 +324,26 @@ def test_decisions_are_exported_and_forgotten(bounce_box, smtp_server):
     handled = tasks.handle_subscription.apply(kwargs={"event": event.model_dump(mode="json")})
     assert handled.get() is False
     assert smtp_server.to("exp@example.se") == [original]
+
+
+def test_the_mailbox_can_be_read_over_pop3(bounce_box, smtp_server, monkeypatch):
+    server, user = bounce_box
+    monkeypatch.setenv("NEWSROOM_BOUNCE_MAILBOX_URL", server.pop3_url(user))
+    get_settings.cache_clear()
+    add_subscribers("p@example.se", regions=("region-skane",))
+    sender, original = send_newsletter(smtp_server, "p@example.se")["p@example.se"]
+    dsn = bounce_mail.postfix_dsn(
+        envelope_sender=sender,
+        recipient="p@example.se",
+        original=original,
+        status="5.1.1",
+        diagnostic="550 5.1.1 User unknown",
+    )
+    auto_reply = bounce_mail.out_of_office(to=BOUNCE_ADDRESS)
+    for mail in (dsn, auto_reply, dsn):
+        server.deliver(user, mail)
+    assert mailbox.poll().outcomes == {"suppressed": 1, "unreadable": 1, "duplicate": 1}
+    assert subscriber("p@example.se").status == "suppressed"
+    # POP3 has no folders: the unreadable mail stays in the mailbox, the rest is deleted.
+    [kept] = server.messages(user)
+    assert kept.replace(b"\r\n", b"\n") == auto_reply.replace(b"\r\n", b"\n")
