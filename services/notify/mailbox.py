@@ -99,7 +99,7 @@ def decide(raw: bytes) -> str:
     """Read one bounce mail and apply the policy in a unit of work of its own; return the
     outcome (a decision, duplicate, unknown_delivery, not_a_failure). Raises
     reports.Unreadable for a mail that must be kept."""
-    finding = reports.read(raw)
+    finding = reports.read_safely(raw)
     if finding.kind is None:
         bounces.REPORTS.labels("not_a_failure").inc()
         return "not_a_failure"

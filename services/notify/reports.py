@@ -193,3 +193,15 @@ def read(raw: bytes) -> Finding:
             if kind == "message/feedback-report":
                 return _feedback_report(message, part)
     return _odd_format(raw, message)
+
+
+def read_safely(raw: bytes) -> Finding:
+    """`read`, with any failure of a malformed mail's parsing as Unreadable: one broken mail
+    must never stop the mailbox from being read."""
+    try:
+        return read(raw)
+    except Unreadable:
+        raise
+    except Exception as exc:
+        log.warning("bounce mail could not be parsed", exc_info=True)
+        raise Unreadable(f"cannot be parsed: {exc.__class__.__name__}: {exc}") from exc

@@ -82,3 +82,19 @@ def test_reports_that_name_no_delivery_are_unreadable():
 )
 def test_status_codes_decide_the_kind(status, kind):
     assert reports.kind_of(status) == kind
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe garbage \x80" * 50,
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\n"
+        b"Content-Type: message/delivery-status\r\n\r\n",
+        b"Content-Type: multipart/report; report-type=feedback-report\r\n\r\nno parts",
+        b"Content-Type: message/rfc822\r\n\r\nContent-Type: text/rfc822-headers\r\n\r\n\xff",
+    ],
+)
+def test_broken_mail_is_unreadable_never_an_error(raw):
+    with pytest.raises(reports.Unreadable):
+        reports.read_safely(raw)
