@@ -172,6 +172,7 @@ def prepare_batch(
     if not rows:
         return []
     work: list[Outgoing] = []
+    verp_on = bool(get_settings().bounce_address)
     unwanted: list[int] = []
     broken: dict[str, list[int]] = {}
     try:
@@ -186,7 +187,8 @@ def prepare_batch(
             message = tag = None
             if subscriber.status == "confirmed" and subscriber.suppressed_at is None:
                 tag = verp.tag(delivery_id=delivery_id, link_id=subscriber.link_id)
-                message = content.message_for(subscriber, tag=tag)
+                # The Message-ID carries the tag only where bounces are read at all.
+                message = content.message_for(subscriber, tag=tag if verp_on else None)
             if message is None or tag is None:
                 unwanted.append(delivery_id)
             else:
