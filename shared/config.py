@@ -26,7 +26,13 @@ from pydantic_settings import (
 PLACEHOLDER_SECRET = "change-me"
 PREFIX = "NEWSROOM_"
 # Shown instead of these in `newsroom run`'s listing.
-SECRETS = ("secret_key", "database_password", "broker_password", "token")
+SECRETS = (
+    "secret_key",
+    "database_password",
+    "broker_password",
+    "token",
+    "bounce_webhook_secret",
+)
 
 
 class FileSettingsSource(PydanticBaseSettingsSource):
@@ -146,8 +152,34 @@ class Settings(BaseSettings):
     dkim_domain: str | None = None
     dkim_selector: str | None = None
     dkim_private_key_file: Path | None = None
+    # Notify: the envelope sender of ledger mail (VERP). Set: `bounces@example.se` becomes
+    # `bounces+<signed tag naming the delivery>@example.se`; unset: MAIL_FROM's address.
+    bounce_address: str | None = None
+    # Notify: the mailbox bounces arrive in, read by `notify.poll_bounces`
+    # (`imap://user:pass@host:port/INBOX`, `imaps://…`, `pop3://…`, `pop3s://…`); unset: not
+    # polled.
+    bounce_mailbox_url: str | None = None
+    # Notify: the folder a bounce mail nobody can read is moved to (kept for a person).
+    bounce_keep_folder: str = "Ej-tolkade"
+    # Notify: seconds between two polls of the bounce mailbox (Celery beat).
+    bounce_poll_seconds: float = 300.0
+    # Notify: soft bounces (4.x.x) of one address within SOFT_BOUNCE_DAYS that suppress it.
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 7
+    # Notify: the secret a mail provider signs bounce webhooks with (HMAC-SHA256); unset:
+    # the webhook refuses everything. Requests older than the window are refused.
+    bounce_webhook_secret: str | None = None
+    bounce_webhook_window_seconds: int = 300
 
-    @field_validator("dkim_domain", "dkim_selector", "dkim_private_key_file", mode="before")
+    @field_validator(
+        "dkim_domain",
+        "dkim_selector",
+        "dkim_private_key_file",
+        "bounce_address",
+        "bounce_mailbox_url",
+        "bounce_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value):
         # `NEWSROOM_DKIM_PRIVATE_KEY_FILE=` in a .env would otherwise be Path("."), "set".
@@ -213,8 +245,9 @@ class Settings(BaseSettings):
         for name in SECRETS:
             if data.get(name):
                 data[name] = "***"
-        for name in ("database_url", "broker_url", "smtp_url"):
-            data[name] = _masked(data[name])
+        for name in ("database_url", "broker_url", "smtp_url", "bounce_mailbox_url"):
+            if data[name]:
+                data[name] = _masked(data[name])
         data["base_url"] = self.public_url
         return json.dumps(data, ensure_ascii=False, indent=2)
 

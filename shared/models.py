@@ -258,8 +258,23 @@ def new_link_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "suppressed")
+# Ledger row states; `bounced` and `complained` come later, from a bounce or an abuse report.
+DELIVERY_STATUSES = (
+    "claimed",
+    "sending",
+    "sent",
+    "failed",
+    "skipped",
+    "bounced",
+    "complained",
+)
+
+
 class Subscriber(Base):
-    """A person on the mailing list; `status` is pending, confirmed or unsubscribed."""
+    """A person on the mailing list; `status` is pending (väntar på bekräftelse), confirmed
+    (aktiv), unsubscribed (avslutad) or suppressed (spärrad: a hard bounce, a complaint or
+    too many soft bounces; never mailed again, not even a confirmation mail)."""
 
     __tablename__ = "subscribers"
     __table_args__ = (Index("ix_subscribers_status_frequency", "status", "frequency"),)
@@ -278,8 +293,9 @@ class Subscriber(Base):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consent_source: Mapped[str | None] = mapped_column(String(32))
     consent_text: Mapped[str | None] = mapped_column(Text)
-    # Set when the receiving server refused the address for good (SMTP 5xx); cleared only by
-    # a new confirmed subscription.
+    # When and why the address was suppressed (status `suppressed`): refused for good (SMTP
+    # 5xx, a bounce), a complaint or too many soft bounces. Rows from before the status
+    # existed may have these set with another status.
     suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suppressed_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -289,8 +305,9 @@ class Delivery(Base):
 
     `status`: claimed (reserved, not yet accepted by SMTP), sending (handed to SMTP; sent
     again only by the stalled sweep, long after a crashed worker took it), sent, failed (5xx,
-    a mail that cannot be built, or given up on; `error` says why) or skipped (no longer
-    wanted).
+    a mail that cannot be built, or given up on; `error` says why), skipped (no longer
+    wanted), bounced (accepted, then reported undeliverable by a bounce) or complained (its
+    recipient reported it as abuse).
     """
 
     __tablename__ = "deliveries"
@@ -318,6 +335,48 @@ class SuppressedAddress(Base):
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+BOUNCE_KINDS = ("hard", "soft", "complaint")
+BOUNCE_DECISIONS = ("suppressed", "counted", "already_suppressed")
+
+
+class Bounce(Base):
+    """A bounce or complaint about one delivery and what was decided about its address.
+
+    `kind`: hard (5.x.x), soft (4.x.x) or complaint (an abuse report). `decision`:
+    suppressed (this report suppressed the address), counted (a soft bounce below the
+    limit) or already_suppressed. `reason` says why, in Swedish, as the export shows it.
+    One row per delivery: the same report read twice records one decision.
+    """
+
+    __tablename__ = "bounces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), unique=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[str | None] = mapped_column(String(16))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    # Where the report came from: smtp (refused while sending), mailbox or webhook.
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decision: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class WebhookReceipt(Base):
+    """A signature the bounce webhook accepted, kept while its timestamp is in the window,
+    so that the same request sent again is refused."""
+
+    __tablename__ = "webhook_receipts"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class SearchDocument(Base):

@@ -1,5 +1,5 @@
-"""Notify's HTTP side: subscribe (JSON or form), confirm, preferences, one-click unsubscribe;
-and Redaktionen's pages of subscribers and newsletters (services/notify/admin/).
+"""Notify's HTTP side: subscribe (JSON or form), confirm, preferences, one-click unsubscribe,
+the bounce webhook, and Redaktionen's pages of subscribers and newsletters (services/notify/admin/).
 
 `router` carries every notify route and is what the embedded app includes; `create_app()`
 wraps it for a standalone deployment (`uvicorn services.notify.api:create_app --factory`).
@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
-from services.notify import admin, pages, preferences, subscriptions, tasks
+from services.notify import admin, pages, preferences, subscriptions, tasks, webhook
 from services.notify.schemas import (
     PAGE_ROUTE,
     SUBSCRIBE_BODY,
@@ -284,6 +284,10 @@ def unsubscribe(token: Token = "") -> HTMLResponse:
     except InvalidToken:
         return pages.invalid_link_page()
     return pages.unsubscribed_page()
+
+
+# The signed bounce webhook of mail providers (services/notify/webhook.py).
+router.include_router(webhook.router)
 
 
 # --- standalone app ----------------------------------------------------------------------

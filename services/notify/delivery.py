@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from services.notify import ledger, mail, newsletters, rendering, subscriptions
+from services.notify import ledger, mail, newsletters, rendering, subscriptions, verp
 from services.notify import transport as transports
 from services.notify.keys import DigestKey, ItemKey, NewsletterKey
 from services.notify.ledger import BatchResult
@@ -65,13 +65,16 @@ class _Newsletter:
         _PARTS[key] = (time.monotonic(), prepared)
         return prepared
 
-    def personal(self, prepared: mail.PreparedMessage, subscriber: Subscriber) -> bytes:
+    def personal(
+        self, prepared: mail.PreparedMessage, subscriber: Subscriber, *, tag: str | None = None
+    ) -> bytes:
         urls = subscriptions.links(subscriber)
         manage, unsubscribe = prepared.placeholders
         return prepared.fill(
             to=subscriber.email,
             unsubscribe_url=urls["unsubscribe_url"],
             values={manage: urls["manage_url"], unsubscribe: urls["unsubscribe_url"]},
+            message_tag=tag,
         )
 
 
@@ -82,7 +85,7 @@ class ItemNewsletter(_Newsletter):
         super().__init__(now=now)
         self.item = item if item is not None and is_visible(item, now=now) else None
 
-    def message_for(self, subscriber: Subscriber) -> bytes | None:
+    def message_for(self, subscriber: Subscriber, *, tag: str | None = None) -> bytes | None:
         item = self.item
         if item is None or subscriber.frequency != "immediate" or not wants(subscriber, item):
             return None
@@ -93,7 +96,7 @@ class ItemNewsletter(_Newsletter):
             item=item,
             item_url=get_settings().public_url + item.path,
         )
-        return self.personal(parts, subscriber)
+        return self.personal(parts, subscriber, tag=tag)
 
 
 class DigestNewsletter(_Newsletter):
@@ -104,7 +107,7 @@ class DigestNewsletter(_Newsletter):
         self.items = items
         self.key = key
 
-    def message_for(self, subscriber: Subscriber) -> bytes | None:
+    def message_for(self, subscriber: Subscriber, *, tag: str | None = None) -> bytes | None:
         if subscriber.frequency != "weekly":
             return None
         chosen = [item for item in self.items if wants(subscriber, item)]
@@ -119,7 +122,7 @@ class DigestNewsletter(_Newsletter):
             items=chosen,
             week=self.key.week,
         )
-        return self.personal(parts, subscriber)
+        return self.personal(parts, subscriber, tag=tag)
 
 
 def newsletter_for(
@@ -136,11 +139,18 @@ def newsletter_for(
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One mail ready for the wire and the ledger row it settles."""
+    """One mail ready for the wire, the ledger row it settles and its envelope sender (the
+    row's VERP address; None: NEWSROOM_MAIL_FROM's)."""
 
     delivery_id: int
     recipient: str
     data: bytes
+    sender: str | None = None
+
+
+def outgoing(*, delivery_id: int, subscriber: Subscriber, data: bytes, tag: str) -> Outgoing:
+    """A ledger row's mail with the row's own return address (VERP `tag`)."""
+    return Outgoing(delivery_id, subscriber.email, data, verp.return_address(tag))
 
 
 def prepare_batch(
@@ -162,6 +172,7 @@ def prepare_batch(
     if not rows:
         return []
     work: list[Outgoing] = []
+    verp_on = bool(get_settings().bounce_address)
     unwanted: list[int] = []
     broken: dict[str, list[int]] = {}
     try:
@@ -173,13 +184,18 @@ def prepare_batch(
         rows = []
     for delivery_id, subscriber in rows:
         try:
-            message = None
+            message = tag = None
             if subscriber.status == "confirmed" and subscriber.suppressed_at is None:
-                message = content.message_for(subscriber)
-            if message is None:
+                tag = verp.tag(delivery_id=delivery_id, link_id=subscriber.link_id)
+                # The Message-ID carries the tag only where bounces are read at all.
+                message = content.message_for(subscriber, tag=tag if verp_on else None)
+            if message is None or tag is None:
                 unwanted.append(delivery_id)
             else:
-                work.append(Outgoing(delivery_id, subscriber.email, mail.message_bytes(message)))
+                data = mail.message_bytes(message)
+                work.append(
+                    outgoing(delivery_id=delivery_id, subscriber=subscriber, data=data, tag=tag)
+                )
         except Exception as exc:
             if isinstance(exc, SQLAlchemyError):
                 raise
@@ -208,11 +224,13 @@ def prepare_confirmation(*, session: Session, delivery_id: int, now: datetime) -
     if delivery is None or delivery.status != "claimed":
         return []
     subscriber = session.get(Subscriber, delivery.subscriber_id)
-    if subscriber is None or subscriber.status == "unsubscribed":
+    if subscriber is None or subscriber.status in ("unsubscribed", "suppressed"):
         delivery.status = "skipped"
         return []
     message = subscriptions.confirmation_message(subscriber=subscriber, now=now)
-    return [Outgoing(delivery_id, subscriber.email, mail.message_bytes(message))]
+    data = mail.message_bytes(message)
+    tag = verp.tag(delivery_id=delivery_id, link_id=subscriber.link_id)
+    return [outgoing(delivery_id=delivery_id, subscriber=subscriber, data=data, tag=tag)]
 
 
 def send(*, work: Sequence[Outgoing], kind: str, result: BatchResult) -> BatchResult:
@@ -238,6 +256,7 @@ def send(*, work: Sequence[Outgoing], kind: str, result: BatchResult) -> BatchRe
                     delivery_id=outgoing.delivery_id,
                     recipient=outgoing.recipient,
                     data=outgoing.data,
+                    sender=outgoing.sender,
                     kind=kind,
                     result=result,
                 )

@@ -2,7 +2,7 @@
 
 Row states: claimed (reserved, not yet accepted by SMTP) -> sending (handed to SMTP) -> sent;
 or failed (refused for good, or given up on, with the reason in `error`), or skipped (no longer
-wanted).
+wanted). A sent row becomes bounced or complained when a report about it arrives (bounces).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.notify import bounces
 from services.notify import transport as transports
 from services.notify.keys import CONFIRMATION_PREFIX, NewsletterKey
 from shared.db import get_engine, is_postgres, utcnow
-from shared.models import Delivery, Subscriber
+from shared.models import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -285,11 +286,8 @@ class Ledger:
         if suppress:
             # Before the row's own update: a crash in between leaves the row `sending`, and
             # the mail the sweep would send again is skipped for its suppressed address.
-            owner = select(Delivery.subscriber_id).where(Delivery.id == delivery_id)
-            self._connection.execute(
-                update(Subscriber)
-                .where(Subscriber.id.in_(owner.scalar_subquery()))
-                .values(suppressed_at=utcnow(), suppressed_reason=error)
+            bounces.record_refusal(
+                self._connection, delivery_id=delivery_id, error=error, now=utcnow()
             )
         self._connection.execute(
             update(Delivery).where(Delivery.id == delivery_id).values(status=status, error=error)
@@ -304,12 +302,14 @@ class Ledger:
         data: bytes,
         kind: str,
         result: BatchResult,
+        sender: str | None = None,
     ) -> None:
-        """Send one ledger row's mail and record the outcome; re-raise what calls for a retry."""
+        """Send one ledger row's mail (from `sender`, its VERP address) and record the
+        outcome; re-raise what calls for a retry."""
         if not self._step(delivery_id):
             return
         try:
-            transport.send(recipient=recipient, data=data)
+            transport.send(recipient=recipient, data=data, sender=sender)
         except transports.PermanentFailure as exc:
             log.warning("address refused for good, suppressing it: %s", exc)
             self._record(delivery_id, status="failed", error=str(exc), suppress=True)

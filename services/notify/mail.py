@@ -203,11 +203,22 @@ class PreparedMessage:
         pieces.append(_quoted_printable(body[position:]))
         return pieces
 
-    def fill(self, *, to: str, unsubscribe_url: str, values: dict[str, str]) -> bytes:
-        """One recipient's message: `to` an ASCII address, `values` each placeholder's text."""
+    def fill(
+        self,
+        *,
+        to: str,
+        unsubscribe_url: str,
+        values: dict[str, str],
+        message_tag: str | None = None,
+    ) -> bytes:
+        """One recipient's message: `to` an ASCII address, `values` each placeholder's text;
+        `message_tag` (the delivery's VERP tag) begins the Message-ID, so that an abuse report
+        quoting only the original's headers still names its delivery."""
+        unique = uuid.uuid4().hex
         dynamic = {
             self._to: to.encode("ascii"),
-            self._message_id: f"{uuid.uuid4().hex}@{self.domain}".encode(),
+            self._message_id: (f"{message_tag}.{unique[:12]}" if message_tag else unique).encode()
+            + f"@{self.domain}".encode(),
             self._unsubscribe: unsubscribe_url.encode("ascii"),
         }
         for placeholder, value in values.items():

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.notify.preferences import normalise_email
 from services.notify.subscriptions import email_hash, requests_of
-from shared.models import Delivery, OutboxEvent, Subscriber, SuppressedAddress
+from shared.models import Bounce, Delivery, OutboxEvent, Subscriber, SuppressedAddress
 
 
 def _lenient(email: str) -> str:
@@ -75,6 +75,24 @@ def export_subscriber(*, session: Session, email: str) -> dict | None:
             }
             for d in deliveries
         ]
+        data["bounces"] = [
+            {
+                "newsletter": newsletter,
+                "kind": b.kind,
+                "status_code": b.status_code,
+                "diagnostic": b.diagnostic,
+                "source": b.source,
+                "received_at": _iso(b.received_at),
+                "decision": b.decision,
+                "reason": b.reason,
+            }
+            for b, newsletter in session.execute(
+                select(Bounce, Delivery.newsletter)
+                .join(Delivery, Delivery.id == Bounce.delivery_id)
+                .where(Bounce.subscriber_id == subscriber.id)
+                .order_by(Bounce.id)
+            ).all()
+        ]
     if kept is not None:
         data["suppression"] = {
             "email_sha256": kept.email_hash,
@@ -94,12 +112,18 @@ def forget_subscriber(*, session: Session, email: str, now: datetime) -> bool:
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if subscriber is None:
         return bool(requests)
-    if subscriber.suppressed_at is not None:
-        reason = "bounced"
+    if subscriber.status == "suppressed" or subscriber.suppressed_at is not None:
+        complained = session.scalar(
+            select(Bounce.id).where(
+                Bounce.subscriber_id == subscriber.id, Bounce.kind == "complaint"
+            )
+        )
+        reason = "complained" if complained is not None else "bounced"
     elif subscriber.status == "confirmed":
         reason = "forgotten"
     else:
         reason = subscriber.status  # pending or unsubscribed
+    session.execute(delete(Bounce).where(Bounce.subscriber_id == subscriber.id))
     session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
     session.delete(subscriber)
     digest = email_hash(address)

@@ -30,6 +30,9 @@ PENDING_TTL = timedelta(days=30)
 # this long.
 REQUESTS_KEPT = timedelta(days=1)
 
+# What a forgotten address's hash keeps as its reason when it was suppressed (privacy.py).
+SUPPRESSED_REASONS = ("bounced", "complained")
+
 SUBSCRIPTIONS = Counter("newsroom_notify_subscription_requests_total", "Subscription requests")
 
 
@@ -65,8 +68,9 @@ def request_subscription(
 
 def subscribe(*, session: Session, event: SubscriptionRequested) -> int | None:
     """Apply a subscription request; return the ledger id of its confirmation mail, or None
-    when this address already got its share of mails today. Safe twice: the request's mail
-    is one ledger row, and an older request never overwrites a newer one's choices.
+    when this address already got its share of mails today or is suppressed. Safe twice:
+    the request's mail is one ledger row, and an older request never overwrites a newer
+    one's choices.
 
     A confirmed address keeps its preferences (nobody changes them without a link from the
     mail); it gets a mail with its settings link instead.
@@ -77,6 +81,14 @@ def subscribe(*, session: Session, event: SubscriptionRequested) -> int | None:
         return done
     now = event.occurred_at
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == event.email))
+    if subscriber is not None and subscriber.status == "suppressed":
+        # Bounced for good or complained: never mailed again, not even to confirm.
+        log.info("subscriber %s is suppressed: no confirmation mail", subscriber.id)
+        return None
+    kept = session.get(SuppressedAddress, email_hash(event.email))
+    if subscriber is None and kept is not None and kept.reason in SUPPRESSED_REASONS:
+        log.info("a forgotten suppressed address asked again: no confirmation mail")
+        return None
     if subscriber is None:
         subscriber = Subscriber(email=event.email, status="pending", created_at=now)
         try:
@@ -186,9 +198,10 @@ def update_preferences(*, subscriber: Subscriber, preferences: Preferences) -> N
 
 
 def unsubscribe(*, session: Session, token: str, now: datetime) -> Subscriber:
-    """Unsubscribe whoever an unsubscribe token names; doing it again changes nothing."""
+    """Unsubscribe whoever an unsubscribe token names; doing it again changes nothing, and
+    a suppressed address stays suppressed (an unsubscribed one could subscribe again)."""
     subscriber = subscriber_for_token(session=session, purpose="unsubscribe", token=token)
-    if subscriber.status != "unsubscribed":
+    if subscriber.status not in ("unsubscribed", "suppressed"):
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = now
     return subscriber

@@ -10,7 +10,7 @@ from datetime import datetime
 from celery.schedules import crontab
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.notify import delivery, ledger, newsletters, subscriptions
+from services.notify import delivery, ledger, mailbox, newsletters, subscriptions
 from services.notify import transport as transports
 from services.notify.keys import NewsletterKey
 from services.notify.ledger import BatchResult
@@ -206,6 +206,14 @@ def resume_stalled() -> int:
     return sum(len(ids) for ids in found.values())
 
 
+# One poll at a time: expires before the next is due, so a slow mailbox never piles them up.
+@celery_app.task(name="notify.poll_bounces", acks_late=True, max_retries=5, **DB_RETRY)
+def poll_bounces() -> dict[str, int]:
+    """Read the bounce mailbox (NEWSROOM_BOUNCE_MAILBOX_URL) once: decide on each report,
+    delete what was handled, keep what could not be read; returns outcomes counted."""
+    return mailbox.poll().outcomes
+
+
 def parse_cron(expression: str) -> crontab:
     """A crontab from "m h dom mon dow" (NEWSROOM_DIGEST_SCHEDULE)."""
     fields = expression.split()
@@ -223,10 +231,11 @@ def parse_cron(expression: str) -> crontab:
 
 def beat_schedule() -> dict:
     """Notify's Celery beat entries; times are in NEWSROOM_TIMEZONE (the Celery app's zone)."""
+    settings = get_settings()
     return {
         "notify-weekly-digest": {
             "task": "notify.send_digest",
-            "schedule": parse_cron(get_settings().digest_schedule),
+            "schedule": parse_cron(settings.digest_schedule),
             "options": {"queue": QUEUE},
         },
         "notify-resume-stalled": {
@@ -238,6 +247,13 @@ def beat_schedule() -> dict:
             "task": "notify.expire_pending",
             "schedule": crontab(minute="17", hour="3"),
             "options": {"queue": QUEUE},
+        },
+        # Always scheduled, so beat needs no mailbox password: without
+        # NEWSROOM_BOUNCE_MAILBOX_URL on the worker the task does nothing.
+        "notify-poll-bounces": {
+            "task": "notify.poll_bounces",
+            "schedule": settings.bounce_poll_seconds,
+            "options": {"queue": QUEUE, "expires": settings.bounce_poll_seconds},
         },
     }
 

@@ -42,7 +42,7 @@ class ConnectionFailure(DeliveryError):
 
 
 class Transport(Protocol):
-    def send(self, *, recipient: str, data: bytes) -> None: ...
+    def send(self, *, recipient: str, data: bytes, sender: str | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -54,7 +54,8 @@ class FileTransport:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, *, recipient: str, data: bytes) -> None:
+    def send(self, *, recipient: str, data: bytes, sender: str | None = None) -> None:
+        # A file has no envelope: the sender (VERP) only matters to an SMTP server.
         name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}"
         partial = self.directory / f".{name}.tmp"
         partial.write_bytes(data)
@@ -107,14 +108,17 @@ class SMTPTransport:
             raise ConnectionFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return smtp
 
-    def send(self, *, recipient: str, data: bytes) -> None:
+    def send(self, *, recipient: str, data: bytes, sender: str | None = None) -> None:
+        """Send one message; `sender` is its envelope sender (MAIL FROM), by default the
+        transport's (NEWSROOM_MAIL_FROM's address)."""
         if self._smtp is None:
             self._smtp = self._connect()
+        sender = sender or self.sender
         try:
             if self._pipelining:
-                self._send_pipelined(self._smtp, recipient, data)
+                self._send_pipelined(self._smtp, recipient, data, sender)
             else:
-                self._smtp.sendmail(self.sender, [recipient], data)
+                self._smtp.sendmail(sender, [recipient], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(recipient, (None, b""))
             self._raise_for(code, reply)
@@ -132,13 +136,13 @@ class SMTPTransport:
             self._smtp = None
             raise ConnectionFailure(f"connection lost: {exc}") from exc
 
-    def _send_pipelined(self, smtp: smtplib.SMTP, recipient: str, data: bytes) -> None:
+    def _send_pipelined(self, smtp: smtplib.SMTP, recipient: str, data: bytes, sender: str) -> None:
         """What `sendmail` does, in two round trips instead of four (RFC 2920 PIPELINING):
         MAIL, RCPT and DATA in one write, then the message once the server said 354. Raises
         what `sendmail` raises, so both paths fail alike."""
         if "\r" in recipient or "\n" in recipient:
             raise smtplib.SMTPRecipientsRefused({recipient: (553, b"invalid address")})
-        smtp.send(f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
         sender_code, sender_reply = smtp.getreply()
         recipient_code, recipient_reply = smtp.getreply()
         data_code, data_reply = smtp.getreply()
@@ -160,7 +164,7 @@ class SMTPTransport:
         except smtplib.SMTPServerDisconnected:
             pass
         if sender_code != 250:
-            raise smtplib.SMTPSenderRefused(sender_code, sender_reply, self.sender)
+            raise smtplib.SMTPSenderRefused(sender_code, sender_reply, sender)
         if recipient_code not in (250, 251):
             raise smtplib.SMTPRecipientsRefused({recipient: (recipient_code, recipient_reply)})
         raise smtplib.SMTPDataError(data_code, data_reply)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from services.notify import newsletters, preferences, subscriptions, tasks
 from shared.db import session_scope, utcnow
-from shared.models import Delivery, Subscriber
+from shared.models import Bounce, Delivery, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     add_subscribers,
     make_item,
@@ -44,7 +44,7 @@ def received(recorder) -> Counter:
     return Counter(rcpt for _, rcpts in recorder.envelopes for rcpt in rcpts)
 
 
-def test_550_suppresses_that_address_until_it_subscribes_again(db, scripted_smtp):
+def test_550_suppresses_that_address_for_good(db, scripted_smtp):
     recorder, handler = scripted_smtp
     add_subscribers(*PEOPLE)
     handler.script["b@example.se"] = ["550 5.1.1 No such user"]
@@ -54,7 +54,15 @@ def test_550_suppresses_that_address_until_it_subscribes_again(db, scripted_smtp
     assert ledger(newsletter)["b@example.se"] == "failed"
     with session_scope() as session:
         bounced = session.scalars(select(Subscriber).where(Subscriber.email == BOUNCED)).one()
+        assert bounced.status == "suppressed"
         assert bounced.suppressed_at is not None and "550" in bounced.suppressed_reason
+        decision = session.scalars(select(Bounce)).one()
+        assert (decision.subscriber_id, decision.kind, decision.source) == (
+            bounced.id,
+            "hard",
+            "smtp",
+        )
+        assert (decision.status_code, decision.decision) == ("5.1.1", "suppressed")
     assert handler.connections == 1  # one connection for the whole batch
 
     second, ids = plan(make_item())
@@ -62,22 +70,18 @@ def test_550_suppresses_that_address_until_it_subscribes_again(db, scripted_smtp
     assert "b@example.se" not in ledger(second)
     assert received(recorder)["b@example.se"] == 0
 
-    # Subscribing again (and confirming) lifts the suppression.
+    # Subscribing again sends nothing, not even a confirmation mail: the address is spärrad.
     with session_scope() as session:
         request = preferences.validate_request(email="b@example.se")
         event = subscriptions.request_subscription(
             session=session, request=request, source="api", now=utcnow()
         )
-    assert tasks.handle_subscription.apply(kwargs={"event": event.model_dump(mode="json")}).result
-    from services.notify.tokens import make_token
-
+    sent = tasks.handle_subscription.apply(kwargs={"event": event.model_dump(mode="json")})
+    assert sent.result is False
+    assert received(recorder)["b@example.se"] == 0
     with session_scope() as session:
         bounced = session.scalars(select(Subscriber).where(Subscriber.email == BOUNCED)).one()
-        token = make_token("confirm", link_id=bounced.link_id)
-        assert subscriptions.confirm(session=session, token=token, now=utcnow()) == "confirmed"
-    third, ids = plan(make_item())
-    tasks.deliver(newsletter=third, subscriber_ids=ids)
-    assert ledger(third)["b@example.se"] == "sent"
+        assert bounced.status == "suppressed"
 
 
 def test_452_is_retried_without_resending_what_was_accepted(db, scripted_smtp):
@@ -166,10 +170,10 @@ def test_each_mail_is_taken_alone_and_the_one_before_is_marked_sent(db, scripted
     seen: list[tuple[str, int, int]] = []
     original = transport.SMTPTransport.send
 
-    def watched(self, *, recipient, data):
+    def watched(self, *, recipient, data, sender=None):
         states = Counter(ledger(newsletter).values())
         seen.append((ledger(newsletter)[recipient], states["sending"], states["sent"]))
-        return original(self, recipient=recipient, data=data)
+        return original(self, recipient=recipient, data=data, sender=sender)
 
     monkeypatch.setattr(transport.SMTPTransport, "send", watched)
     assert tasks.deliver(newsletter=newsletter, subscriber_ids=ids).sent == 4
