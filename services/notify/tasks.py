@@ -273,7 +273,8 @@ def beat_schedule() -> dict:
         "notify-close-windows": {
             "task": "notify.close_windows",
             "schedule": schedule(timedelta(seconds=CLOSE_WINDOWS_EVERY_SECONDS)),
-            "options": {"queue": QUEUE},
+            # One waiting behind a busy queue is dropped: the next does its work.
+            "options": {"queue": QUEUE, "expires": CLOSE_WINDOWS_EVERY_SECONDS},
         },
         "notify-resume-stalled": {
             "task": "notify.resume_stalled",
