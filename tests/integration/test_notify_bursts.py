@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from celery._state import _set_task_join_will_block
 from sqlalchemy import func, select, update
 
 from services.notify import tasks
@@ -206,8 +207,13 @@ def test_closing_at_once_in_two_workers_while_items_arrive_sends_each_item_once(
     threads.append(threading.Thread(target=run, args=(arrive,)))
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
+    try:
+        for thread in threads:
+            thread.join(timeout=90)
+    finally:
+        # Eager apply_async sets and restores one process-wide "inside a task" flag; threads
+        # doing it at once can leave it set, and later tests' result.get() would refuse.
+        _set_task_join_will_block(False)
     assert not errors, errors
     clock.now = start + 3 * WINDOW
     close_windows()
@@ -220,3 +226,11 @@ def test_closing_at_once_in_two_workers_while_items_arrive_sends_each_item_once(
         assert got == Counter(titles), person
         assert received[0][0] == titles[0] and received[1][0].endswith(BUNDLE)
         assert len(received) <= 3
+
+
+def test_beat_closes_due_windows_often_on_the_notify_queue():
+    entry = tasks.beat_schedule()["notify-close-windows"]
+    assert entry["task"] == tasks.close_windows.name == "notify.close_windows"
+    assert entry["options"]["queue"] == tasks.QUEUE
+    # Well within the default window of 10 minutes, so a window closes on time.
+    assert entry["schedule"].run_every <= timedelta(seconds=60)
