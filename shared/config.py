@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,10 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Stockholm"
     language: str = "sv"
     digest_schedule: str = "0 7 * * 1"
+    # Notify: at most one newsletter per immediate subscriber per window; what becomes
+    # visible meanwhile goes out together when it closes. Seconds or ISO 8601 ("PT10M");
+    # 0 mails every item at once.
+    immediate_window: timedelta = timedelta(minutes=10)
     host: str = "127.0.0.1"
     port: int = 8000
     # `newsroom run`: the addresses (IPs or networks, comma-separated, or *) whose
@@ -184,6 +190,21 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value):
         # `NEWSROOM_DKIM_PRIVATE_KEY_FILE=` in a .env would otherwise be Path("."), "set".
         return None if value == "" else value
+
+    @field_validator("immediate_window", mode="before")
+    @classmethod
+    def _seconds(cls, value):
+        # The environment holds text: "600" means seconds, as a number would.
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", value):
+            return float(value)
+        return value
+
+    @field_validator("immediate_window")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("NEWSROOM_IMMEDIATE_WINDOW cannot be negative")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -504,6 +504,48 @@ class Digest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MailWindow(Base):
+    """Notify: one immediate window (NEWSROOM_IMMEDIATE_WINDOW), shared by the subscribers
+    whose window opened with the same mail. Items that become visible while it is open wait
+    in it; closing it (once) decides its bundle; `dispatched_at` notes that the bundle's
+    batches were queued."""
+
+    __tablename__ = "notify_windows"
+    __table_args__ = (Index("ix_notify_windows_open", "closed_at", "closes_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailWindowMember(Base):
+    """Notify: a subscriber whose window this is (kept after it closes: who had what)."""
+
+    __tablename__ = "notify_window_members"
+
+    window_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_windows.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class MailWindowItem(Base):
+    """Notify: an item that became visible while the window was open, for its bundle."""
+
+    __tablename__ = "notify_window_items"
+
+    window_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_windows.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class ItemRevision(Base):
     """One saved version of an item, written by the ingest service with every create and update."""
 

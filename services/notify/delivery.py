@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.notify import ledger, mail, newsletters, rendering, subscriptions, verp
 from services.notify import transport as transports
-from services.notify.keys import DigestKey, ItemKey, NewsletterKey
+from services.notify.keys import BundleKey, DigestKey, ItemKey, NewsletterKey
 from services.notify.ledger import BatchResult
 from services.notify.preferences import wants
 from shared.config import get_settings
@@ -65,6 +65,16 @@ class _Newsletter:
         _PARTS[key] = (time.monotonic(), prepared)
         return prepared
 
+    def item_part(self, item: Item) -> mail.PreparedMessage:
+        """The shared part of one item's mail: its title as the subject, its whole text."""
+        return self._render(
+            ("item", item.id, item.version),
+            item.title,
+            "item",
+            item=item,
+            item_url=get_settings().public_url + item.path,
+        )
+
     def personal(
         self, prepared: mail.PreparedMessage, subscriber: Subscriber, *, tag: str | None = None
     ) -> bytes:
@@ -83,18 +93,39 @@ class ItemNewsletter(_Newsletter):
 
     def __init__(self, item: Item | None, *, now: datetime) -> None:
         super().__init__(now=now)
-        self.item = item if item is not None and is_visible(item, now=now) else None
+        wanted = item is not None and item.notify is not False and is_visible(item, now=now)
+        self.item = item if wanted else None
 
     def message_for(self, subscriber: Subscriber, *, tag: str | None = None) -> bytes | None:
         item = self.item
         if item is None or subscriber.frequency != "immediate" or not wants(subscriber, item):
             return None
+        return self.personal(self.item_part(item), subscriber, tag=tag)
+
+
+class BundleNewsletter(_Newsletter):
+    """The items that waited in an immediate window, each subscriber getting those it
+    matches: one item as its own mail, more listed as the digest lists them."""
+
+    def __init__(self, items: list[Item], *, key: BundleKey, now: datetime) -> None:
+        super().__init__(now=now)
+        self.items = items
+        self.key = key
+
+    def message_for(self, subscriber: Subscriber, *, tag: str | None = None) -> bytes | None:
+        if subscriber.frequency != "immediate":
+            return None  # weekly now: the digest brings these
+        chosen = [item for item in self.items if wants(subscriber, item)]
+        if not chosen:
+            return None
+        if len(chosen) == 1:
+            return self.personal(self.item_part(chosen[0]), subscriber, tag=tag)
+        site_title = get_settings().site_title
         parts = self._render(
-            ("item", item.id, item.version),
-            item.title,
-            "item",
-            item=item,
-            item_url=get_settings().public_url + item.path,
+            (str(self.key), tuple((item.id, item.version) for item in chosen)),
+            f"{len(chosen)} nya nyheter från {site_title}",
+            "bundle",
+            items=chosen,
         )
         return self.personal(parts, subscriber, tag=tag)
 
@@ -127,11 +158,13 @@ class DigestNewsletter(_Newsletter):
 
 def newsletter_for(
     *, session: Session, key: NewsletterKey, now: datetime
-) -> ItemNewsletter | DigestNewsletter:
+) -> ItemNewsletter | BundleNewsletter | DigestNewsletter:
     """What a newsletter's recipients are sent, as far as it is still wanted."""
     items = newsletters.contents(session=session, key=key, now=now)
     if isinstance(key, ItemKey):
         return ItemNewsletter(items[0] if items else None, now=now)
+    if isinstance(key, BundleKey):
+        return BundleNewsletter(items, key=key, now=now)
     if isinstance(key, DigestKey):
         return DigestNewsletter(items, key=key, now=now)
     raise ValueError(f"{key} is no newsletter")

@@ -13,8 +13,8 @@ _WEEK = re.compile(r"\d{4}-W\d{2}")
 
 
 class NewsletterKey:
-    """One newsletter (an item, a digest) or one confirmation mail; `parse` reads the stored
-    form back."""
+    """One newsletter (an item, a bundle, a digest) or one confirmation mail; `parse` reads
+    the stored form back."""
 
     kind: ClassVar[str]
 
@@ -26,6 +26,8 @@ class NewsletterKey:
             return ItemKey(uuid.UUID(value))
         if kind == DigestKey.kind:
             return DigestKey.parse_period(value)
+        if kind == BundleKey.kind and value.isdigit():
+            return BundleKey(int(value))
         if kind == ConfirmationKey.kind and value:
             return ConfirmationKey(value)
         raise ValueError(f"not a newsletter key: {text!r}")
@@ -75,6 +77,17 @@ class DigestKey(NewsletterKey):
 
     def __str__(self) -> str:
         return f"digest:{self.period}"
+
+
+@dataclass(frozen=True)
+class BundleKey(NewsletterKey):
+    """The items that waited in one immediate window, to its subscribers, when it closed."""
+
+    window_id: int
+    kind: ClassVar[str] = "bundle"
+
+    def __str__(self) -> str:
+        return f"bundle:{self.window_id}"
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from celery.schedules import crontab
+from celery.schedules import crontab, schedule
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.notify import delivery, ledger, mailbox, newsletters, subscriptions
+from services.notify import delivery, ledger, mailbox, newsletters, subscriptions, windows
 from services.notify import transport as transports
-from services.notify.keys import NewsletterKey
+from services.notify.keys import BundleKey, NewsletterKey
 from services.notify.ledger import BatchResult
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
@@ -27,6 +27,11 @@ QUEUE = "notify"
 # `notify.resume_stalled` picks up what is left after a longer outage.
 RETRY_BASE_SECONDS = 30
 MAX_RETRIES = 160
+# How often beat closes the immediate windows that are due: a window closes at most this
+# much later than NEWSROOM_IMMEDIATE_WINDOW after it opened.
+CLOSE_WINDOWS_EVERY_SECONDS = 30.0
+# Closed windows are kept this long (who had which items), then forgotten.
+KEEP_WINDOWS = timedelta(days=30)
 
 
 # Every task is idempotent, so one that met an unreachable database simply runs again.
@@ -92,6 +97,33 @@ def send_digest_here(*, now: datetime | None = None) -> int:
             deferred[0],
         )
     return sent
+
+
+def close_windows_now(*, now: datetime | None = None) -> int:
+    """Close every immediate window that is due (each once, in a transaction of its own) and
+    queue the batches of the bundles closed windows still owe; return how many closed now.
+    Run twice, late or at once by two workers: each window closes once and its bundle's
+    ledger rows are sent once."""
+    now = now or utcnow()
+    closed = 0
+    while True:
+        with session_scope() as session:
+            key = newsletters.plan_bundle(session=session, now=now)
+        if key is None:
+            break
+        closed += 1
+    # Also what a run that died between closing and queueing left; queued twice (two runs at
+    # once), a batch sends only the rows still claimed.
+    with session_scope() as session:
+        owed = windows.undispatched(session)
+    for window_id in owed:
+        key = str(BundleKey(window_id))
+        with session_scope() as session:
+            waiting = ledger.waiting(session=session, newsletter=key)
+        dispatch_batches(key, waiting)
+        with session_scope() as session:
+            windows.dispatched(session, window_id=window_id, now=now)
+    return closed
 
 
 def dispatch_batches(newsletter: str, subscriber_ids: list[int]) -> int:
@@ -188,11 +220,20 @@ def send_digest() -> int:
     return len(waiting)
 
 
+@celery_app.task(name="notify.close_windows", acks_late=True, max_retries=5, **DB_RETRY)
+def close_windows() -> int:
+    """Close the immediate windows that are due and send their bundles; returns how many
+    closed."""
+    return close_windows_now()
+
+
 @celery_app.task(name="notify.expire_pending", acks_late=True, max_retries=5, **DB_RETRY)
 def expire_pending() -> int:
-    """Forget subscriptions left unconfirmed for 30 days, and applied subscription requests."""
+    """Forget subscriptions left unconfirmed for 30 days, applied subscription requests and
+    immediate windows closed long ago."""
     with session_scope() as session:
         subscriptions.purge_requests(session=session, now=utcnow())
+        windows.forget_closed(session, before=utcnow() - KEEP_WINDOWS)
         return subscriptions.expire_pending(session=session, now=utcnow())
 
 
@@ -237,6 +278,12 @@ def beat_schedule() -> dict:
             "task": "notify.send_digest",
             "schedule": parse_cron(settings.digest_schedule),
             "options": {"queue": QUEUE},
+        },
+        "notify-close-windows": {
+            "task": "notify.close_windows",
+            "schedule": schedule(timedelta(seconds=CLOSE_WINDOWS_EVERY_SECONDS)),
+            # One waiting behind a busy queue is dropped: the next does its work.
+            "options": {"queue": QUEUE, "expires": CLOSE_WINDOWS_EVERY_SECONDS},
         },
         "notify-resume-stalled": {
             "task": "notify.resume_stalled",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from services.notify import ledger, newsletters, rendering, tasks
+from shared.config import get_settings
 from shared.db import session_scope, utcnow
 from shared.models import Delivery, Item
 from tests.integration.test_notify_support import add_subscribers, make_item, published, use_smtp
@@ -58,6 +59,9 @@ def test_line_separators_in_a_title_give_a_one_line_subject(db, smtp_server, mon
 def test_item_text_never_takes_the_place_of_a_personal_link(db, smtp_server, monkeypatch):
     use_smtp(monkeypatch, smtp_server.url)
     add_subscribers(*PEOPLE)
+    # Two newsletters, each its own mail (tests/integration/test_notify_bursts.py: windows).
+    monkeypatch.setenv("NEWSROOM_IMMEDIATE_WINDOW", "0")
+    get_settings.cache_clear()
     plain = send(make_item(title="Vanlig nyhet"))
     newsletter = send(make_item(title=f"Markörer {MARKERS[2]} {MARKERS[0]}", topics=("handskar",)))
     assert set(statuses(plain)) == set(statuses(newsletter)) == {"sent"}

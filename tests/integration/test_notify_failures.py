@@ -7,6 +7,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from services.notify import newsletters, preferences, subscriptions, tasks
+from shared.config import get_settings
 from shared.db import session_scope, utcnow
 from shared.models import Bounce, Delivery, Subscriber
 from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
@@ -44,8 +45,11 @@ def received(recorder) -> Counter:
     return Counter(rcpt for _, rcpts in recorder.envelopes for rcpt in rcpts)
 
 
-def test_550_suppresses_that_address_for_good(db, scripted_smtp):
+def test_550_suppresses_that_address_for_good(db, scripted_smtp, monkeypatch):
     recorder, handler = scripted_smtp
+    # Three newsletters, each its own mail (tests/integration/test_notify_bursts.py: windows).
+    monkeypatch.setenv("NEWSROOM_IMMEDIATE_WINDOW", "0")
+    get_settings.cache_clear()
     add_subscribers(*PEOPLE)
     handler.script["b@example.se"] = ["550 5.1.1 No such user"]
     newsletter, ids = plan(make_item())
