@@ -45,8 +45,9 @@ def plan_item_newsletter(
     *, session: Session, event: dict, now: datetime
 ) -> tuple[ItemKey, list[int]] | None:
     """Claim ledger rows for everyone an item event should reach; return the newsletter key
-    and the subscribers still waiting for it, or None when the event mails nobody. A visible
-    item is also filed for the next digest (once).
+    and the subscribers still waiting for it, or None when the event mails nobody (an item
+    whose author chose not to mail it; an edit, unless the author asked to mail it again).
+    A visible item to be mailed is also filed for the next digest (once).
 
     Raise NotYetVisible when the item becomes visible shortly (the task retries then).
     """
@@ -61,10 +62,17 @@ def plan_item_newsletter(
         if wait <= SCHEDULE_WAIT_LIMIT.total_seconds():
             raise NotYetVisible(wait + 1)
         return None
-    _file_for_digest(session=session, item=item, now=now)
-    if parsed.type == "item.updated" and is_visible(parsed.previous, now=parsed.occurred_at):
-        return None  # an edit of something already out: whoever wanted it has had it
+    if item.notify:
+        _file_for_digest(session=session, item=item, now=now)
     key = ItemKey(item.id)
+    if parsed.type == "item.updated" and is_visible(parsed.previous, now=parsed.occurred_at):
+        # An edit of something already out: whoever wanted it has had it, unless the author
+        # asked to mail this change again (a newsletter of its own, sent once).
+        if not parsed.notify:
+            return None
+        key = ItemKey(item.id, edition=parsed.item_version)
+    elif not item.notify:
+        return None  # the author chose to mail nobody: neither now nor in a digest
     # Streamed: with 100,000 subscribers only the chosen ids are held, not every row.
     candidates = session.execute(
         select(Subscriber.id, Subscriber.regions, Subscriber.topics)
