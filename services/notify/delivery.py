@@ -86,14 +86,14 @@ class ItemNewsletter(_Newsletter):
         item = self.item
         if item is None or subscriber.frequency != "immediate" or not wants(subscriber, item):
             return None
-        parts = self._render(
-            ("item", item.id, item.version),
-            item.title,
-            "item",
-            item=item,
-            item_url=get_settings().public_url + item.path,
-        )
+        subject, template, context = item_mail(item)
+        parts = self._render(("item", item.id, item.version), subject, template, **context)
         return self.personal(parts, subscriber)
+
+
+def item_mail(item: Item) -> tuple[str, str, dict[str, Any]]:
+    """The subject, template and context of an item's newsletter (sent, previewed, tested)."""
+    return item.title, "item", {"item": item, "item_url": get_settings().public_url + item.path}
 
 
 class DigestNewsletter(_Newsletter):

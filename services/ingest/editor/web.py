@@ -20,10 +20,12 @@ from shared.config import get_settings
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 PREFIX = "/redaktion"
-# No inline script or style, nothing from elsewhere: the pages load their own CSS and JS only.
+# No inline script or style, nothing from elsewhere: the pages load their own CSS and JS only
+# (and frame their own previews: editor/previews.py).
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
