@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
@@ -18,6 +19,8 @@ from shared.ratelimit import RateLimiter
 from tests.editor.conftest import add_person, mails, sign_in, wait_for_mail
 from tests.integration.test_notify_support import add_subscribers
 
+# SQLite only: PostgreSQL answers the same questions in tests/integration/test_editor_questions.py.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 ANNA, BO = "anna@regionskane.se", "bo@regionskane.se"
 ITEM = {
     "rubrik": "Workshop om hållbara textilier",
