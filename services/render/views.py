@@ -205,7 +205,8 @@ class Site:
         )
 
     def iso(self, moment: datetime) -> str:
-        return self.local(moment).isoformat()
+        """A <time datetime> value, to the second (HTML allows at most three decimals)."""
+        return self.local(moment).isoformat(timespec="seconds")
 
     def month_name(self, month: str) -> str:
         """The heading of a month page: "April 2021" for "2021-04"."""

@@ -137,8 +137,8 @@
       form.querySelectorAll(".effect[data-box]").forEach(function (span) {
         var box = document.getElementById(span.getAttribute("data-box"));
         var text = span.getAttribute(box && box.checked ? "data-on" : "data-off");
-        if (phrase !== null) { span.textContent = text.replace("{n}", phrase); }
-        else if (text.indexOf("{n}") < 0) { span.textContent = text; }
+        if (phrase !== null) { text = text.replace("{n}", phrase); }
+        if (text.indexOf("{n}") < 0 && span.textContent !== text) { span.textContent = text; }
       });
     }
     function count() {
@@ -158,6 +158,7 @@
         }).catch(function () {});
     }
     form.addEventListener("change", function (event) {
+      if (event.target.type !== "checkbox") { return; }
       var name = event.target.name;
       if (name === "regioner" || name === "amnen") { count(); } else { effects(); }
     });
