@@ -4,6 +4,7 @@ author sends `notify_again: true`, and then each subscriber gets that change onc
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -17,6 +18,10 @@ from tests.integration.test_notify_support import (  # noqa: F401 (fixtures)
     eager_fixture,
     use_smtp,
 )
+
+# PostgreSQL, the distributed mode's database (its ledger claims rows with its own statement);
+# SQLite's claims are the same rows (tests/integration/test_notify_flow.py).
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 ITEM = {
     "title": "Uppföljning av handskar i Skåne",
