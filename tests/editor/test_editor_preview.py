@@ -192,3 +192,30 @@ def test_a_test_mail_reaches_the_author_only_and_is_rate_limited(client, outbox,
     assert again.status_code == 429
     assert "Du har skickat flera provmejl på kort tid. Vänta 2 minuter" in again.text
     assert len(list(outbox.glob("*.eml"))) == 2
+
+
+def test_the_form_mails_an_update_again_only_when_asked(client, outbox):
+    from shared.models import Delivery
+
+    add_person("Anna Ström", ANNA)
+    token = sign_in(client, outbox, ANNA)
+    add_subscribers("marta@example.se", regions=["region-skane"])
+    published = client.post(
+        "/redaktion/nyheter/ny", data={**ITEM, "csrftoken": token, "atgard": "publicera"}
+    )
+    identifier = re.search(r"/redaktion/nyheter/([0-9a-f-]{36})", str(published.url)).group(1)
+    first = wait_for_mail(outbox, "marta@example.se")
+    assert first["Subject"] == ITEM["rubrik"]
+    url = f"/redaktion/nyheter/{identifier}"
+    fixed = {**ITEM, "csrftoken": token, "atgard": "uppdatera", "rubrik": "Rättad rubrik"}
+    page = client.post(url, data={**fixed, "version": "1"})
+    assert "Ändringen är sparad" in page.text
+    assert re.search(r"Uppdatera<span[^>]*> – inget nytt mejl</span>", page.text)
+    client.post(url, data={**fixed, "version": "2", "skicka_igen": "ja", "rubrik": "Igen"})
+    again = wait_for_mail(outbox, "marta@example.se", count=2)
+    assert again["Subject"] == "Igen"
+    with session_scope() as session:
+        keys = sorted(session.scalars(select(Delivery.newsletter)).all())
+    # The first publication and the change asked for; the change not asked for is no mail.
+    assert keys == [f"item:{identifier}", f"item:{identifier}:v3"]
+    assert len(mails(outbox, "marta@example.se")) == 2
