@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from celery import Celery
 from kombu import Queue
 
@@ -15,6 +17,7 @@ QUEUES = ("render", "notify", "search")
 # The longest countdown of any retry: below the Redis visibility timeout (60 s), so a message
 # waiting in a worker for its retry is never handed to a second worker meanwhile.
 MAX_COUNTDOWN_SECONDS = 45
+RESULT_SECONDS = 3600
 
 
 def _transport_options(settings: Settings) -> dict[str, float]:
@@ -41,13 +44,22 @@ def _transport_options(settings: Settings) -> dict[str, float]:
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
-    app = Celery("newsroom", broker=settings.broker_url, set_as_current=True)
+    app = Celery(
+        "newsroom",
+        broker=settings.broker_url,
+        backend=settings.results_url,
+        set_as_current=True,
+    )
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="render",
         task_serializer="json",
         accept_content=["json"],
+        # Results are kept only by the tasks a caller waits for (Redaktionen's previews and
+        # counts: `ignore_result=False` on each), for an hour: a preview's frames read its
+        # result again while the page is open.
         task_ignore_result=True,
+        result_expires=RESULT_SECONDS,
         timezone=settings.timezone,
         enable_utc=True,
         # At-least-once: a task is acknowledged only after it ran (acks_late), and a message
@@ -78,8 +90,12 @@ _metrics.connect_celery_signals()
 def configure(settings: Settings) -> None:
     """Point the shared app at another broker (tests and `newsroom run` switch settings)."""
     celery_app.conf.broker_url = settings.broker_url
+    celery_app.conf.result_backend = settings.results_url
     celery_app.conf.broker_transport_options = _transport_options(settings)
     celery_app.conf.timezone = settings.timezone
     # Connections pooled for the previous broker must not be reused for the new one.
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # Nor a result backend made for it (cached on the app, or per thread).
+    celery_app._backend_cache = None
+    celery_app._local = threading.local()

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     database_password: str | None = None
     broker_url: str = "memory://"
     broker_password: str | None = None
+    # Where the few tasks whose answer a caller waits for (Redaktionen's previews, its count of
+    # subscribers, its test mail) leave that answer. Unset: the broker's Redis in the
+    # distributed mode, the process's memory in the embedded one (its worker is a thread).
+    result_backend: str | None = None
+    # Seconds Redaktionen waits for such an answer before it says the service is unavailable.
+    editor_task_timeout: float = 10.0
     # Seconds a message handed to a worker stays invisible to others (Redis; see celery_app).
     broker_visibility_timeout: float = 60.0
     site_dir: Path = Path("var/site")
@@ -241,6 +247,17 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     @property
+    def results_url(self) -> str:
+        """The Celery result backend: RESULT_BACKEND, or the one that suits the broker."""
+        if self.result_backend:
+            return self.result_backend
+        if self.broker_url.startswith("memory://"):
+            return "cache+memory://"
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "rpc://"
+
+    @property
     def is_embedded(self) -> bool:
         return self.broker_url.startswith("memory://")
 
@@ -266,8 +283,14 @@ class Settings(BaseSettings):
         for name in SECRETS:
             if data.get(name):
                 data[name] = "***"
-        for name in ("database_url", "broker_url", "smtp_url", "bounce_mailbox_url"):
-            if data[name]:
+        for name in (
+            "database_url",
+            "broker_url",
+            "smtp_url",
+            "bounce_mailbox_url",
+            "result_backend",
+        ):
+            if data.get(name):
                 data[name] = _masked(data[name])
         data["base_url"] = self.public_url
         return json.dumps(data, ensure_ascii=False, indent=2)

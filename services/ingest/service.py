@@ -98,6 +98,16 @@ def _new_item(data: ItemIn, *, contributor: Contributor | None, slug: str | None
     return item
 
 
+def unsaved_item(*, data: ItemIn, contributor: Contributor, item: Item | None) -> Item:
+    """What saving `data` would make of `item` (None: a new item), held by no session: the
+    item Redaktionen's preview and test mail show."""
+    slug = item.slug if item is not None else make_slug(data.title)
+    copy = _new_item(data, contributor=contributor, slug=slug)
+    if item is not None:
+        copy.id, copy.version = item.id, item.version + 1
+    return copy
+
+
 def _insert(
     session: Session, item: Item, *, event: bool, contributor: Contributor | None = None
 ) -> None:

@@ -67,13 +67,8 @@ class _Newsletter:
 
     def item_part(self, item: Item) -> mail.PreparedMessage:
         """The shared part of one item's mail: its title as the subject, its whole text."""
-        return self._render(
-            ("item", item.id, item.version),
-            item.title,
-            "item",
-            item=item,
-            item_url=get_settings().public_url + item.path,
-        )
+        subject, template, context = item_mail(item)
+        return self._render(("item", item.id, item.version), subject, template, **context)
 
     def personal(
         self, prepared: mail.PreparedMessage, subscriber: Subscriber, *, tag: str | None = None
@@ -128,6 +123,11 @@ class BundleNewsletter(_Newsletter):
             items=chosen,
         )
         return self.personal(parts, subscriber, tag=tag)
+
+
+def item_mail(item: Item) -> tuple[str, str, dict[str, Any]]:
+    """The subject, template and context of an item's newsletter (sent, previewed, tested)."""
+    return item.title, "item", {"item": item, "item_url": get_settings().public_url + item.path}
 
 
 class DigestNewsletter(_Newsletter):

@@ -23,7 +23,8 @@ class NewsletterKey:
         """The key a ledger row's `newsletter` column holds; ValueError if it is none."""
         kind, _, value = text.partition(":")
         if kind == ItemKey.kind:
-            return ItemKey(uuid.UUID(value))
+            item_id, _, edition = value.partition(":v")
+            return ItemKey(uuid.UUID(item_id), int(edition) if edition else None)
         if kind == DigestKey.kind:
             return DigestKey.parse_period(value)
         if kind == BundleKey.kind and value.isdigit():
@@ -35,13 +36,18 @@ class NewsletterKey:
 
 @dataclass(frozen=True)
 class ItemKey(NewsletterKey):
-    """The newsletter of one item, to its immediate subscribers."""
+    """The newsletter of one item, to its immediate subscribers; a change the author asked to
+    mail again is a newsletter of its own (`edition`: the item's version then), so the ledger
+    sends each at most once per subscriber."""
 
     item_id: uuid.UUID
+    edition: int | None = None
     kind: ClassVar[str] = "item"
 
     def __str__(self) -> str:
-        return f"item:{self.item_id}"
+        if self.edition is None:
+            return f"item:{self.item_id}"
+        return f"item:{self.item_id}:v{self.edition}"
 
 
 @dataclass(frozen=True)

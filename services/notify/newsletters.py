@@ -50,7 +50,8 @@ def plan_item_newsletter(
     nobody. Planned once, when the item is first seen visible (and filed for the next digest):
     subscribers with an immediate window open get it in that window's bundle instead; the
     others get it now, and a window opens for them. Items whose author chose not to mail
-    them (`notify` false) are never mailed.
+    them (`notify` false) are never mailed; an edit of an item already out only when its
+    author asked to mail the change again.
 
     Raise NotYetVisible when the item becomes visible shortly (the task retries then).
     """
@@ -66,21 +67,33 @@ def plan_item_newsletter(
             raise NotYetVisible(wait + 1)
         return None
     if parsed.type == "item.updated" and is_visible(parsed.previous, now=parsed.occurred_at):
-        return None  # an edit of something already out: whoever wanted it has had it
+        # An edit of something already out: whoever wanted it has had it, unless the author
+        # asked to mail this change again (a newsletter of its own, sent once, at once).
+        if not parsed.notify:
+            return None
+        key = ItemKey(item.id, edition=parsed.item_version)
+        chosen = _immediate_for(session=session, item=item)
+        ledger.claim(session=session, newsletter=str(key), subscriber_ids=chosen, now=now)
+        return key, ledger.waiting(session=session, newsletter=str(key))
     key = ItemKey(item.id)
     if _file_for_digest(session=session, item=item, now=now):
-        # Streamed: with 100,000 subscribers only the chosen ids are held, not every row.
-        candidates = session.execute(
-            select(Subscriber.id, Subscriber.regions, Subscriber.topics)
-            .where(_active("immediate"))
-            .execution_options(yield_per=2000)
-        )
-        chosen = [row.id for row in candidates if wants(row, item)]
+        chosen = _immediate_for(session=session, item=item)
         at_once = _hold_for_open_windows(session=session, item=item, subscriber_ids=chosen)
         ledger.claim(session=session, newsletter=str(key), subscriber_ids=at_once, now=now)
         if at_once:
             windows.open_after(session, newsletter=str(key), now=now)
     return key, ledger.waiting(session=session, newsletter=str(key))
+
+
+def _immediate_for(*, session: Session, item: Item) -> list[int]:
+    """The immediate subscribers who want the item; streamed: with 100,000 subscribers only
+    the chosen ids are held, not every row."""
+    candidates = session.execute(
+        select(Subscriber.id, Subscriber.regions, Subscriber.topics)
+        .where(_active("immediate"))
+        .execution_options(yield_per=2000)
+    )
+    return [row.id for row in candidates if wants(row, item)]
 
 
 def _hold_for_open_windows(*, session: Session, item: Item, subscriber_ids: list[int]) -> list[int]:

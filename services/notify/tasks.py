@@ -305,5 +305,7 @@ def beat_schedule() -> dict:
     }
 
 
-# Redaktionen's mails (sign-in codes, returned reviews) register on import.
+# Redaktionen's mails (sign-in codes, returned reviews) and its questions (previews, counts,
+# test newsletters) register on import.
 from services.notify import editor_mail as _editor_mail  # noqa: E402, F401
+from services.notify import previews as _previews  # noqa: E402, F401

@@ -9,11 +9,11 @@ from celery.utils.time import get_exponential_backoff_interval
 from prometheus_client import Histogram
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.render import backlog, events, page_events
+from services.render import backlog, events, page_events, preview
 from services.render.output import RenderReport
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
-from shared.db import session_scope
+from shared.db import session_scope, utcnow
 
 RENDER_DURATION = Histogram(
     "newsroom_render_duration_seconds",
@@ -105,6 +105,15 @@ def repair() -> dict:
     if repaired:
         log.info("render: %d of %d waiting events rendered", repaired, len(waiting))
     return {"repaired": repaired, "waiting": len(waiting) - repaired}
+
+
+# Redaktionen waits for the answer (shared.previews.ask); nothing is written, so a retry or a
+# second run only renders the page again.
+@celery_app.task(name="render.preview_item", ignore_result=False)
+def preview_item(*, item: dict) -> str:
+    """The HTML of an unsaved item's page, rendered by the site's own templates."""
+    with session_scope() as session:
+        return preview.preview_page(session=session, data=item, now=utcnow())
 
 
 def beat_schedule() -> dict:

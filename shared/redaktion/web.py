@@ -27,7 +27,8 @@ PREFIX = "/redaktion"
 # No inline script or style, nothing from elsewhere: the pages load their own CSS and JS only.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,

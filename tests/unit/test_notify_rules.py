@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from celery.schedules import crontab
 
 from services.notify import preferences, tasks, tokens
-from services.notify.keys import DigestKey, NewsletterKey
+from services.notify.keys import DigestKey, ItemKey, NewsletterKey
 
 ZONE = "Europe/Stockholm"
 
@@ -91,6 +92,16 @@ def test_a_digest_is_named_for_its_local_day_and_old_week_keys_still_read():
     for broken in ("digest:", "digest:2021-13-45", "digest:next week", "nyhetsbrev:1"):
         with pytest.raises(ValueError):
             NewsletterKey.parse(broken)
+
+
+def test_an_item_mailed_again_is_a_newsletter_of_its_own():
+    first = ItemKey(uuid.UUID(int=7))
+    again = ItemKey(uuid.UUID(int=7), edition=3)
+    assert str(first) == "item:00000000-0000-0000-0000-000000000007"
+    assert str(again) == f"{first}:v3" and str(again) != str(first)
+    assert NewsletterKey.parse(str(first)) == first and NewsletterKey.parse(str(again)) == again
+    with pytest.raises(ValueError):
+        NewsletterKey.parse(f"{first}:vtre")
 
 
 def test_beat_schedule_follows_the_digest_setting(monkeypatch: pytest.MonkeyPatch):

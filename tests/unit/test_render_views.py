@@ -70,6 +70,14 @@ def test_empty_feed_has_a_fixed_date():
     assert rss.feed.updated_parsed[:3] == (2000, 1, 1)
 
 
+def test_a_time_to_the_microsecond_is_written_as_html_allows():
+    # An item posted without a date is published "now", microseconds and all; HTML's
+    # <time datetime> allows at most three digits of a second.
+    moment = datetime(2021, 4, 29, 7, 0, 5, 198460, tzinfo=UTC)
+    page = views.render_item(_site(), _item(published_at=moment), newer=None, older=None)
+    assert '<time datetime="2021-04-29T09:00:05+02:00">29 apr 2021</time>' in page.decode()
+
+
 def test_item_page_escapes_titles_but_keeps_sanitized_body():
     site = _site()
     page = views.render_item(

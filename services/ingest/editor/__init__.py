@@ -12,6 +12,7 @@ from services.ingest.editor.routes_history import router as _history
 from services.ingest.editor.routes_items import router as _items
 from services.ingest.editor.routes_pages import router as _pages
 from services.ingest.editor.routes_people import router as _people
+from services.ingest.editor.routes_preview import router as _preview
 from services.ingest.editor.routes_signin import router as _signin
 from shared.redaktion import csrf
 
@@ -21,6 +22,7 @@ router.include_router(_items)
 router.include_router(_history)
 router.include_router(_people)
 router.include_router(_pages)
+router.include_router(_preview)
 
 
 @router.get(f"{web.PREFIX}/static/{{name}}")

@@ -32,6 +32,8 @@ NAMES = {
     "text": ("texten", "Texten"),
 }
 ACTIONS = ("spara", "publicera", "schemalagg", "granskning", "uppdatera", "forhandsgranska")
+# Buttons that save nothing: they show, or mail the author, what the form would make.
+ACTIONS += ("provmejl",)
 
 
 @dataclass

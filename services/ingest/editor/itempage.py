@@ -10,17 +10,18 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from services.ingest import reviews
-from services.ingest.editor import checks, diffs, listing, web
+from services.ingest.editor import checks, diffs, listing, previews, web
 from services.ingest.editor.forms import FieldError, ItemForm
 from services.ingest.permissions import is_editor
 from shared import taxonomy
-from shared.markup import render_markdown
+from shared.config import get_settings
 from shared.models import Contributor, Item
 
 SUMMARY_MAX = 600
 # What each action does, shown beside its button (subscribers first: that cannot be undone).
 EXPLAINED = {
-    "forhandsgranska": "Visar nyheten som den ser ut, utan att spara.",
+    "forhandsgranska": "Visar sidan på webbplatsen och mejlet till prenumeranterna som de "
+    "kommer att se ut, utan att spara eller publicera något.",
     "spara": "Sparar utan att publicera. Inget syns på webbplatsen och inget mejl skickas.",
     "publicera": "Nyheten syns direkt på webbplatsen och i flödena. Är rutan ”Skicka till "
     "prenumeranter” ikryssad får prenumeranterna på nyhetens regioner och ämnen ett mejl.",
@@ -30,6 +31,8 @@ EXPLAINED = {
     "med en kommentar. Inget syns och inget mejl skickas förrän den publiceras.",
     "uppdatera": "Ändringen syns direkt på webbplatsen och i flödena. Prenumeranterna får "
     "inget nytt mejl, om du inte kryssar i rutan ovan.",
+    "provmejl": "Skickar nyhetsbrevet som prenumeranterna får till din e-postadress, och bara "
+    "till dig. Inget sparas.",
 }
 BUTTONS = {
     "forhandsgranska": "Förhandsgranska",
@@ -38,6 +41,7 @@ BUTTONS = {
     "schemalagg": "Schemalägg",
     "granskning": "Skicka för granskning",
     "uppdatera": "Uppdatera",
+    "provmejl": "Skicka ett provmejl till mig",
 }
 SAVED = {
     "spara": "Utkastet är sparat. Det syns inte på webbplatsen.",
@@ -56,10 +60,40 @@ def actions(*, user: Contributor, item: Item | None, state: str) -> list[str]:
     if state == "aterkallad":
         return []
     if state == "publicerad":
-        return [] if user.review_required else ["forhandsgranska", "uppdatera"]
-    if user.review_required:
-        return ["forhandsgranska", "spara", "granskning"]
-    return ["forhandsgranska", "spara", "publicera", "schemalagg", "granskning"]
+        chosen = [] if user.review_required else ["forhandsgranska", "uppdatera"]
+    elif user.review_required:
+        chosen = ["forhandsgranska", "spara", "granskning"]
+    else:
+        chosen = ["forhandsgranska", "spara", "publicera", "schemalagg", "granskning"]
+    return [*chosen, "provmejl"] if chosen and user.email else chosen
+
+
+# What each button does to subscribers, said on the button: (when the box is ticked, when
+# not); {n} is how many the item reaches now. None: the button mails nobody either way.
+EFFECTS = {
+    "spara": (" – inget mejl", " – inget mejl"),
+    "granskning": (" – inget mejl än", " – inget mejl än"),
+    "publicera": (" – skickas till {n}", " – inget mejl"),
+    "schemalagg": (" – skickas till {n} på utsatt tid", " – inget mejl"),
+    "uppdatera": (" – skickas igen till {n}", " – inget nytt mejl"),
+}
+
+
+def effects(*, form: ItemForm, reach: previews.Reach | None) -> dict[str, dict[str, str]]:
+    """Each button's effect on subscribers as the form stands, and both texts for the
+    script, which follows the boxes: {action: {"now", "on", "off", "box"}}."""
+    phrase = reach.phrase() if reach is not None else "prenumeranterna"
+    found = {}
+    for action, (on, off) in EFFECTS.items():
+        box = "skicka_igen" if action == "uppdatera" else "skicka"
+        ticked = form.notify_again if box == "skicka_igen" else form.notify
+        found[action] = {
+            "now": (on if ticked else off).format(n=phrase),
+            "on": on,
+            "off": off,
+            "box": box,
+        }
+    return found
 
 
 def region_choices(user: Contributor, form: ItemForm) -> list[tuple[str, str]]:
@@ -81,7 +115,7 @@ def render(
     now: datetime,
     errors: list[FieldError] | None = None,
     status_code: int = 200,
-    preview: bool = False,
+    preview: previews.Preview | None = None,
     conflict: list[diffs.FieldDiff] | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
@@ -89,6 +123,12 @@ def render(
     in_review = item is not None and listing.in_review(session=session, item=item)
     state = "utkast" if item is None else listing.status_key(item, in_review=in_review, now=now)
     review = reviews.latest_review(session=session, item_id=item.id) if item is not None else None
+    # Asked of notify each time the form is shown: the count follows the boxes as they are.
+    reach = None
+    if state != "aterkallad":
+        # Briefly: a form must not wait long for a number when notify is down.
+        timeout = min(3.0, get_settings().editor_task_timeout)
+        reach = previews.reach(regions=form.regions, topics=form.topics, timeout=timeout)
     context: dict[str, Any] = {
         "user": user,
         "item": item,
@@ -106,8 +146,9 @@ def render(
         "advice": checks.advise(title=form.title, summary=form.summary, body=form.body),
         "lix": checks.lix(form.body),
         "lix_meaning": checks.lix_meaning,
-        "preview_html": render_markdown(form.body) if preview and form.body else None,
         "preview": preview,
+        "reach": reach,
+        "effects": effects(form=form, reach=reach),
         "conflict": conflict,
         "notice": notice,
         "author": (item.author_name if item is not None and item.author_name else user.name),
@@ -118,4 +159,4 @@ def render(
     return web.page(request, "item.html", status_code=status_code, **context)
 
 
-__all__ = ["BUTTONS", "EXPLAINED", "SAVED", "actions", "render"]
+__all__ = ["BUTTONS", "EFFECTS", "EXPLAINED", "SAVED", "actions", "effects", "render"]

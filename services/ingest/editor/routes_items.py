@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.ingest import reading, reviews, service
-from services.ingest.editor import itempage, listing, saving, web
+from services.ingest.editor import itempage, listing, previews, saving, web
 from services.ingest.editor.access import DbSession, User, own_item, require_editor
-from services.ingest.editor.forms import ACTIONS, ItemForm
+from services.ingest.editor.forms import ACTIONS, FieldError, ItemForm
 from services.ingest.permissions import is_editor
 from shared import outbox
 from shared.db import utcnow
@@ -120,10 +120,8 @@ async def _run(request: Request, function, *args) -> Response:
 def _save_sync(request, session, user, item_id, form: ItemForm, action: str) -> Response:
     now = utcnow()
     item = own_item(session=session, user=user, item_id=item_id) if item_id else None
-    if action == "forhandsgranska":
-        return itempage.render(
-            request, session=session, user=user, item=item, form=form, now=now, preview=True
-        )
+    if action in ("forhandsgranska", "provmejl"):
+        return _show_unsaved(request, session, user, item, form, action, now)
     outcome = saving.save(session=session, user=user, item=item, form=form, action=action, now=now)
     if outcome.item is None:
         if outcome.conflict is not None:
@@ -141,6 +139,25 @@ def _save_sync(request, session, user, item_id, form: ItemForm, action: str) -> 
             conflict=outcome.conflict,
         )
     return web.redirect(f"{NEWS}/{outcome.item.id}?sparad={action}")
+
+
+def _show_unsaved(request, session, user, item, form: ItemForm, action: str, now) -> Response:
+    """Förhandsgranska, or a test mail to the author: of the form as typed, saving nothing."""
+    unsaved, errors = saving.unsaved(user=user, item=item, form=form, now=now)
+    context = {"request": request, "session": session, "user": user, "item": item, "form": form}
+    if unsaved is None:
+        return itempage.render(**context, now=now, errors=errors, status_code=422)
+    if action == "provmejl":
+        status, message = previews.send_test(item=unsaved, user=user)
+        if status != 200:
+            return itempage.render(
+                **context,
+                now=now,
+                errors=[FieldError("knapp-provmejl", message)],
+                status_code=status,
+            )
+        return itempage.render(**context, now=now, notice=message)
+    return itempage.render(**context, now=now, preview=previews.preview(item=unsaved, user=user))
 
 
 @router.post(f"{NEWS}/ny/autospara")

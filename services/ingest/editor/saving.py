@@ -129,6 +129,20 @@ def save(
     return Outcome(item=saved)
 
 
+def unsaved(
+    *, user: Contributor, item: Item | None, form: ItemForm, now: datetime
+) -> tuple[Item | None, list[FieldError]]:
+    """The item as saving the form would make it, published, but saved nowhere: what the
+    preview and the test mail show; or the reasons the form cannot make one."""
+    published_at, errors = when_for("spara", form, item, now)
+    data, field_errors = form.to_input(status="published", published_at=published_at, author=None)
+    errors += field_errors
+    if errors:
+        return None, errors
+    data = data.model_copy(update={key: _model(key, v) for key, v in _kept(item, user).items()})
+    return service.unsaved_item(data=data, contributor=user, item=item), []
+
+
 def _model(key: str, value: Any) -> Any:
     from services.ingest.schemas import Attachment, Author, Image
 
@@ -202,4 +216,4 @@ def restore(
     return Outcome(item=item)
 
 
-__all__ = ["Outcome", "current_fields", "form_fields", "restore", "save", "when_for"]
+__all__ = ["Outcome", "current_fields", "form_fields", "restore", "save", "unsaved", "when_for"]

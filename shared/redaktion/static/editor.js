@@ -128,10 +128,49 @@
     setInterval(save, 5000);
   }
 
+  // What each button does to subscribers follows the boxes; the count follows the regions
+  // and topics (notify counts them: /redaktion/mottagare).
+  function reach(form) {
+    var hint = document.getElementById("mottagare");
+    var phrase = null, asked = 0;
+    function effects() {
+      form.querySelectorAll(".effect[data-box]").forEach(function (span) {
+        var box = document.getElementById(span.getAttribute("data-box"));
+        var text = span.getAttribute(box && box.checked ? "data-on" : "data-off");
+        if (phrase !== null) { text = text.replace("{n}", phrase); }
+        if (text.indexOf("{n}") < 0 && span.textContent !== text) { span.textContent = text; }
+      });
+    }
+    function count() {
+      var query = new URLSearchParams();
+      form.querySelectorAll("input[name=regioner]:checked, input[name=amnen]:checked")
+        .forEach(function (box) { query.append(box.name, box.value); });
+      var mine = ++asked;
+      fetch(hint.getAttribute("data-url") + "?" + query.toString(),
+            { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          if (mine !== asked || answer.immediate === null) { return; }
+          phrase = answer.phrase;
+          hint.textContent = "Just nu når nyheten " + phrase + " som får mejl direkt" +
+            (answer.weekly ? " och " + answer.weekly + " som får veckobrevet" : "") + ".";
+          effects();
+        }).catch(function () {});
+    }
+    form.addEventListener("change", function (event) {
+      if (event.target.type !== "checkbox") { return; }
+      var name = event.target.name;
+      if (name === "regioner" || name === "amnen") { count(); } else { effects(); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusErrors();
     document.querySelectorAll("textarea[data-max]").forEach(counter);
     document.querySelectorAll("textarea[data-toolbar]").forEach(toolbar);
     document.querySelectorAll("form[data-autosave]").forEach(autosave);
+    if (document.getElementById("mottagare")) {
+      document.querySelectorAll("form#nyhet").forEach(reach);
+    }
   });
 })();
