@@ -21,6 +21,7 @@ from shared.events import (
     ItemPublished,
     ItemUpdated,
     ItemWithdrawn,
+    MediaUploaded,
     SubscriptionRequested,
 )
 from shared.inserts import Rows, insert_rows
@@ -34,7 +35,7 @@ _wake = threading.Event()
 RELAY_BATCH = 200
 
 
-AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | SubscriptionRequested
+AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | SubscriptionRequested | MediaUploaded
 
 
 def record(

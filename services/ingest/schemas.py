@@ -16,10 +16,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from services.ingest import text
+from services.ingest.alt_text import alt_text_problem
 from services.ingest.text import (
     MARKDOWN_PATTERN,
     MULTI_LINE_PATTERN,
@@ -140,14 +143,71 @@ class Author(_Strict):
     email: Email | None = None
 
 
+MediaId = Annotated[uuid.UUID, Field(description="Id från POST /api/v1/media.")]
+ONE_SOURCE = "ange antingen url eller media_id, inte båda"
+
+
+def _one_source(url: str | None, media_id: uuid.UUID | None) -> None:
+    if (url is None) == (media_id is None):
+        raise invalid(ONE_SOURCE)
+
+
 class Attachment(_Strict):
+    """A document shown under the item: an uploaded medium (`media_id`) or a `url`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["url"]}, {"required": ["media_id"]}]},
+    )
+
     title: Title
-    url: HttpUrl
+    url: HttpUrl | None = None
+    media_id: MediaId | None = None
+
+    @model_validator(mode="after")
+    def _source(self) -> Attachment:
+        _one_source(self.url, self.media_id)
+        return self
 
 
 class Image(_Strict):
-    url: HttpUrl
-    alt: ShortText = Field(description="Alternativtext; krävs för tillgänglighet.")
+    """The item's image: an uploaded image (`media_id`) or a `url`, with its alt text."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["url"]}, {"required": ["media_id"]}]},
+    )
+
+    url: HttpUrl | None = None
+    media_id: MediaId | None = None
+    # Before `alt`: the alt text's rule reads it.
+    decorative: bool = Field(
+        default=False, description="Dekorativ bild: ingen alternativtext, skärmläsare hoppar över."
+    )
+    alt: ShortText | None = Field(
+        default=None,
+        validate_default=True,
+        description="Alternativtext; krävs om bilden inte är dekorativ, och är inte ett filnamn.",
+    )
+
+    @field_validator("alt", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # An empty field of a form is no alt text at all, said as such below.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alt")
+    @classmethod
+    def _alt_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = alt_text_problem(value, decorative=bool(info.data.get("decorative")))
+        if problem:
+            raise invalid(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _source(self) -> Image:
+        _one_source(self.url, self.media_id)
+        return self
 
 
 def _check_tags(
@@ -261,7 +321,7 @@ class ItemOut(BaseModel):
     topics: list[str]
     author: dict[str, str | None] | None
     attachments: list[dict[str, str]]
-    image: dict[str, str] | None
+    image: dict[str, str | bool] | None
     notify: bool = True
     contributor: str | None
     created_at: datetime

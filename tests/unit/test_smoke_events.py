@@ -26,5 +26,7 @@ def test_every_item_event_has_a_render_a_notify_and_a_search_consumer():
         queues = {queue for _, queue in consumers}
         if event_type.startswith("item."):
             assert queues == {"render", "notify", "search"}
+        elif event_type == "media.uploaded":
+            assert consumers == (("render.publish_media", "render"),)  # files under /media/
         else:
             assert queues == {"notify"}  # subscription requests
