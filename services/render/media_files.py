@@ -70,11 +70,11 @@ def publish(*, session: Session, output: SiteOutput, media_ids: Iterable[str]) -
             continue
     if not ids:
         return 0
-    return _publish(session, output, session.execute(_files(Media.id.in_(ids))).tuples())
+    return _publish(session, output, session.execute(_files(Media.id.in_(ids))).all())
 
 
 def publish_all(*, session: Session, output: SiteOutput) -> int:
     """Write the missing files of every stored medium (a rebuild); how many were written."""
     # File rows without their bytes (about 100 bytes each, 11 per image): read at once.
-    rows = session.execute(_files(Media.id.is_not(None))).tuples().all()
+    rows = session.execute(_files(Media.id.is_not(None))).all()
     return _publish(session, output, rows)

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from services.render import locks, queries
+from services.render import locks, media_files, queries
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import LATEST, ItemUrl, MonthPages, TagPages
 from services.render.queries import Bounds
@@ -87,7 +87,7 @@ def _render_site(
         # Into an empty folder nothing needs removing afterwards, so no path is remembered.
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
-        renderer = Renderer(session, site, output, now)
+        renderer = Renderer(session, site, output, now, with_media=False)
         snapshot_id = _export_snapshot(session) if snapshot else None
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0
@@ -102,6 +102,8 @@ def _render_site(
         with _helpers(helpers, runs, **task) as tasks:
             try:
                 renderer.render_chrome()
+                # Every stored medium, used by an item or not: its URL was answered at upload.
+                media_files.publish_all(session=session, output=output)
                 renderer.render(LATEST)
                 months = renderer.render_archive(count=counted_at is None)
                 for month in months:
@@ -207,7 +209,8 @@ def _help(
         if snapshot is not None:
             _import_snapshot(session, snapshot)
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
-        renderer = Renderer(session, Site.from_settings(get_settings()), output, now)
+        site = Site.from_settings(get_settings())
+        renderer = Renderer(session, site, output, now, with_media=False)
         for bounds in _runs:
             _runs.count(renderer.write_items(bounds))
     return output.report, output.produced

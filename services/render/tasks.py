@@ -90,11 +90,15 @@ def handle_event(self, *, event: dict) -> dict:
 def publish_media(*, event: dict) -> dict:
     """Write an uploaded medium's files under /media/; idempotent (files that are there
     stay). An item that shows the medium writes them too, so a lost run costs nothing."""
+    return {"written": publish_uploaded(event=event, site_dir=get_settings().site_dir)}
+
+
+def publish_uploaded(*, event: dict, site_dir: Path) -> int:
+    """The files of a `media.uploaded` event's medium into the site; how many were written."""
     media_id = MediaUploaded.model_validate(event).media_id
-    output = SiteOutput(get_settings().site_dir)
     with session_scope() as session:
-        written = media_files.publish(session=session, output=output, media_ids=[media_id])
-    return {"written": written}
+        output = SiteOutput(site_dir)
+        return media_files.publish(session=session, output=output, media_ids=[media_id])
 
 
 @celery_app.task(name="render.repair", acks_late=True)
