@@ -4,15 +4,18 @@ answered, and every refusal a Swedish 422 naming its field."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
 
+from services.ingest.authoring import post_file
 from shared.db import session_scope
 from shared.models import Item, OutboxEvent
 from tests import media_items
 from tests import media_samples as samples
 from tests.integration.test_ingest_api import ITEM, auth, client, make_token  # noqa: F401
+from tests.integration.test_ingest_authoring import server  # noqa: F401 (fixture)
 
 ITEMS = "/api/v1/items"
 
@@ -177,3 +180,48 @@ def test_the_openapi_schema_documents_both_forms(client):
     assert {"url", "media_id", "alt", "decorative"} <= set(image["properties"])
     assert image["oneOf"] == [{"required": ["url"]}, {"required": ["media_id"]}]
     assert {"url", "media_id", "title"} <= set(schema["Attachment"]["properties"])
+
+
+MEDIA_FILE = """---
+title: Verksamhetsrapport 2020
+summary: Rapporten kan laddas ned i sin helhet här.
+date: 2021-03-25 09:00
+regions: nationella-kansliet
+topics: [verksamhetsrapport]
+image:
+  media_id: {photo}
+  alt: Deltagare vid nätverksträffen i Stockholm
+attachments:
+  - media_id: {report}
+    title: Verksamhetsrapport 2020
+---
+Regionerna har **tillsammans** följt upp leverantörer.
+"""
+
+
+def test_newsroom_post_takes_media_ids_in_the_front_matter(server, photo, report, tmp_path):
+    base = server
+    token = make_token()
+    path = tmp_path / "rapport.md"
+    path.write_text(MEDIA_FILE.format(photo=photo, report=report), encoding="utf-8")
+    out = io.StringIO()
+    assert post_file(path=path, url=base, token=token, dry_run=True, out=out) == 0, out
+    assert post_file(path=path, url=base, token=token, out=out) == 0, out.getvalue()
+    with session_scope() as session:
+        [item] = session.query(Item).all()
+        assert item.image == {
+            "media_id": photo,
+            "alt": "Deltagare vid nätverksträffen i Stockholm",
+        }
+        assert item.attachments == [{"title": "Verksamhetsrapport 2020", "media_id": report}]
+
+    # An alt text that is a file name: refused, the field named on its line.
+    path.write_text(
+        MEDIA_FILE.format(photo=photo, report=report).replace(
+            "Deltagare vid nätverksträffen i Stockholm", "IMG_2041.jpg"
+        ),
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert post_file(path=path, url=base, token=token, dry_run=True, out=out) == 1
+    assert "  image.alt: Alternativtexten är bara ett filnamn" in out.getvalue()
