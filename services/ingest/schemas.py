@@ -144,12 +144,15 @@ class Author(_Strict):
 
 
 MediaId = Annotated[uuid.UUID, Field(description="Id från POST /api/v1/media.")]
-ONE_SOURCE = "ange antingen url eller media_id, inte båda"
+NO_SOURCE = "ange url (en adress) eller media_id (en uppladdad fil)"
+TWO_SOURCES = "ange antingen url eller media_id, inte båda"
 
 
 def _one_source(url: str | None, media_id: uuid.UUID | None) -> None:
-    if (url is None) == (media_id is None):
-        raise invalid(ONE_SOURCE)
+    if url is None and media_id is None:
+        raise invalid(NO_SOURCE)
+    if url is not None and media_id is not None:
+        raise invalid(TWO_SOURCES)
 
 
 class Attachment(_Strict):

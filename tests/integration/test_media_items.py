@@ -95,7 +95,7 @@ def test_put_changes_the_image(client, token, photo):
 
 
 BAD_IMAGES = [
-    ({"alt": "Karta"}, "image", "url eller media_id"),
+    ({"alt": "Karta"}, "image", "ange url (en adress) eller media_id"),
     ({"alt": "Karta", "url": "https://exempel.se/a.jpg", "media_id": "PHOTO"}, "image", "inte"),
     ({"media_id": "PHOTO"}, "image.alt", "alternativtext"),
     ({"media_id": "PHOTO", "alt": "  "}, "image.alt", "alternativtext"),
@@ -150,7 +150,7 @@ def test_an_image_may_be_an_attachment(client, token, photo):
 
 def test_an_attachment_names_one_source(client, token, report):
     errors = errors_of(post(client, token, attachments=[{"title": "Rapporten"}]))
-    assert "url eller media_id" in errors["attachments.0"]
+    assert "ange url (en adress) eller media_id" in errors["attachments.0"]
 
 
 def test_the_upload_records_the_event_that_publishes_its_files(client, token):

@@ -10,12 +10,14 @@ from fastapi import APIRouter
 from services.ingest.editor import access, csrf, web
 from services.ingest.editor.routes_history import router as _history
 from services.ingest.editor.routes_items import router as _items
+from services.ingest.editor.routes_media import router as _media
 from services.ingest.editor.routes_signin import router as _signin
 
 router = APIRouter(include_in_schema=False)
 router.include_router(_signin)
 router.include_router(_items)
 router.include_router(_history)
+router.include_router(_media)
 
 
 @router.get(f"{web.PREFIX}/static/{{name}}")

@@ -3,9 +3,12 @@ random token in a cookie, the same token in each form's hidden `csrftoken` field
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from asgi_csrf import asgi_csrf
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from services.ingest.editor import web
 from shared.config import get_settings
@@ -60,6 +63,38 @@ def _outside_editor(scope: dict[str, Any]) -> bool:
     return not scope.get("path", "").startswith(web.PREFIX + "/")
 
 
+# An item's upload form (an image or a document) is multipart, which asgi-csrf cannot read
+# (see guarded_csrf): that route compares the same token itself, with `token_matches`.
+UPLOAD_PATH = re.compile(rf"{re.escape(web.PREFIX)}/nyheter/[0-9a-fA-F-]{{32,36}}/media")
+
+
+def _is_upload(scope: dict[str, Any]) -> bool:
+    return (
+        _form_kind(scope) == b"multipart/form-data"
+        and UPLOAD_PATH.fullmatch(scope.get("path", "")) is not None
+    )
+
+
+def _skipped(scope: dict[str, Any]) -> bool:
+    return _outside_editor(scope) or _is_upload(scope)
+
+
+def cookie_name() -> str:
+    return "__Host-csrftoken" if get_settings().public_url.startswith("https://") else "csrftoken"
+
+
+def token_matches(*, cookie: str | None, submitted: str | None) -> bool:
+    """What asgi-csrf checks of a URL-encoded form: the cookie carries a token signed with
+    the signing key, and the form's `csrftoken` field is that same token."""
+    if not cookie or not submitted or not cookie.isascii() or not submitted.isascii():
+        return False
+    try:
+        URLSafeSerializer(get_settings().signing_key).loads(cookie, "csrftoken")
+    except BadSignature:
+        return False
+    return secrets.compare_digest(cookie, submitted)
+
+
 async def _failed(scope: dict[str, Any], send: Any, _reason: Any) -> None:
     body = FAILED.format(css=web.static_url("editor.css"), back=web.PREFIX + "/").encode()
     headers = [(b"content-type", b"text/html; charset=utf-8")]
@@ -98,7 +133,7 @@ def guarded_csrf(app: Any, **options: Any) -> Any:
         if (
             scope["type"] == "http"
             and scope["method"] not in ("GET", "HEAD", "OPTIONS", "TRACE")
-            and not _outside_editor(scope)
+            and not _skipped(scope)
             and _form_kind(scope) != b"application/x-www-form-urlencoded"
         ):
             await _unsupported(scope, send)
@@ -120,11 +155,11 @@ def install(app: Any) -> None:
     app.add_middleware(
         guarded_csrf,
         signing_secret=settings.signing_key,
-        cookie_name="__Host-csrftoken" if secure else "csrftoken",
+        cookie_name=cookie_name(),
         cookie_secure=secure,
         cookie_samesite="Lax",
         always_protect=ALWAYS,
-        skip_if_scope=_outside_editor,
+        skip_if_scope=_skipped,
         send_csrf_failed=_failed,
     )
 
