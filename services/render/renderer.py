@@ -188,10 +188,18 @@ class Renderer:
         self.output.report.failed.add(str(item.id))
 
     def listing(
-        self, render: Callable[[Sequence[Item]], bytes], items: Sequence[Item]
+        self,
+        render: Callable[[Sequence[Item]], bytes],
+        items: Sequence[Item],
+        *,
+        with_media: bool = True,
     ) -> tuple[bytes, list[Item]]:
-        """A page that lists items, and the items it shows: all but those it cannot show."""
-        media.load_for(self.session, items)
+        """A page that lists items, and the items it shows: all but those it cannot show.
+
+        `with_media`: read the media the items show first (a month's list shows none, and its
+        items are loaded without those columns)."""
+        if with_media:
+            media.load_for(self.session, items)
         try:
             return render(items), list(items)
         except Exception as error:
@@ -243,7 +251,9 @@ class Renderer:
             self.output.remove(page)
             self.output.remove(sitemap)
             return
-        data, shown = self.listing(lambda shown: views.render_month(self.site, month, shown), items)
+        data, shown = self.listing(
+            lambda shown: views.render_month(self.site, month, shown), items, with_media=False
+        )
         self.output.write(page, data)
         self.output.write(sitemap, views.render_month_sitemap(self.site, shown))
 

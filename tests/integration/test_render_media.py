@@ -10,12 +10,16 @@ from datetime import UTC, datetime
 
 import html5lib
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.render import tasks
+from services.render.output import SiteOutput
 from services.render.rebuild import rebuild
+from services.render.renderer import Renderer
+from services.render.views import Site
 from shared import media
-from shared.db import session_scope
+from shared.config import get_settings
+from shared.db import get_engine, session_scope, utcnow
 from shared.events import MediaUploaded
 from shared.models import Media, MediaFile
 from tests import media_items
@@ -174,3 +178,26 @@ def test_a_rebuild_in_four_processes_writes_the_same_media(site_dir, photo, repo
     rebuild(site_dir=one, workers=1)
     assert snapshot(site_dir) == snapshot(one)
     assert re.search(rb'<source type="image/avif"', (one / "index.html").read_bytes())
+
+
+def test_a_months_list_reads_no_media_columns_item_by_item(site_dir, photo):
+    for day in range(1, 13):
+        add_item(
+            slug=f"nyhet-{day}",
+            published_at=datetime(2021, 4, day, 8, tzinfo=UTC),
+            image={"media_id": str(photo), "alt": "Deltagare vid workshopen"},
+        )
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        with session_scope() as session:
+            site = Site.from_settings(get_settings())
+            Renderer(session, site, SiteOutput(site_dir), utcnow()).render_month("2021-04")
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    assert (site_dir / "arkiv/2021/04/index.html").exists()
+    assert len(statements) <= 3, statements  # one query for the month, whatever its size
