@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from services.ingest import text
-from services.ingest.alt_text import alt_text_problem
+from services.ingest.alt_text import FILE_NAME_PATTERN, alt_text_problem
 from services.ingest.text import (
     MARKDOWN_PATTERN,
     MULTI_LINE_PATTERN,
@@ -144,6 +144,7 @@ class Author(_Strict):
 
 
 MediaId = Annotated[uuid.UUID, Field(description="Id från POST /api/v1/media.")]
+ONE_OF_SOURCES = [{"required": ["url"]}, {"required": ["media_id"]}]
 NO_SOURCE = "ange url (en adress) eller media_id (en uppladdad fil)"
 TWO_SOURCES = "ange antingen url eller media_id, inte båda"
 
@@ -158,14 +159,12 @@ def _one_source(url: str | None, media_id: uuid.UUID | None) -> None:
 class Attachment(_Strict):
     """A document shown under the item: an uploaded medium (`media_id`) or a `url`."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["url"]}, {"required": ["media_id"]}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_SOURCES})
 
     title: Title
-    url: HttpUrl | None = None
-    media_id: MediaId | None = None
+    # Either one, never null: the schema says so (`oneOf`), the validator below too.
+    url: HttpUrl = Field(default=None)
+    media_id: MediaId = Field(default=None)
 
     @model_validator(mode="after")
     def _source(self) -> Attachment:
@@ -178,34 +177,51 @@ class Image(_Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["url"]}, {"required": ["media_id"]}]},
+        json_schema_extra={
+            "allOf": [
+                {"oneOf": ONE_OF_SOURCES},
+                # Alt text, or marked decorative and then without alt text.
+                {
+                    "oneOf": [
+                        {"required": ["alt"], "properties": {"decorative": {"const": False}}},
+                        {
+                            "required": ["decorative"],
+                            "properties": {"decorative": {"const": True}},
+                            "not": {"required": ["alt"]},
+                        },
+                    ]
+                },
+            ]
+        },
     )
 
-    url: HttpUrl | None = None
-    media_id: MediaId | None = None
+    url: HttpUrl = Field(default=None)
+    media_id: MediaId = Field(default=None)
     # Before `alt`: the alt text's rule reads it.
     decorative: bool = Field(
         default=False, description="Dekorativ bild: ingen alternativtext, skärmläsare hoppar över."
     )
-    alt: ShortText | None = Field(
+    alt: ShortText = Field(
         default=None,
-        validate_default=True,
+        validate_default=True,  # its absence is checked too: required unless decorative
         description="Alternativtext; krävs om bilden inte är dekorativ, och är inte ett filnamn.",
+        json_schema_extra={"not": {"pattern": FILE_NAME_PATTERN}},
     )
 
-    @field_validator("alt", mode="before")
+    @field_validator("alt", mode="wrap")
     @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        # An empty field of a form is no alt text at all, said as such below.
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("alt")
-    @classmethod
-    def _alt_text(cls, value: str | None, info: ValidationInfo) -> str | None:
-        problem = alt_text_problem(value, decorative=bool(info.data.get("decorative")))
+    def _alt_text(cls, value: object, handler, info: ValidationInfo) -> str | None:
+        decorative = bool(info.data.get("decorative"))
+        if value is None or (isinstance(value, str) and not value.strip()):
+            # Absent, or an empty field of a form: no alt text at all.
+            if decorative:
+                return None
+            raise invalid(alt_text_problem(None, decorative=False) or "")
+        text = handler(value)
+        problem = alt_text_problem(text, decorative=decorative)
         if problem:
             raise invalid(problem)
-        return value
+        return text
 
     @model_validator(mode="after")
     def _source(self) -> Image:

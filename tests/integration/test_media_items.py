@@ -178,8 +178,12 @@ def test_the_openapi_schema_documents_both_forms(client):
     schema = client.get("/api/openapi.json").json()["components"]["schemas"]
     image = schema["Image"]
     assert {"url", "media_id", "alt", "decorative"} <= set(image["properties"])
-    assert image["oneOf"] == [{"required": ["url"]}, {"required": ["media_id"]}]
+    sources = [{"required": ["url"]}, {"required": ["media_id"]}]
+    assert image["allOf"][0] == {"oneOf": sources}
+    assert "null" not in str(image["properties"]["url"]) + str(image["properties"]["media_id"])
+    assert "pattern" in image["properties"]["alt"]["not"]
     assert {"url", "media_id", "title"} <= set(schema["Attachment"]["properties"])
+    assert schema["Attachment"]["oneOf"] == sources
 
 
 MEDIA_FILE = """---
