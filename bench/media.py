@@ -1,9 +1,12 @@
 """Media (issue 15): a 12-megapixel JPEG uploaded to the real ingest server (uvicorn,
 PostgreSQL), timed from the request to its 201, which follows the commit of the sanitized
 original and every variant; the 960 px AVIF's bytes; peak memory of the server, and of the
-processing alone in a process of its own:
+processing alone in a process of its own; then render writing the last upload's files from
+the database into an empty site folder (what its `media.uploaded` event does), so upload to
+published is the upload's time plus this:
 
     python -m bench.media process FILE N     (the child; its last stdout line is JSON)
+    python -m bench.media publish SITE_DIR   (the child: the newest medium's files written)
 """
 
 from __future__ import annotations
@@ -63,6 +66,25 @@ def process(path: str, count: int) -> dict:
     }
 
 
+def publish(site_dir: str) -> dict:
+    """Child: render writes the newest medium's files (every variant) into `site_dir`."""
+    from sqlalchemy import select
+
+    from services.render import media_files
+    from services.render.output import SiteOutput
+    from shared.db import session_scope
+    from shared.models import Media
+
+    with session_scope() as session:
+        newest = session.scalars(select(Media.id).order_by(Media.created_at.desc())).first()
+        began = time.perf_counter()
+        written = media_files.publish(
+            session=session, output=SiteOutput(Path(site_dir)), media_ids=[newest]
+        )
+        took = (time.perf_counter() - began) * 1000
+    return {"publish_ms": took, "files_written": written}
+
+
 def scenario(bench, pg) -> None:
     """Processing alone in a child process, then uploads through the ingest server."""
     import httpx
@@ -99,6 +121,12 @@ def scenario(bench, pg) -> None:
                     assert response.status_code == 201, response.text
                 cpu = cpu_seconds(server) - cpu_before
                 server_kb = peak_rss_kb(server)
+        published = [
+            run_json(
+                [sys.executable, "-m", "bench.media", "publish", str(bench.work / f"pub-{n}")], env
+            )
+            for n in range(3)
+        ]
         with pg_connect(url) as conn:
             avif = conn.execute(
                 "SELECT min(size), max(size) FROM media_files WHERE variant = 'avif-960'"
@@ -118,6 +146,8 @@ def scenario(bench, pg) -> None:
         "avif_960_bytes": avif[1],
         "stored_files": stored[0],
         "stored_bytes_per_upload": int(stored[1]) // count,
+        "publish_ms": summary([run["publish_ms"] for run in published]),
+        "published_files": published[0]["files_written"],
         "processing_alone": {
             **alone,
             "wall_ms": summary(alone["wall_ms"]),
@@ -126,7 +156,8 @@ def scenario(bench, pg) -> None:
     }
     bench.raw["media"] = result
     bench.log(
-        f"media: upload p50 {result['upload_ms']['p50']:.0f} ms, server CPU "
+        f"media: upload p50 {result['upload_ms']['p50']:.0f} ms + publish p50 "
+        f"{result['publish_ms']['p50']:.0f} ms ({result['published_files']} files), server CPU "
         f"{result['server_cpu_ms_per_upload']:.0f} ms, AVIF 960 {avif[1]} bytes, server peak "
         f"{server_kb // 1024} MiB, processing alone peak {alone['maxrss_kb'] // 1024} MiB"
     )
@@ -135,6 +166,8 @@ def scenario(bench, pg) -> None:
 def main() -> None:
     if sys.argv[1] == "process":
         print(json.dumps(process(sys.argv[2], int(sys.argv[3]))))
+    elif sys.argv[1] == "publish":
+        print(json.dumps(publish(sys.argv[2])))
     else:
         raise SystemExit(f"unknown command {sys.argv[1]}")
 

@@ -36,7 +36,16 @@ CHARSET_TYPES = {
     "application/json",
     "application/feed+json",
 }
-TYPES = {".json": "application/json", ".xml": "application/xml", ".js": "text/javascript"}
+TYPES = {
+    ".json": "application/json",
+    ".xml": "application/xml",
+    ".js": "text/javascript",
+    # As deploy/nginx.conf names them under /media/ (not every system's mime.types does).
+    ".avif": "image/avif",
+    ".webp": "image/webp",
+}
+# Uploaded media: content-hashed URLs whose file never changes (deploy/nginx.conf).
+MEDIA_CACHE = "public, max-age=31536000, immutable"
 
 
 def content_type(name: str) -> str:
@@ -49,9 +58,12 @@ def content_type(name: str) -> str:
     return f"{kind}; charset=utf-8" if kind in CHARSET_TYPES else kind
 
 
-def cache_control(path: str) -> str:
+def cache_control(path: str, status: int = 200) -> str:
     # As deploy/nginx.conf: revalidate pages and feeds (new items show at once), the
-    # stylesheet for an hour.
+    # stylesheet for an hour, uploaded media for a year: found ones only (a medium asked for
+    # a moment before render wrote it must not stay missing in caches).
+    if path.startswith("/media/") and status == 200:
+        return MEDIA_CACHE
     return "max-age=3600" if path.startswith("/static/") else "no-cache"
 
 
@@ -134,7 +146,7 @@ class SiteFiles:
             modified = formatdate(info.st_mtime, usegmt=True)
             headers = [
                 (b"content-type", content_type(name).encode("latin-1")),
-                (b"cache-control", cache_control(scope["path"]).encode("latin-1")),
+                (b"cache-control", cache_control(scope["path"], status).encode("latin-1")),
             ]
             if status == 200:
                 headers += [(b"etag", etag.encode()), (b"last-modified", modified.encode())]

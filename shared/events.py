@@ -89,6 +89,14 @@ class SubscriptionRequested(_Event):
     source: str
 
 
+class MediaUploaded(_Event):
+    """A new medium was stored: render writes its files under /media/ (the URL the upload
+    answered), whether or not an item shows it yet."""
+
+    type: Literal["media.uploaded"] = "media.uploaded"
+    media_id: uuid.UUID
+
+
 Event = Annotated[ItemPublished | ItemUpdated | ItemWithdrawn, Field(discriminator="type")]
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -116,4 +124,5 @@ CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "item.withdrawn": _EVERY_ITEM_EVENT,
     "page.updated": (("render.handle_event", "render"),),
     "subscription.requested": (("notify.handle_subscription", "notify"),),
+    "media.uploaded": (("render.publish_media", "render"),),
 }

@@ -23,6 +23,7 @@ from shared.events import (
     ItemPublished,
     ItemUpdated,
     ItemWithdrawn,
+    MediaUploaded,
     PageUpdated,
     SubscriptionRequested,
 )
@@ -37,7 +38,14 @@ _wake = threading.Event()
 RELAY_BATCH = 200
 
 
-AnyEvent = ItemPublished | ItemUpdated | ItemWithdrawn | PageUpdated | SubscriptionRequested
+AnyEvent = (
+    ItemPublished
+    | ItemUpdated
+    | ItemWithdrawn
+    | PageUpdated
+    | SubscriptionRequested
+    | MediaUploaded
+)
 
 
 def record(

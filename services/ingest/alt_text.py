@@ -25,6 +25,37 @@ _CAMERA_NAME = re.compile(
     re.IGNORECASE,
 )
 
+
+def _any_case(pattern: str) -> str:
+    """A pattern whose letters match either case, for JSON Schema (ECMA-262 has no flags)."""
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped or not char.isalpha() or char.lower() == char.upper():
+            out.append(char)
+        elif in_class:
+            out.append(char.lower() + char.upper())
+        else:
+            out.append(f"[{char.lower()}{char.upper()}]")
+        escaped = char == "\\" and not escaped
+        if not escaped and char == "[":
+            in_class = True
+        elif not escaped and char == "]":
+            in_class = False
+    return "".join(out)
+
+
+# What `is_file_name` refuses, as the schema's `not: {pattern}` of the alt text.
+FILE_NAME_PATTERN = (
+    r"^\s*(?:"
+    + _any_case(rf"\S.*\.(?:{IMAGE_EXTENSIONS})")
+    + "|"
+    + _any_case(
+        r"(?:img|dsc[fn]?|dcim|pxl|mvimg|photo|image|bild|foto|screenshot|skärmavbild|p)"
+        r"[_-]?\d[\d_.-]{2,}|\d[\d_.-]{5,}"
+    )
+    + r")\s*$"
+)
+
 MISSING = "Skriv en alternativtext som beskriver bilden, eller markera bilden som dekorativ."
 FILE_NAME = "Alternativtexten är bara ett filnamn; beskriv vad bilden visar."
 BOTH = "En dekorativ bild har ingen alternativtext; ta bort texten eller markeringen."
@@ -57,4 +88,4 @@ def _not_a_file_name(value: str) -> str:
 
 AltText = Annotated[str, AfterValidator(_not_a_file_name)]
 
-__all__ = ["AltText", "alt_text_problem", "is_file_name"]
+__all__ = ["FILE_NAME_PATTERN", "AltText", "alt_text_problem", "is_file_name"]

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from services.ingest import documents, images
 from services.ingest.uploads import Limit, Upload
+from shared import outbox
 from shared.config import get_settings
+from shared.events import MediaUploaded
 from shared.models import Media, MediaFile
 from shared.problems import Problem
 
@@ -118,6 +120,8 @@ def add(*, session: Session, prepared: Prepared, contributor_id: int | None) -> 
     )
     session.add(media)
     session.flush()
+    # The site publishes it at its URL (render writes its files from the database).
+    outbox.record(session, MediaUploaded(media_id=media.id))
     return media
 
 

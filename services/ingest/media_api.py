@@ -79,7 +79,7 @@ def _find(session: Session, sha256: str) -> dict[str, Any] | None:
     return None if found is None else media_body(found)
 
 
-def _store(session: Session, upload: uploads.Upload, contributor_id: int) -> dict[str, Any]:
+def store_upload(session: Session, upload: uploads.Upload, contributor_id: int) -> dict[str, Any]:
     """Make and commit the medium of an upload (the unit of work of one upload), or find
     the one a concurrent upload of the same content stored first."""
     found = media.find(session=session, sha256=upload.sha256)  # stored while this one waited
@@ -137,7 +137,7 @@ async def post_media(request: Request, contributor: Writer, session: DbSession) 
         body = await run_in_threadpool(_find, session, upload.sha256)
         if body is None:
             async with processing_slot():
-                body = await run_in_threadpool(_store, session, upload, contributor.id)
+                body = await run_in_threadpool(store_upload, session, upload, contributor.id)
     finally:
         upload.close()
     return JSONResponse(body, status_code=201, headers={"Location": f"{MEDIA}/{body['id']}"})

@@ -16,10 +16,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from services.ingest import text
+from services.ingest.alt_text import FILE_NAME_PATTERN, alt_text_problem
 from services.ingest.text import (
     MARKDOWN_PATTERN,
     MULTI_LINE_PATTERN,
@@ -140,14 +143,90 @@ class Author(_Strict):
     email: Email | None = None
 
 
+MediaId = Annotated[uuid.UUID, Field(description="Id från POST /api/v1/media.")]
+ONE_OF_SOURCES = [{"required": ["url"]}, {"required": ["media_id"]}]
+NO_SOURCE = "ange url (en adress) eller media_id (en uppladdad fil)"
+TWO_SOURCES = "ange antingen url eller media_id, inte båda"
+
+
+def _one_source(url: str | None, media_id: uuid.UUID | None) -> None:
+    if url is None and media_id is None:
+        raise invalid(NO_SOURCE)
+    if url is not None and media_id is not None:
+        raise invalid(TWO_SOURCES)
+
+
 class Attachment(_Strict):
+    """A document shown under the item: an uploaded medium (`media_id`) or a `url`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": ONE_OF_SOURCES})
+
     title: Title
-    url: HttpUrl
+    # Either one, never null: the schema says so (`oneOf`), the validator below too.
+    url: HttpUrl = Field(default=None)
+    media_id: MediaId = Field(default=None)
+
+    @model_validator(mode="after")
+    def _source(self) -> Attachment:
+        _one_source(self.url, self.media_id)
+        return self
 
 
 class Image(_Strict):
-    url: HttpUrl
-    alt: ShortText = Field(description="Alternativtext; krävs för tillgänglighet.")
+    """The item's image: an uploaded image (`media_id`) or a `url`, with its alt text."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {"oneOf": ONE_OF_SOURCES},
+                # Alt text, or marked decorative and then without alt text.
+                {
+                    "oneOf": [
+                        {"required": ["alt"], "properties": {"decorative": {"const": False}}},
+                        {
+                            "required": ["decorative"],
+                            "properties": {"decorative": {"const": True}},
+                            "not": {"required": ["alt"]},
+                        },
+                    ]
+                },
+            ]
+        },
+    )
+
+    url: HttpUrl = Field(default=None)
+    media_id: MediaId = Field(default=None)
+    # Before `alt`: the alt text's rule reads it.
+    decorative: bool = Field(
+        default=False, description="Dekorativ bild: ingen alternativtext, skärmläsare hoppar över."
+    )
+    alt: ShortText = Field(
+        default=None,
+        validate_default=True,  # its absence is checked too: required unless decorative
+        description="Alternativtext; krävs om bilden inte är dekorativ, och är inte ett filnamn.",
+        json_schema_extra={"not": {"pattern": FILE_NAME_PATTERN}},
+    )
+
+    @field_validator("alt", mode="wrap")
+    @classmethod
+    def _alt_text(cls, value: object, handler, info: ValidationInfo) -> str | None:
+        decorative = bool(info.data.get("decorative"))
+        if value is None or (isinstance(value, str) and not value.strip()):
+            # Absent, or an empty field of a form: no alt text at all.
+            if decorative:
+                return None
+            raise invalid(alt_text_problem(None, decorative=False) or "")
+        text = handler(value)
+        problem = alt_text_problem(text, decorative=decorative)
+        if problem:
+            raise invalid(problem)
+        return text
+
+    @model_validator(mode="after")
+    def _source(self) -> Image:
+        _one_source(self.url, self.media_id)
+        return self
 
 
 def _check_tags(
@@ -261,7 +340,7 @@ class ItemOut(BaseModel):
     topics: list[str]
     author: dict[str, str | None] | None
     attachments: list[dict[str, str]]
-    image: dict[str, str] | None
+    image: dict[str, str | bool] | None
     notify: bool = True
     contributor: str | None
     created_at: datetime

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ingest import idempotency, reviews, revisions
+from services.ingest import idempotency, media_refs, reviews, revisions
 from services.ingest.permissions import check_owner, check_regions
 from services.ingest.reading import item_json
 from services.ingest.schemas import ItemIn
@@ -74,13 +74,8 @@ def _apply(item: Item, data: ItemIn, *, published_at: datetime) -> None:
     item.topics = list(data.topics)
     item.author_name = data.author.name.strip() if data.author else None
     item.author_email = str(data.author.email) if data.author and data.author.email else None
-    item.attachments = [
-        {"title": attachment.title.strip(), "url": attachment.url}
-        for attachment in data.attachments
-    ]
-    item.image = None
-    if data.image:
-        item.image = {"url": data.image.url, "alt": data.image.alt.strip()}
+    item.attachments = [media_refs.attachment_json(attachment) for attachment in data.attachments]
+    item.image = media_refs.image_json(data.image) if data.image else None
     item.status = data.status
     item.notify = data.notify
 
@@ -141,6 +136,7 @@ def create_item(
     if contributor is not None:
         check_regions(contributor=contributor, regions=data.regions)
     reviews.check_may_publish(contributor=contributor, status=data.status)
+    media_refs.check(session=session, data=data)
     item = _new_item(data, contributor=contributor)
     item.slug = unique_slug(
         session=session,
@@ -232,6 +228,7 @@ def update_item(*, session: Session, contributor: Contributor, item: Item, data:
     reviews.check_may_publish(contributor=contributor, status=data.status)
     if item.status == "withdrawn":
         raise Problem(409, "Nyheten är återkallad och kan inte ändras.")
+    media_refs.check(session=session, data=data)
     now = utcnow()
     before = ItemPlace.of(item)
     was_visible = is_visible(item, now=now)

@@ -20,6 +20,8 @@ HEAD_BYTES = 64  # what `limit_for` sees of a file to tell its type
 SPOOL_IN_MEMORY = 1_048_576  # larger files go to an unnamed temporary file on disk
 # Boundaries, part headers and any small fields besides the file.
 OVERHEAD_BYTES = 65_536
+MAX_FIELDS = 20  # text fields kept beside the file
+MAX_FIELD_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Upload:
     size: int
     sha256: str
     head: bytes
+    # The form's other fields (Redaktionen's alt text, title, CSRF token), short text only.
+    fields: dict[str, str] = field(default_factory=dict)
 
     def close(self) -> None:
         self.file.close()
@@ -56,7 +60,8 @@ class _Part:
 
 
 class _Receiver:
-    """The parser's callbacks: the `file` part to a spooled file, other parts dropped."""
+    """The parser's callbacks: the `file` part to a spooled file, other parts kept as short
+    text (MAX_FIELDS of at most MAX_FIELD_BYTES each; anything more is dropped)."""
 
     def __init__(self, limit_for: Callable[[bytes], Limit]) -> None:
         self.limit_for = limit_for
@@ -69,6 +74,9 @@ class _Receiver:
         self.size = 0
         self.digest = hashlib.sha256()
         self.complete = False
+        self.fields: dict[str, str] = {}
+        self.field_name = ""
+        self.field_value = b""
 
     def on_part_begin(self) -> None:
         self.part = _Part()
@@ -87,6 +95,8 @@ class _Receiver:
         _, options = parse_options_header(self.part.headers.get(b"content-disposition", b""))
         self.is_file = options.get(b"name") == FIELD.encode()
         if not self.is_file:
+            self.field_name = options.get(b"name", b"").decode("utf-8", "replace")
+            self.field_value = b""
             return
         if self.file is not None:
             raise _problem(400, "Skicka en fil per begäran.")
@@ -95,7 +105,10 @@ class _Receiver:
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if not self.is_file:
-            return  # counted against the body's limit, otherwise ignored
+            # Counted against the body's limit; kept only while short.
+            if len(self.field_value) <= MAX_FIELD_BYTES:
+                self.field_value += data[start:end][: MAX_FIELD_BYTES + 1]
+            return
         chunk = data[start:end]
         self.size += len(chunk)
         if self.limit is None:
@@ -111,6 +124,9 @@ class _Receiver:
 
     def on_part_end(self) -> None:
         if not self.is_file:
+            if len(self.field_value) <= MAX_FIELD_BYTES and len(self.fields) < MAX_FIELDS:
+                value = self.field_value.decode("utf-8", "replace")
+                self.fields.setdefault(self.field_name, value)
             return
         self.is_file = False
         self.complete = True
@@ -187,4 +203,5 @@ async def receive(
         size=receiver.size,
         sha256=receiver.digest.hexdigest(),
         head=receiver.head,
+        fields=receiver.fields,
     )

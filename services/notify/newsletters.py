@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.notify import ledger, windows
 from services.notify.keys import BundleKey, DigestKey, ItemKey, NewsletterKey
 from services.notify.preferences import wants
+from shared import media
 from shared.config import get_settings
 from shared.db import is_postgres
 from shared.events import parse_event
@@ -209,9 +210,12 @@ def contents(*, session: Session, key: NewsletterKey, now: datetime) -> list[Ite
     window's bundle or a digest's visible items."""
     if isinstance(key, ItemKey):
         item = session.get(Item, key.item_id)
-        return [item] if item is not None else []
-    if isinstance(key, BundleKey):
-        return bundle_items(session=session, key=key, now=now)
-    if isinstance(key, DigestKey):
-        return digest_items(session=session, key=key, now=now)
-    raise ValueError(f"{key} is no newsletter")
+        items = [item] if item is not None else []
+    elif isinstance(key, BundleKey):
+        items = bundle_items(session=session, key=key, now=now)
+    elif isinstance(key, DigestKey):
+        items = digest_items(session=session, key=key, now=now)
+    else:
+        raise ValueError(f"{key} is no newsletter")
+    media.load_for(session, items)  # what the mails show of their images and documents
+    return items

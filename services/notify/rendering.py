@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared import dates, layout, taxonomy
+from shared import dates, layout, media, taxonomy
 from shared.config import get_settings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -55,6 +55,9 @@ def environment() -> Environment:
     env.filters["region_name"] = region_name
     env.filters["topic_name"] = topic_name
     env.filters["url"] = site_path
+    # Uploaded media that newsletters.contents loaded (shared.media.load_for).
+    env.globals["item_image"] = media.item_image
+    env.globals["item_documents"] = media.item_documents
     return env
 
 

@@ -27,6 +27,7 @@ from lxml import html as lxml_html
 from services.render import failures
 from services.render.pages import TAG_PREFIX, tag_dir
 from services.render.views import FEED_TYPES, LATEST_IN_FEED, Site, plain
+from shared import media
 from shared.models import Item
 
 # An empty feed still needs an `updated` time, and it must not come from the clock.
@@ -126,13 +127,7 @@ class _Entry(FeedEntry):
         # As load_extension("dc") does, without its import attempts (a file system search).
         self.register_extension("dc", DcEntryExtension, atom=False, rss=True)
         url = _xml(site.absolute(item.path))
-        attachments = [
-            (
-                _uri(attachment["url"]),
-                _xml(attachment["title"]) if attachment.get("title") else None,
-            )
-            for attachment in item.attachments or ()
-        ]
+        attachments = _enclosures(site, item)
         categories = _categories(site, item)
         body_html = _absolute_links(_xml(item.body_html), url)
         title, summary = _xml(item.title), _xml(plain(item.summary))
@@ -142,9 +137,10 @@ class _Entry(FeedEntry):
         self.title(title)
         self.link(href=url, rel="alternate", type="text/html")
         if attachments:
-            # RSS holds one enclosure per item; Atom gets all of them in _atom_links.
-            first = attachments[0][0]
-            self.enclosure(url=first, length=0, type=_attachment_type(first))
+            # RSS holds one enclosure per item: the first whose length is known (an uploaded
+            # document, else the uploaded image); Atom gets all of them in _atom_links.
+            first = next((found for found in attachments if found.length), attachments[0])
+            self.enclosure(url=first.href, length=first.length or 0, type=first.type)
         self.published(item.published_at)
         self.updated(item.updated_at)
         self.summary(summary)
@@ -183,19 +179,58 @@ class _Entry(FeedEntry):
         return copy.copy(self._xml[1])
 
 
-def _atom_links(
-    entry: etree._Element, url: str, attachments: list[tuple[str, str | None]]
-) -> etree._Element:
+@dataclass(frozen=True)
+class Enclosure:
+    """A file an entry carries: a document, or the item's uploaded image (last)."""
+
+    href: str
+    title: str | None
+    type: str
+    length: int | None  # exact for uploaded media; unknown for a link elsewhere
+    image: bool = False  # JSON Feed has `image` for it, and lists documents only
+
+
+def _enclosures(site: Site, item: Item) -> list[Enclosure]:
+    found = []
+    for document in media.item_documents(item):
+        title = _xml(document.title) if document.title else None
+        if document.uploaded:
+            href = _uri(site.absolute(document.href))
+            found.append(Enclosure(href, title, document.content_type or "", document.size))
+        else:
+            href = _uri(document.href)
+            found.append(Enclosure(href, title, _attachment_type(href), None))
+    image = media.item_image(item)
+    if image is not None and image.feed is not None:
+        href = _uri(site.absolute(image.feed.path))
+        title = _xml(image.alt) if image.alt else None
+        found.append(Enclosure(href, title, image.feed.content_type, image.feed.size, image=True))
+    return found
+
+
+def _image_url(site: Site, item: Item) -> str | None:
+    """The item's image for JSON Feed's `image`: the widest JPEG of an uploaded one."""
+    image = media.item_image(item)
+    if image is None:
+        return None
+    if image.feed is not None:
+        return _uri(site.absolute(image.feed.path))
+    return _uri(image.src)
+
+
+def _atom_links(entry: etree._Element, url: str, attachments: list[Enclosure]) -> etree._Element:
     """Write the entry's links ourselves: feedgen 1.0 drops their rel, type and title.
     (feedgen's entry elements have no namespace: they take the feed's default one.)"""
     for link in entry.findall("link"):
         entry.remove(link)
     position = list(entry).index(entry.find("title")) + 1
     links = [{"href": url, "rel": "alternate", "type": "text/html"}]
-    for href, title in attachments:
-        link = {"href": href, "rel": "enclosure", "type": _attachment_type(href)}
-        if title:
-            link["title"] = title
+    for attachment in attachments:
+        link = {"href": attachment.href, "rel": "enclosure", "type": attachment.type}
+        if attachment.title:
+            link["title"] = attachment.title
+        if attachment.length:
+            link["length"] = str(attachment.length)
         links.append(link)
     for offset, attributes in enumerate(links):
         entry.insert(position + offset, etree.Element("link", attributes))
@@ -305,7 +340,7 @@ def _json_entry(
     author: str | None,
     body_html: str,
     categories: list[tuple[str, str, str]],
-    attachments: list[tuple[str, str | None]],
+    attachments: list[Enclosure],
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": f"urn:uuid:{item.id}",
@@ -320,16 +355,19 @@ def _json_entry(
     }
     if author:
         data["authors"] = [{"name": author}]
-    if item.image and item.image.get("url"):
-        data["image"] = _uri(item.image["url"])
-    if attachments:
+    image = _image_url(site, item)
+    if image:
+        data["image"] = image
+    if any(not attachment.image for attachment in attachments):
         data["attachments"] = [
             {
-                "url": href,
-                "mime_type": _attachment_type(href),
-                **({"title": title} if title else {}),
+                "url": attachment.href,
+                "mime_type": attachment.type,
+                **({"title": attachment.title} if attachment.title else {}),
+                **({"size_in_bytes": attachment.length} if attachment.length else {}),
             }
-            for href, title in attachments
+            for attachment in attachments
+            if not attachment.image
         ]
     return data
 

@@ -112,13 +112,15 @@ class SiteOutput:
         else:
             self.write(relative, data)
 
-    def write(self, relative: str, data: bytes) -> None:
+    def write(self, relative: str, data: bytes, *, compare: bool = True) -> None:
+        """Write `data` at `relative`, unless the file there holds it already (`compare`:
+        read it back to see; a caller that knows it differs or is missing says False)."""
         if self.produced is not None:
             self.produced.add(relative)
         # Plain os calls: creating a file costs the kernel far more than rendering the page
         # (0.3 ms here), so a write makes no system call it can do without.
         path = os.path.join(self.root, relative)
-        if not self.fresh:
+        if compare and not self.fresh:
             try:
                 with open(path, "rb") as handle:
                     if handle.read() == data:

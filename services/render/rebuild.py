@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from services.render import locks, queries
+from services.render import locks, media_files, queries
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import LATEST, ItemUrl, MonthPages, TagIndex, TagPages, YearPages
 from services.render.queries import Bounds
@@ -89,7 +89,7 @@ def _render_site(
         # Into an empty folder nothing needs removing afterwards, so no path is remembered.
         fresh = not site_dir.exists() or not any(site_dir.iterdir())
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
-        renderer = Renderer(session, site, output, now)
+        renderer = Renderer(session, site, output, now, with_media=False)
         renderer.tags_counted = counted_at is not None  # counted before the snapshot
         unlisted = Item.status != "published"
         total = session.scalar(select(func.count()).where(or_(visible(now), unlisted))) or 0
@@ -104,6 +104,8 @@ def _render_site(
         with _helpers(helpers, runs, **task) as tasks:
             try:
                 renderer.render_chrome()
+                # Every stored medium, used by an item or not: its URL was answered at upload.
+                media_files.publish_all(session=session, output=output)
                 renderer.render(LATEST)
                 months = renderer.render_archive(count=counted_at is None)
                 for month in months:
@@ -213,7 +215,7 @@ def _help(
         if snapshot is not None:
             _import_snapshot(session, snapshot)
         output = SiteOutput(site_dir, remember=not fresh, fresh=fresh, paths=False)
-        renderer = Renderer(session, site_of(session), output, now)
+        renderer = Renderer(session, site_of(session), output, now, with_media=False)
         for bounds in _runs:
             _runs.count(renderer.write_items(bounds))
     return output.report, output.produced

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.render import failures, feeds, navigation, queries, views
+from services.render import failures, feeds, media_files, navigation, queries, views
 from services.render.output import SiteOutput
 from services.render.pages import (
     Archive,
@@ -27,6 +27,7 @@ from services.render.pages import (
 )
 from services.render.queries import Bounds
 from services.render.views import Month, Site
+from shared import media
 from shared.config import get_settings
 from shared.db import is_postgres
 from shared.models import Item, RenderMonth, RenderTag
@@ -111,8 +112,11 @@ class Renderer:
         *,
         months: Iterable[str] | None = None,
         tags: Iterable[tuple[str, str]] | None = None,
+        with_media: bool = True,
     ) -> None:
         self.session = session
+        # Write an item's media files with its page (a rebuild writes them all at once).
+        self.with_media = with_media
         self.site = site
         self.output = output
         self.now = now
@@ -214,6 +218,12 @@ class Renderer:
 
     def write_item(self, item: Item, *, newer: Item | None, older: Item | None) -> None:
         path = f"{item_dir(item.month, item.slug)}/index.html"
+        ids = media.item_media_ids(item)
+        if ids:
+            media.load(self.session, ids)
+            if self.with_media:
+                # Before the page: whoever reads it finds its images and documents there.
+                media_files.publish(session=self.session, output=self.output, media_ids=ids)
         try:
             page = views.render_item(self.site, item, newer=newer, older=older)
         except Exception as error:
@@ -230,9 +240,18 @@ class Renderer:
         self.output.report.failed.add(str(item.id))
 
     def listing(
-        self, render: Callable[[Sequence[Item]], bytes], items: Sequence[Item]
+        self,
+        render: Callable[[Sequence[Item]], bytes],
+        items: Sequence[Item],
+        *,
+        with_media: bool = True,
     ) -> tuple[bytes, list[Item]]:
-        """A page that lists items, and the items it shows: all but those it cannot show."""
+        """A page that lists items, and the items it shows: all but those it cannot show.
+
+        `with_media`: read the media the items show first (a month's list shows none, and its
+        items are loaded without those columns)."""
+        if with_media:
+            media.load_for(self.session, items)
         try:
             return render(items), list(items)
         except Exception as error:
@@ -254,6 +273,7 @@ class Renderer:
 
     def write_feeds(self, scope: feeds.FeedScope, base: str, items: Sequence[Item]) -> None:
         left_out = partial(self.left_out, "feed")
+        media.load_for(self.session, items)
         for name, data in feeds.render_feeds(self.site, scope, items, left_out=left_out).items():
             self.output.write(f"{base}{name}", data)
 
@@ -293,6 +313,7 @@ class Renderer:
         data, shown = self.listing(
             lambda shown: views.render_month(self.site, month, shown, earlier=earlier, later=later),
             items,
+            with_media=False,
         )
         self.output.write(page, data)
         self.output.write(sitemap, views.render_month_sitemap(self.site, shown))

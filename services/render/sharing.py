@@ -9,7 +9,8 @@ from urllib.parse import urljoin
 
 from markupsafe import Markup, escape
 
-from services.render.views import Site, plain
+from services.render.views import Site
+from shared import media, plain
 from shared.models import Item
 
 # A script element's text ends at the first "</script" whatever JSON says, and "<!--" changes
@@ -39,9 +40,12 @@ def json_ld(data: dict[str, Any]) -> Markup:
 
 
 def image_url(site: Site, item: Item) -> str | None:
-    """The absolute URL of an item's image, when it has one."""
-    url = (item.image or {}).get("url")
-    return urljoin(site.settings.public_url + "/", url) if url else None
+    """The absolute URL of an item's image, when it has one (an uploaded one: its widest JPEG)."""
+    image = media.item_image(item)
+    if image is None:
+        return None
+    url = image.feed.path if image.feed is not None else image.src
+    return urljoin(site.settings.public_url + "/", url)
 
 
 def _publisher(site: Site) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from prometheus_client import Histogram
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.render import backlog, events, page_events, preview
-from services.render.output import RenderReport
+from services.render import backlog, events, media_files, page_events, preview
+from services.render.output import RenderReport, SiteOutput
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
+from shared.events import MediaUploaded
 
 RENDER_DURATION = Histogram(
     "newsroom_render_duration_seconds",
@@ -78,6 +79,28 @@ def handle_event(self, *, event: dict) -> dict:
         with session_scope() as session:
             backlog.forget(session=session, event_id=event["event_id"])
     return {"written": report.files_written, "removed": report.files_removed}
+
+
+@celery_app.task(
+    name="render.publish_media",
+    acks_late=True,
+    autoretry_for=(*DATABASE_DOWN, OSError),
+    retry_backoff=2,
+    retry_backoff_max=MAX_COUNTDOWN_SECONDS,
+    max_retries=RETRIES,
+)
+def publish_media(*, event: dict) -> dict:
+    """Write an uploaded medium's files under /media/; idempotent (files that are there
+    stay). An item that shows the medium writes them too, so a lost run costs nothing."""
+    return {"written": publish_uploaded(event=event, site_dir=get_settings().site_dir)}
+
+
+def publish_uploaded(*, event: dict, site_dir: Path) -> int:
+    """The files of a `media.uploaded` event's medium into the site; how many were written."""
+    media_id = MediaUploaded.model_validate(event).media_id
+    with session_scope() as session:
+        output = SiteOutput(site_dir)
+        return media_files.publish(session=session, output=output, media_ids=[media_id])
 
 
 @celery_app.task(name="render.repair", acks_late=True)

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from markupsafe import escape as escape_html
 
 from services.render.pages import FEED_FILES, month_dir, tag_dir
-from shared import dates, layout, subscribing, taxonomy
+from shared import dates, layout, media, subscribing, taxonomy
 from shared.config import Settings
 from shared.models import Item, Page
 
@@ -166,6 +166,9 @@ class Site:
             absolute=self.absolute,
             region_name=lambda slug: self.regions.get(slug, slug),
             topic_name=lambda slug: self.topics.get(slug, slug),
+            # Uploaded media the renderer has loaded (shared.media.load_for) before rendering.
+            item_image=media.item_image,
+            item_documents=media.item_documents,
         )
         # Filters, not globals: Jinja calls a filter directly (a global goes through
         # Context.call), and folds a filter of a constant, such as '/arkiv/'|url, into the

@@ -5,10 +5,12 @@ posts to another."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
 from asgi_csrf import asgi_csrf, cookies_from_scope
+from itsdangerous import BadSignature, URLSafeSerializer
 from python_multipart import FormParser
 
 from shared.config import get_settings
@@ -64,6 +66,38 @@ UNSUPPORTED = """<!DOCTYPE html>
 def _outside_editor(scope: dict[str, Any]) -> bool:
     # The JSON API (bearer tokens) and the public forms have no session cookie to abuse.
     return not scope.get("path", "").startswith(web.PREFIX + "/")
+
+
+# An item's media upload (an image or a document, up to 50 MB) streams to its route, which
+# compares the same token itself (`token_matches`) instead of this module buffering the body.
+UPLOAD_PATH = re.compile(rf"{re.escape(web.PREFIX)}/nyheter/[0-9a-fA-F-]{{32,36}}/media")
+
+
+def _is_media_upload(scope: dict[str, Any]) -> bool:
+    return (
+        _form_kind(scope) == b"multipart/form-data"
+        and UPLOAD_PATH.fullmatch(scope.get("path", "")) is not None
+    )
+
+
+def _skipped(scope: dict[str, Any]) -> bool:
+    return _outside_editor(scope) or _is_media_upload(scope)
+
+
+def cookie_name() -> str:
+    return "__Host-csrftoken" if get_settings().public_url.startswith("https://") else "csrftoken"
+
+
+def token_matches(*, cookie: str | None, submitted: str | None) -> bool:
+    """What asgi-csrf checks of a URL-encoded form: the cookie carries a token signed with
+    the signing key, and the form's `csrftoken` field is that same token."""
+    if not cookie or not submitted or not cookie.isascii() or not submitted.isascii():
+        return False
+    try:
+        URLSafeSerializer(get_settings().signing_key).loads(cookie, "csrftoken")
+    except BadSignature:
+        return False
+    return secrets.compare_digest(cookie, submitted)
 
 
 async def _failed(scope: dict[str, Any], send: Any, _reason: Any) -> None:
@@ -191,7 +225,7 @@ def guarded_csrf(app: Any, **options: Any) -> Any:
         if (
             scope["type"] == "http"
             and scope["method"] not in ("GET", "HEAD", "OPTIONS", "TRACE")
-            and not _outside_editor(scope)
+            and not _skipped(scope)
             and _form_kind(scope) != b"application/x-www-form-urlencoded"
         ):
             if scope["path"] in UPLOADS and _form_kind(scope) == b"multipart/form-data":
@@ -216,13 +250,13 @@ def install(app: Any) -> None:
     app.add_middleware(
         guarded_csrf,
         signing_secret=settings.signing_key,
-        cookie_name="__Host-csrftoken" if secure else "csrftoken",
+        cookie_name=cookie_name(),
         cookie_secure=secure,
         cookie_samesite="Lax",
         always_protect=ALWAYS,
-        skip_if_scope=_outside_editor,
+        skip_if_scope=_skipped,
         send_csrf_failed=_failed,
     )
 
 
-__all__ = ["install"]
+__all__ = ["cookie_name", "install", "token_matches"]

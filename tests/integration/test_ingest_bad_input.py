@@ -305,7 +305,11 @@ SWEDISH = [
     ({"title": "x" * 201}, "title", "får vara högst 200 tecken"),
     ({"title": ""}, "title", "får inte vara tom"),
     ({"author": "Anna"}, "author", "ska vara ett objekt"),
-    ({"attachments": [{"title": "x"}]}, "attachments.0.url", "fältet måste anges"),
+    (
+        {"attachments": [{"title": "x"}]},
+        "attachments.0",
+        "ange url (en adress) eller media_id (en uppladdad fil)",
+    ),
 ]
 
 

@@ -17,7 +17,7 @@ from schemathesis.core.parameters import ParameterLocation
 from services.ingest import api, deps
 from shared.ratelimit import RateLimiter
 from tests.integration.test_ingest_api import ITEM, auth, make_token
-from tests.media_samples import encode, marked
+from tests.media_samples import encode, marked, pdf
 
 # Per operation and mode; raise it (INGEST_FUZZ_EXAMPLES=500 INGEST_FUZZ_RANDOM=1) to explore.
 EXAMPLES = int(os.environ.get("INGEST_FUZZ_EXAMPLES", "25"))
@@ -43,6 +43,20 @@ def app(db, monkeypatch):
     return api.create_app()
 
 
+def _uploaded_media(body: dict, stored: dict[str, str]) -> None:
+    """Name stored media where a valid body names any: an id no upload gave is refused by
+    design (422), which no schema can express."""
+    image = body.get("image")
+    if isinstance(image, dict) and "media_id" in image:
+        image["media_id"] = stored["image"]
+    for attachment in body.get("attachments") or ():
+        if isinstance(attachment, dict) and "media_id" in attachment:
+            attachment["media_id"] = stored["document"]
+
+
+STORED: dict[str, str] = {}
+
+
 def run(operation, mode, auth_headers, **fixed) -> None:
     @given(case=operation.as_strategy(generation_mode=mode, **fixed))
     @settings(
@@ -64,6 +78,7 @@ def run(operation, mode, auth_headers, **fixed) -> None:
             # which no schema can express: a valid body sends a real image.
             if "file" in case.body:
                 case.body["file"] = UPLOAD
+            _uploaded_media(case.body, STORED)
         # A case with broken headers is sent exactly as generated: it may lack the token on
         # purpose (and must then meet a 401). Every other case carries a valid token.
         headers_broken = any(
@@ -90,6 +105,9 @@ def test_the_api_keeps_its_schema_under_generated_input(app):
 
     new_item()
     new_item()
+    for kind, name, data in (("image", "bild.png", UPLOAD), ("document", "rapport.pdf", pdf())):
+        answer = client.post("/api/v1/media", files={"file": (name, data)}, headers=headers)
+        STORED[kind] = answer.json()["id"]
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):

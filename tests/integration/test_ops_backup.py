@@ -1,5 +1,6 @@
 """Backup and restore as the README tells operators: pg_dump, restore into a new database with
-psql, `newsroom rebuild`, and the site is byte for byte the one before."""
+psql, `newsroom rebuild`, and the site is byte for byte the one before, uploaded media (kept
+in the database) and every variant of them included."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
+from services.ingest.service import create_item
+from shared import media
+from shared.db import session_scope
+from tests import media_items
+from tests.conftest import _reset_caches
 from tests.integration.test_render_site import snapshot
 
 BIN = Path(sys.executable).parent
@@ -28,7 +35,31 @@ def _newsroom(*args: str, env: dict[str, str]) -> None:
     assert done.returncode == 0, f"newsroom {args}:\n{done.stdout}\n{done.stderr}"
 
 
-def test_pg_dump_restore_and_rebuild_give_the_same_site(postgres_server, tmp_path: Path):
+def _add_media(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An item with an uploaded photo and report, and a photo no item shows, stored as the
+    ingest service stores them."""
+    monkeypatch.setenv("NEWSROOM_DATABASE_URL", database_url)
+    _reset_caches()
+    photo, report = media_items.image(900, 600), media_items.pdf()
+    media_items.image(500, 400, seed=3)
+    data = {
+        "title": "Verksamhetsrapport 2020 med bilder",
+        "summary": "Rapporten kan laddas ned i sin helhet här.",
+        "body": "Regionerna har **tillsammans** följt upp leverantörer.",
+        "published_at": "2021-03-25T09:00:00+01:00",
+        "regions": ["nationella-kansliet"],
+        "topics": ["verksamhetsrapport"],
+        "image": {"media_id": str(photo), "alt": "Deltagare vid nätverksträffen"},
+        "attachments": [{"title": "Verksamhetsrapport 2020", "media_id": str(report)}],
+    }
+    with session_scope() as session:
+        create_item(session=session, contributor=None, data=data)
+    media.forget()
+
+
+def test_pg_dump_restore_and_rebuild_give_the_same_site(
+    postgres_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     assert shutil.which("pg_dump") and shutil.which("psql"), "PostgreSQL client tools needed"
     base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
     base.update(
@@ -46,6 +77,7 @@ def test_pg_dump_restore_and_rebuild_give_the_same_site(postgres_server, tmp_pat
         }
         _newsroom("db", "upgrade", env=before)
         _newsroom("seed", env=before)  # the sample items; seed also renders the site
+        _add_media(original, monkeypatch)
         _newsroom("rebuild", env=before)
 
         # Backup: a plain SQL dump without owners, restorable by any role.
@@ -71,4 +103,9 @@ def test_pg_dump_restore_and_rebuild_give_the_same_site(postgres_server, tmp_pat
 
     site_before = snapshot(tmp_path / "site-before")
     assert len(site_before) > 20
+    # The photo (original, 480 and 900 px in three formats, 600 px for mail), the report and
+    # the photo no item shows (original, 480 and 500 px in three formats).
+    assert len([path for path in site_before if path.startswith("media/")]) == 8 + 1 + 7
+    page = site_before["aktuellt/2021/03/verksamhetsrapport-2020-med-bilder/index.html"]
+    assert b'<source type="image/avif"' in page and b"(PDF, " in page
     assert snapshot(tmp_path / "site-after") == site_before

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from services.ingest.service import seed
 from services.render.rebuild import rebuild
 from shared.db import session_scope
+from tests import media_items
 from tests.browser import DESKTOP, PHONE, overflow, readable, run_axe, static_server
 
 ROOT = Path(__file__).parents[2]
@@ -37,6 +38,12 @@ def sample_site(db, site_dir: Path) -> Iterator[str]:
             },
             "attachments": [{"title": "Åtgärdsplan 2021", "url": f"{base}/bilagor/plan.pdf"}],
         }
+        # And one with an uploaded photo and report: a <picture>, documents, small images.
+        data["items"][1] = {
+            **data["items"][1],
+            "image": {"media_id": str(media_items.image(1000, 700)), "alt": "Deltagare"},
+            "attachments": [{"title": "Rapporten", "media_id": str(media_items.pdf())}],
+        }
         with session_scope() as session:
             seed(session=session, items=data["items"], pages=data["pages"])
         rebuild(site_dir=site_dir)
@@ -57,16 +64,16 @@ def representative_pages(site_dir: Path) -> list[str]:
         assert found, f"no {pattern} in the site"
         return "/" + found[0].parent.relative_to(site_dir).as_posix() + "/"
 
-    [illustrated] = [
-        page
+    illustrated = [
+        "/" + page.parent.relative_to(site_dir).as_posix() + "/"
         for page in sorted(site_dir.glob("aktuellt/*/*/*/index.html"))
         if "<img " in page.read_text(encoding="utf-8")
     ]
-    item = "/" + illustrated.parent.relative_to(site_dir).as_posix() + "/"
+    assert len(illustrated) == 2  # a linked image, an uploaded one
     return [
         "/",
         "/aktuellt/",
-        item,
+        *illustrated,
         "/arkiv/",
         first("arkiv/*/index.html"),
         first("arkiv/*/*/index.html"),
@@ -94,7 +101,7 @@ def test_axe_core_finds_no_wcag_21_aa_violations(sample_site, site_dir, new_page
             if (wider := overflow(page)) > 0:
                 report.append(f"{path} @{width}px: page is {wider} px wider than the screen")
     assert not report, "\n".join(report)
-    assert len(checked) == 26 and all(passes > 10 for passes in checked.values()), checked
+    assert len(checked) == 28 and all(passes > 10 for passes in checked.values()), checked
     print(f"axe-core {result['version']}: no violations on {len(checked)} page views")
 
 

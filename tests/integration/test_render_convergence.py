@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from services.render import tasks
 from services.render.rebuild import rebuild
 from shared.db import session_scope
+from shared.events import MediaUploaded
 from shared.models import Item
+from tests import media_items
 from tests.integration.test_render_site import (
     add_item,
     change_item,
@@ -27,7 +29,10 @@ def _apply_all(events: list[dict], site_dir, workers: int = 4) -> None:
     """Apply events on several threads, each with its own session, like separate workers."""
 
     def one(event: dict) -> None:
-        tasks.render_event(event=event, site_dir=site_dir)
+        if event["type"] == "media.uploaded":
+            tasks.publish_uploaded(event=event, site_dir=site_dir)
+        else:
+            tasks.render_event(event=event, site_dir=site_dir)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, events))
@@ -46,8 +51,21 @@ def test_shuffled_duplicated_concurrent_events_match_rebuild(db, site_dir, tmp_p
         delivered.extend(batch)
         _apply_all(batch + rng.sample(batch, len(batch) // 3), site_dir)
 
+    # Uploaded media: two photos and a report shown by items, and a photo no item shows.
+    photos = [media_items.image(700, 500, seed=seed) for seed in (1, 2)]
+    report = media_items.pdf()
+    unused = media_items.image(500, 400, seed=3)
+    pending += [
+        MediaUploaded(media_id=media_id).model_dump(mode="json")
+        for media_id in (*photos, report, unused)
+    ]
     ids = []
     for n in range(30):
+        shown = {}
+        if n % 3 == 0:
+            shown["image"] = {"media_id": str(photos[n % 2]), "alt": f"Bild till nyhet {n}"}
+        if n % 4 == 0:
+            shown["attachments"] = [{"title": "Verksamhetsrapport", "media_id": str(report)}]
         item_id = add_item(
             title=f"Nyhet {n}: åtgärder för hållbar upphandling i Östergötland",
             slug=f"nyhet-{n}",
@@ -55,6 +73,7 @@ def test_shuffled_duplicated_concurrent_events_match_rebuild(db, site_dir, tmp_p
             published_at=start + timedelta(days=rng.choice([3 * n, 3 * n, 3 * (n - 1)])),
             region_slugs=tuple(rng.sample(REGIONS, 1)),
             topic_slugs=tuple(rng.sample(TOPICS, 2)),
+            **shown,
         )
         ids.append(item_id)
         pending.append(published(item_id))
@@ -91,6 +110,11 @@ def test_shuffled_duplicated_concurrent_events_match_rebuild(db, site_dir, tmp_p
     assert differing == []
     assert any(b'http-equiv="refresh"' in data for data in rebuilt.values())
     assert any("Nyheten är borttagen".encode() in data for data in rebuilt.values())
+    published_media = [path for path in rebuilt if path.startswith("media/")]
+    # Two photos (original, 480 and 700 px in three formats, 600 px for mail), the report, the
+    # unused photo (original, 480 and 500 px: its 500 px JPEG serves mail).
+    assert len(published_media) == 2 * 8 + 1 + 7
+    assert any(b'<source type="image/avif"' in data for data in rebuilt.values())
 
 
 def item_id_slug(item_id) -> str:

@@ -17,6 +17,7 @@ from services.render.rebuild import rebuild
 from shared.db import session_scope
 from shared.markup import render_markdown
 from shared.models import Page
+from tests import media_items
 from tests.browser import assert_valid_html
 from tests.integration.test_render_site import add_item, change_item, updated, withdrawn
 
@@ -26,6 +27,18 @@ SAMPLE = Path(__file__).parents[2] / "shared" / "data" / "sample_items.json"
 @pytest.fixture
 def sample_site(db, site_dir) -> Path:
     data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    # Uploaded media on three items: a photo with its documents, a decorative one.
+    photo, report = str(media_items.image(1000, 700)), str(media_items.pdf())
+    uploaded = [
+        {
+            "image": {"media_id": photo, "alt": "Deltagare vid workshopen"},
+            "attachments": [
+                {"title": "Verksamhetsrapport 2020", "media_id": report},
+                {"title": "Bilaga – åtgärdsplan", "url": "https://example.org/plan.pdf"},
+            ],
+        },
+        {"image": {"media_id": photo, "decorative": True}},
+    ]
     ids = [
         add_item(
             title=entry["title"],
@@ -35,10 +48,18 @@ def sample_site(db, site_dir) -> Path:
             published_at=datetime.fromisoformat(entry["published_at"]),
             region_slugs=tuple(entry["regions"]),
             topic_slugs=tuple(entry["topics"]),
-            attachments=[{"title": "Bilaga – åtgärdsplan", "url": "https://example.org/plan.pdf"}],
-            image={"url": "https://example.org/bild.jpg", "alt": "Sjukhusets förråd"},
+            **(
+                uploaded[n % 2]
+                if n in (2, 3, 5)
+                else {
+                    "attachments": [
+                        {"title": "Bilaga – åtgärdsplan", "url": "https://example.org/plan.pdf"}
+                    ],
+                    "image": {"url": "https://example.org/bild.jpg", "alt": "Sjukhusets förråd"},
+                }
+            ),
         )
-        for entry in data["items"]
+        for n, entry in enumerate(data["items"])
     ]
     with session_scope() as session:
         for page in data["pages"]:

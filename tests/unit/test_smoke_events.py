@@ -28,5 +28,7 @@ def test_every_item_event_has_a_render_a_notify_and_a_search_consumer():
             assert queues == {"render", "notify", "search"}
         elif event_type.startswith("page."):
             assert queues == {"render"}  # static pages: the site alone shows them
+        elif event_type == "media.uploaded":
+            assert consumers == (("render.publish_media", "render"),)  # files under /media/
         else:
             assert queues == {"notify"}  # subscription requests

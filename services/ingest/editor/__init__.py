@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from services.ingest.editor import access, web
 from services.ingest.editor.routes_history import router as _history
 from services.ingest.editor.routes_items import router as _items
+from services.ingest.editor.routes_media import router as _media
 from services.ingest.editor.routes_pages import router as _pages
 from services.ingest.editor.routes_people import router as _people
 from services.ingest.editor.routes_preview import router as _preview
@@ -23,6 +24,7 @@ router.include_router(_history)
 router.include_router(_people)
 router.include_router(_pages)
 router.include_router(_preview)
+router.include_router(_media)
 
 
 @router.get(f"{web.PREFIX}/static/{{name}}")

@@ -52,6 +52,7 @@ SAVED = {
     "aterstalld": "Den valda versionen är återställd och sparad som en ny version.",
     "aterskickad": "Nyheten är skickad tillbaka till skribenten med din kommentar.",
     "aterkallad": "Nyheten är återkallad. Den syns inte längre på webbplatsen eller i flödena.",
+    "media": "Ändringen av bild eller dokument är sparad som en ny version.",
 }
 
 
