@@ -195,6 +195,28 @@ class RenderBacklog(Base):
     error: Mapped[str] = mapped_column(Text)
 
 
+class RenderWork(Base):
+    """Render: an item event received and not yet rendered, in the order render received it.
+
+    A render worker takes the waiting events in two passes, each one transaction: the item
+    pages and the latest items (`stage` "first", then "rest"), then the other pages they
+    touch (the row is deleted). A worker that dies mid-pass rolls back, leaving the rows
+    waiting for the next pass.
+    """
+
+    __tablename__ = "render_work"
+    __table_args__ = (Index("ix_render_work_stage_id", "stage", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stage: Mapped[str] = mapped_column(String(8), default="first")
+    # The first pass that rendered the item's page (the id of its first row): items of one
+    # pass saw each other, so their pages need not be rendered again as each other's neighbours.
+    first_pass: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OutboxEvent(Base):
     """An event written in the same transaction as its change; the relay publishes it later."""
 

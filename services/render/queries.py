@@ -4,7 +4,7 @@ neighbours of a position, the runs of a rebuild, tags, old URLs and static pages
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -143,12 +143,18 @@ def orphan_redirects(session: Session) -> list[tuple[str, str]]:
     return sorted(tuple(row) for row in session.execute(query))
 
 
-def redirects_to(session: Session, item_id: uuid.UUID) -> list[tuple[str, str]]:
-    """(month, slug) of the old URLs of an item."""
+def redirects_to(session: Session, item_ids: Iterable[uuid.UUID]) -> list[tuple[str, str]]:
+    """(month, slug) of the old URLs of some items."""
     query = select(RenderRedirect.month, RenderRedirect.slug).where(
-        RenderRedirect.item_id == item_id
+        RenderRedirect.item_id.in_(sorted(set(item_ids)))
     )
     return [tuple(row) for row in session.execute(query)]
+
+
+def items_by_id(session: Session, item_ids: Iterable[uuid.UUID]) -> list[Item]:
+    """The items with these ids as they are now (those that no longer exist left out)."""
+    query = _items().where(Item.id.in_(sorted(set(item_ids))))
+    return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
 def latest(session: Session, *, now: datetime) -> list[Item]:

@@ -1,0 +1,36 @@
+"""render_work: item events received by render and not yet rendered, taken in batches
+
+Revision ID: 0010_render_work
+Revises: 0009_editor
+Create Date: 2026-12-02 08:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import shared.db
+
+revision = "0010_render_work"
+down_revision = "0009_editor"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "render_work",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event", sa.JSON(), nullable=False),
+        sa.Column("stage", sa.String(length=8), nullable=False),
+        sa.Column("first_pass", sa.Integer(), nullable=True),
+        sa.Column("received_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index("ix_render_work_stage_id", "render_work", ["stage", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_render_work_stage_id", table_name="render_work")
+    op.drop_table("render_work")
