@@ -59,6 +59,9 @@ def scenario(bench, env: dict, label: str, *, embedded: bool) -> None:
     flush_redis()
     with bench.processes(env) as procs:
         if embedded:
+            # JSON logs: in text mode the worker thread's Celery set-up lowers the root
+            # logger to its own WARNING, and the render lines counted here would be lost.
+            procs.env = {**env, "NEWSROOM_LOG_FORMAT": "json"}
             url = procs.embedded(f"burst-{label}")
             logs = [bench.logs / f"burst-{label}.log"]
         else:

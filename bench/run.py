@@ -137,7 +137,8 @@ class Bench:
     def loadgen(self, env: dict, cfg: dict, name: str) -> dict:
         path = self.work / f"{name}.json"
         path.write_text(json.dumps(cfg))
-        return run_json([PY, "-m", "bench.loadgen", str(path)], env, timeout=600)
+        timeout = cfg.get("timeout", 540) + 60
+        return run_json([PY, "-m", "bench.loadgen", str(path)], env, timeout=timeout)
 
     @contextlib.contextmanager
     def processes(self, env: dict):

@@ -72,6 +72,9 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("month", "slug", name="uq_items_month_slug"),
         Index("ix_items_status_published_at", "status", "published_at"),
+        # Date order as render reads it (keyset on (published_at, id)): see
+        # services/render/queries.py on plans without statistics.
+        Index("ix_items_published_at_id", "published_at", "id"),
     )
     __mapper_args__ = {"eager_defaults": False}  # as Contributor's
 
@@ -114,7 +117,9 @@ class ItemTag(Base):
     """One region or topic of an item, with its date copied so a tag page is one index scan."""
 
     __tablename__ = "item_tags"
-    __table_args__ = (Index("ix_item_tags_kind_slug_published", "kind", "slug", "published_at"),)
+    __table_args__ = (
+        Index("ix_item_tags_kind_slug_published_item", "kind", "slug", "published_at", "item_id"),
+    )
 
     item_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True

@@ -32,12 +32,13 @@ from shared.visibility import is_visible, visible
 
 def count_months(session: Session, *, now: datetime, months: Iterable[str] | None = None) -> None:
     """Bring the render_months rows of `months` (None: of every month) up to date."""
-    query = select(Item.month, func.count()).where(visible(now)).group_by(Item.month)
+    # Visible ones counted among all rows of a month, no status in the WHERE clause: the
+    # month's rows through the (month, slug) index at any statistics (queries.py).
+    query = select(Item.month, func.count().filter(visible(now))).group_by(Item.month)
     if months is not None:
         months = sorted(set(months))
-        # One month's rows through the (month, slug) index: the same cost at any size.
         query = query.where(Item.month.in_(months))
-    counts = dict(session.execute(query).all())
+    counts = {month: count for month, count in session.execute(query) if count}
     stale = select(RenderMonth.month).where(RenderMonth.month.not_in(counts))
     if months is not None:
         stale = stale.where(RenderMonth.month.in_(months))

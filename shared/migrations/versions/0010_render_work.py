@@ -1,4 +1,5 @@
-"""render_work: item events received by render and not yet rendered, taken in batches
+"""render_work: item events received by render and not yet rendered, taken in batches;
+indexes in render's date order (published_at, id), the tags' with item_id
 
 Revision ID: 0010_render_work
 Revises: 0009_editor
@@ -29,8 +30,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id"),
     )
     op.create_index("ix_render_work_stage_id", "render_work", ["stage", "id"])
+    with op.batch_alter_table("items") as batch_op:
+        batch_op.create_index("ix_items_published_at_id", ["published_at", "id"])
+    with op.batch_alter_table("item_tags") as batch_op:
+        batch_op.create_index(
+            "ix_item_tags_kind_slug_published_item", ["kind", "slug", "published_at", "item_id"]
+        )
+        batch_op.drop_index("ix_item_tags_kind_slug_published")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("item_tags") as batch_op:
+        batch_op.create_index("ix_item_tags_kind_slug_published", ["kind", "slug", "published_at"])
+        batch_op.drop_index("ix_item_tags_kind_slug_published_item")
+    with op.batch_alter_table("items") as batch_op:
+        batch_op.drop_index("ix_items_published_at_id")
     op.drop_index("ix_render_work_stage_id", table_name="render_work")
     op.drop_table("render_work")
