@@ -204,9 +204,9 @@ class RenderWork(Base):
     """Render: an item event received and not yet rendered, in the order render received it.
 
     A render worker takes the waiting events in two passes, each one transaction: the item
-    pages and the latest items (`stage` "first", then "rest"), then the other pages they
-    touch (the row is deleted). A worker that dies mid-pass rolls back, leaving the rows
-    waiting for the next pass.
+    pages, the latest items and the pages linking to the items (`stage` "first", then
+    "rest"), then their months, regions, topics and the archive (then "done", kept a day).
+    A worker that dies mid-pass rolls back, leaving the rows waiting for the next pass.
     """
 
     __tablename__ = "render_work"
@@ -215,10 +215,7 @@ class RenderWork(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
-    stage: Mapped[str] = mapped_column(String(8), default="first")
-    # The first pass that rendered the item's page (the id of its first row): items of one
-    # pass saw each other, so their pages need not be rendered again as each other's neighbours.
-    first_pass: Mapped[int | None] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(8), default="first")  # first, rest, done
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

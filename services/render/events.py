@@ -4,15 +4,17 @@ database's current state, each page once per batch.
 In two passes, each one transaction that the caller commits (see tasks.py), each begun by
 taking one page group's lock and then every event waiting for that pass:
 
-1. first: the items' pages and the latest items (front page, /aktuellt/, site feeds), what
-   readers look for first. Under the latest items' lock.
-2. rest: archive, months, regions and topics, the neighbours' pages and old URLs. Under the
-   archive's lock.
+1. first: under the latest items' lock, the items' pages, the latest items (front page,
+   /aktuellt/, site feeds: what readers look for first), then the pages that link to the
+   items (their neighbours' previous/next links) and the pages at their old URLs.
+2. rest: under the archive's lock, the months, regions and topics they were and are in, and
+   the archive.
 
-Whoever holds a pass's lock takes all the events that arrived while the pass before ran, so a
-burst costs a few renders of each shared page, not one per event. Each page group is locked
-(PostgreSQL advisory locks) before it is read and until its files are written, so any number
-of workers converge on what a full rebuild writes.
+The two passes lock different page groups, so a burst's first pass never waits for the one
+before's second. Whoever holds a pass's lock takes all the events that arrived while the pass
+before ran, so a burst costs a few renders of each shared page, not one per event. Each page
+group is locked (PostgreSQL advisory locks) before it is read and until its files are
+written, so any number of workers converge on what a full rebuild writes.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from services.render.pages import (
     ARCHIVE,
     LATEST,
     ItemUrl,
+    MonthPages,
     Place,
+    TagPages,
     Target,
-    first_targets,
     in_order,
     place_from_event,
     touched_targets,
@@ -43,7 +46,7 @@ from services.render.views import Site
 from shared.config import get_settings
 from shared.db import is_postgres, utcnow
 from shared.events import parse_event
-from shared.models import Item, RenderRedirect, RenderWork
+from shared.models import Item, RenderRedirect
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Change:
 
 
 def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderReport]:
-    """The item pages and the latest items of every event waiting for them; how many events."""
+    """The pages of every event waiting for its first pass (see above); how many events."""
     output = SiteOutput(site_dir)
     with locks.serialized(session):
         # The lock first, then the events: one pass at a time, each taking all that wait.
@@ -77,81 +80,74 @@ def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderR
         if not rows:
             return 0, output.report
         changes = [Change.of(row.event) for row in rows]
-        items = queries.items_by_id(session, {change.item_id for change in changes})
-        targets: set[Target] = set()
-        for place in map(_place, items):
-            targets |= first_targets(place)
-        locks.lock(session, targets)
+        items = {item.id: item for item in queries.items_by_id(session, _ids(changes))}
+        own = {ItemUrl(item.month, item.slug) for item in items.values()}
+        others = _linking(session, changes, items, now=utcnow()) - own
+        locks.lock(session, own | others)
         # The clock after the locks: whatever was published before them is shown, even when
         # its own event rendered these pages while this one waited.
         renderer = Renderer(session, Site.from_settings(get_settings()), output, utcnow())
-        for target in in_order(targets | {LATEST}):
+        # After the locks: the old URL's page group is locked, so no two workers can wait on
+        # each other's insert of this row while holding the other's lock.
+        for change in changes:
+            item = items.get(change.item_id)
+            if item is not None and change.before is not None and change.was_public:
+                if (change.before.month, change.before.slug) != (item.month, item.slug):
+                    _remember_redirect(session, change.before, change.item_id)
+        for target in [*in_order(own), LATEST, *in_order(others)]:
             renderer.render(target)
         work.passed_first(session=session, rows=rows)
     return len(rows), output.report
 
 
 def render_rest_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderReport]:
-    """The other pages of every event whose first pass is done; how many events."""
+    """The months, regions, topics and archive of every event whose first pass is done; how
+    many events."""
     output = SiteOutput(site_dir)
     with locks.serialized(session):
         locks.lock(session, [ARCHIVE])
         rows = work.waiting(session=session, stage=work.REST)
         if not rows:
             return 0, output.report
-        changes = [(row, Change.of(row.event)) for row in rows]
-        items = queries.items_by_id(session, {change.item_id for _, change in changes})
-        current = {item.id: _place(item) for item in items}
-        dates = {item.id: item.published_at for item in items}
-        now = utcnow()
+        changes = [Change.of(row.event) for row in rows]
+        items = queries.items_by_id(session, _ids(changes))
+        places = [_place(item) for item in items] + [c.before for c in changes if c.before]
         targets: set[Target] = set()
-        months: set[str] = set()
-        for _, change in changes:
-            place = current.get(change.item_id)
-            targets |= touched_targets(current=place, previous=change.before) - first_targets(place)
-            months |= {where.month for where in (place, change.before) if where is not None}
-        targets |= _neighbours(session, changes, dates, now=now)
-        ids = {change.item_id for _, change in changes}
-        targets.update(ItemUrl(month, slug) for month, slug in queries.redirects_to(session, ids))
-        targets.add(ARCHIVE)
+        for place in places:
+            targets |= {
+                target
+                for target in touched_targets(current=place)
+                if isinstance(target, MonthPages | TagPages)
+            }
         locks.lock(session, targets)
+        months = {place.month for place in places}
         renderer = Renderer(
             session, Site.from_settings(get_settings()), output, utcnow(), months=months
         )
-        # After the locks: the old URL's page group is locked, so no two workers can wait on
-        # each other's insert of this row while holding the other's lock.
-        for _, change in changes:
-            place = current.get(change.item_id)
-            if place is not None and change.before is not None and change.was_public:
-                if (change.before.month, change.before.slug) != (place.month, place.slug):
-                    _remember_redirect(session, change.before, change.item_id)
+        for target in in_order(targets):
+            renderer.render(target)
         # The archive last: it writes the month counts, and on SQLite a write holds the
         # database's one write lock until the commit.
-        for target in in_order(targets - {ARCHIVE}):
-            renderer.render(target)
         renderer.render(ARCHIVE)
         work.done(session=session, rows=rows)
     return len(rows), output.report
 
 
-def _neighbours(
-    session: Session,
-    changes: list[tuple[RenderWork, Change]],
-    dates: dict[uuid.UUID, datetime],
-    *,
-    now: datetime,
-) -> set[Target]:
-    """The pages whose previous/next links may show a changed item, at any of its places.
+def _ids(changes: list[Change]) -> set[uuid.UUID]:
+    return {change.item_id for change in changes}
 
-    A neighbour's page rendered in the first pass of the changed item, or in a later first
-    pass, was rendered after the item's change: it is not rendered again."""
-    passes: dict[uuid.UUID, int] = {}  # an item's latest first pass in this batch
-    for row, change in changes:
-        passes[change.item_id] = max(passes.get(change.item_id, 0), row.first_pass or 0)
+
+def _linking(
+    session: Session, changes: list[Change], items: dict[uuid.UUID, Item], *, now: datetime
+) -> set[Target]:
+    """Pages that show the changed items or stood where they were: the neighbours whose
+    previous/next links may show an item at any of its places, its old URLs."""
     found: set[Target] = set()
-    for row, change in changes:
-        times = {dates[change.item_id]} if change.item_id in dates else set()
-        if change.before_at is not None:
+    for change in changes:
+        item = items.get(change.item_id)
+        times = {item.published_at} if item is not None else set()
+        if change.before is not None:
+            found.add(ItemUrl(change.before.month, change.before.slug))
             times.add(change.before_at)
         for published_at in sorted(times):
             position = (published_at, change.item_id)
@@ -159,11 +155,10 @@ def _neighbours(
                 queries.older(session, position, now=now),
                 queries.newer(session, position, now=now),
             ):
-                if neighbour is None:
-                    continue
-                if passes.get(neighbour.id, 0) >= (row.first_pass or 0) > 0:
-                    continue
-                found.add(ItemUrl(neighbour.month, neighbour.slug))
+                if neighbour is not None:
+                    found.add(ItemUrl(neighbour.month, neighbour.slug))
+    redirects = queries.redirects_to(session, _ids(changes))
+    found.update(ItemUrl(month, slug) for month, slug in redirects)
     return found
 
 

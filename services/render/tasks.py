@@ -35,12 +35,13 @@ REPAIR_BATCH = 100
 def render_event(*, event: dict | None, site_dir: Path) -> RenderReport:
     """Add an item event to the work waiting, then render every event waiting; idempotent
     (each pass reads current state). With no event: only what waits."""
+    report = RenderReport()
     if event is not None:
         # A unit of work of its own: once committed, whichever worker runs the next pass
         # takes it, while this one may still wait for that pass's lock.
         with session_scope() as session:
-            work.add(session=session, event=event)
-    report = RenderReport()
+            if work.add(session=session, event=event) == work.DONE:
+                return report  # another worker's batch rendered it after it was committed
     rendered = 0
     for render_pass in (events.render_first_pass, events.render_rest_pass):
         # Each pass is a unit of work of its own, committed before the next: the commit
@@ -125,6 +126,8 @@ def repair() -> dict:
     # Events received by a worker that stopped before rendering them (none, normally: their
     # messages come back to another worker).
     render_event(event=None, site_dir=site_dir)
+    with session_scope() as session:
+        work.forget_done(session=session)
     return {"repaired": repaired, "waiting": len(waiting) - repaired}
 
 

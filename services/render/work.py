@@ -4,15 +4,18 @@ Every event a render task receives is added here first; then whichever worker ho
 lock of a pass takes every event waiting for that pass, in the order they were received. A
 burst of events thus costs one render of each shared page per pass, not one per event.
 Duplicates and late events are harmless: each pass renders from the database's current state.
+A rendered event is kept a day (stage "done"), so that the message of an event another
+worker's batch already rendered costs nothing when it arrives.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,21 +24,24 @@ from shared.models import RenderWork
 
 FIRST = "first"  # waiting for its item page and the latest items
 REST = "rest"  # waiting for the other pages it touches
+DONE = "done"  # every page rendered
+KEPT = timedelta(days=1)  # how long a rendered event is remembered
 # Events one pass takes at most: the page locks it holds stay well within PostgreSQL's lock
 # table (max_locks_per_transaction 64 x connections), and one pass takes about a second.
 BATCH = 200
 
 
-def add(*, session: Session, event: dict[str, Any]) -> None:
-    """Add an event to the work waiting; one already waiting is not added twice."""
+def add(*, session: Session, event: dict[str, Any]) -> str:
+    """Add an event to the work waiting, unless it is known already; its stage now."""
+    event_id = uuid.UUID(str(event["event_id"]))
     dialect = postgresql if is_postgres(session) else sqlite
     statement = dialect.insert(RenderWork).values(
-        event_id=uuid.UUID(str(event["event_id"])),
-        event=event,
-        stage=FIRST,
-        received_at=utcnow(),
+        event_id=event_id, event=event, stage=FIRST, received_at=utcnow()
     )
-    session.execute(statement.on_conflict_do_nothing(index_elements=[RenderWork.event_id]))
+    added = session.execute(statement.on_conflict_do_nothing(index_elements=[RenderWork.event_id]))
+    if added.rowcount:
+        return FIRST
+    return session.scalar(select(RenderWork.stage).where(RenderWork.event_id == event_id)) or FIRST
 
 
 def waiting(*, session: Session, stage: str, limit: int = BATCH) -> list[RenderWork]:
@@ -47,25 +53,26 @@ def waiting(*, session: Session, stage: str, limit: int = BATCH) -> list[RenderW
     return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
-def passed_first(*, session: Session, rows: Sequence[RenderWork]) -> int:
-    """Mark events whose first pass is rendered; returns the pass's number.
-
-    Passes are numbered in the order they run (the caller holds the first pass's lock): a
-    later pass gets a larger number than every pass whose events are still waiting."""
-    number = (session.scalar(select(func.max(RenderWork.first_pass))) or 0) + 1
-    session.execute(
-        update(RenderWork)
-        .where(RenderWork.id.in_([row.id for row in rows]))
-        .values(stage=REST, first_pass=number)
-    )
-    return number
+def passed_first(*, session: Session, rows: Sequence[RenderWork]) -> None:
+    """Events whose first pass is rendered."""
+    ids = [row.id for row in rows]
+    session.execute(update(RenderWork).where(RenderWork.id.in_(ids)).values(stage=REST))
 
 
 def done(*, session: Session, rows: Sequence[RenderWork]) -> None:
     """Events whose every page is rendered."""
-    session.execute(delete(RenderWork).where(RenderWork.id.in_([row.id for row in rows])))
+    ids = [row.id for row in rows]
+    session.execute(update(RenderWork).where(RenderWork.id.in_(ids)).values(stage=DONE))
+
+
+def forget_done(*, session: Session) -> int:
+    """Forget events rendered more than a day ago; how many. One arriving again after that
+    is rendered again (harmless)."""
+    old = and_(RenderWork.stage == DONE, RenderWork.received_at < utcnow() - KEPT)
+    return session.execute(delete(RenderWork).where(old)).rowcount
 
 
 def pending(*, session: Session) -> int:
     """How many events wait for a pass."""
-    return session.scalar(select(func.count()).select_from(RenderWork)) or 0
+    query = select(func.count()).select_from(RenderWork).where(RenderWork.stage != DONE)
+    return session.scalar(query) or 0
