@@ -201,7 +201,8 @@ class RenderBacklog(Base):
 
 
 class RenderWork(Base):
-    """Render: an item event received and not yet rendered, in the order render received it.
+    """Render: an item event not yet rendered, written with the event (`shared.outbox`), so
+    render takes every committed event in a batch, whether or not its message came yet.
 
     A render worker takes the waiting events in two passes, each one transaction: the item
     pages, the latest items and the pages linking to the items (`stage` "first", then
@@ -216,6 +217,8 @@ class RenderWork(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
     stage: Mapped[str] = mapped_column(String(8), default="first")  # first, rest, done
+    # A scheduled item's event: not rendered before its time (or its message, if earlier).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

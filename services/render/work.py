@@ -1,7 +1,8 @@
 """The item events render has received and not yet rendered (`render_work`), taken in batches.
 
-Every event a render task receives is added here first; then whichever worker holds the page
-lock of a pass takes every event waiting for that pass, in the order they were received. A
+Every item event is written here with the change it records (`shared.outbox.record`; a render
+task adds one missing); then whichever worker holds the page lock of a pass takes every event
+waiting for that pass, in the order written (the order of the commits, nearly). A
 burst of events thus costs one render of each shared page per pass, not one per event.
 Duplicates and late events are harmless: each pass renders from the database's current state.
 A rendered event is kept a day (stage "done"), so that the message of an event another
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,22 +33,36 @@ BATCH = 200
 
 
 def add(*, session: Session, event: dict[str, Any]) -> str:
-    """Add an event to the work waiting, unless it is known already; its stage now."""
+    """Add an event to the work waiting, unless it is known already; its stage now.
+
+    Its message has come, so it is due (a scheduled item's time, by the relay's clock)."""
     event_id = uuid.UUID(str(event["event_id"]))
     dialect = postgresql if is_postgres(session) else sqlite
     statement = dialect.insert(RenderWork).values(
         event_id=event_id, event=event, stage=FIRST, received_at=utcnow()
     )
-    added = session.execute(statement.on_conflict_do_nothing(index_elements=[RenderWork.event_id]))
-    if added.rowcount:
+    changed = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RenderWork.event_id],
+            set_={"due_at": None},
+            where=RenderWork.stage == FIRST,
+        )
+    )
+    if changed.rowcount:
         return FIRST
     return session.scalar(select(RenderWork.stage).where(RenderWork.event_id == event_id)) or FIRST
 
 
 def waiting(*, session: Session, stage: str, limit: int = BATCH) -> list[RenderWork]:
-    """The events waiting for a pass, in the order received, locked until the caller's
+    """The events due for a pass, in the order written, locked until the caller's
     transaction ends (on PostgreSQL; rows another transaction holds are skipped)."""
-    query = select(RenderWork).where(RenderWork.stage == stage).order_by(RenderWork.id).limit(limit)
+    due = or_(RenderWork.due_at.is_(None), RenderWork.due_at <= utcnow())
+    query = (
+        select(RenderWork)
+        .where(RenderWork.stage == stage, due)
+        .order_by(RenderWork.id)
+        .limit(limit)
+    )
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query.execution_options(populate_existing=True)))

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("event", sa.JSON(), nullable=False),
         sa.Column("stage", sa.String(length=8), nullable=False),
+        sa.Column("due_at", shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("received_at", shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id"),
