@@ -16,8 +16,8 @@ from bench.common import flush_redis
 
 RENDERED = re.compile(rb"render: (\d+) events?, (\d+) files written, (\d+) removed")
 RENDER_WORKERS = 2
-# Quiet this long with no render logged: the burst's renders are done.
-SETTLED_AFTER_S = 3.0
+# Quiet this long after the last event is done: its render's line is written.
+SETTLED_AFTER_S = 2.0
 
 
 def rendered(logs: list[Path]) -> dict[str, int]:
@@ -33,8 +33,18 @@ def rendered(logs: list[Path]) -> dict[str, int]:
     return totals
 
 
+def waiting() -> int:
+    """Events render has not finished (render_work), in the database of the settings."""
+    from services.render import work
+    from shared.db import session_scope
+
+    with session_scope() as session:
+        return work.pending(session=session)
+
+
 def settle(logs: list[Path], *, timeout: float) -> dict[str, int]:
-    """Wait until no render has been logged for SETTLED_AFTER_S; the totals then."""
+    """Wait until render has finished every event and logged nothing for SETTLED_AFTER_S
+    (its last render's line); the totals then."""
     deadline = time.monotonic() + timeout
     last, since = rendered(logs), time.monotonic()
     while time.monotonic() < deadline:
@@ -42,7 +52,7 @@ def settle(logs: list[Path], *, timeout: float) -> dict[str, int]:
         now = rendered(logs)
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= SETTLED_AFTER_S:
+        elif time.monotonic() - since >= SETTLED_AFTER_S and not waiting():
             break
     return last
 

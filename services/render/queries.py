@@ -41,9 +41,13 @@ LISTED_COLUMNS = (
     "regions",
     "status",
 )
-# Rows read beyond those wanted, for the drafts and withdrawn items among them; each further
-# read takes twice as many.
+# Rows read beyond those wanted, for the drafts and withdrawn items among them (one for a
+# neighbour, ten for a list); each further read takes twice as many.
 SLACK = 10
+
+
+def _first_read(limit: int) -> int:
+    return limit + min(limit, SLACK)
 
 
 def _items():
@@ -89,7 +93,7 @@ def _visible_in_order(
     else:
         order, bound = (Item.published_at, Item.id), after
     found: list[Item] = []
-    read, size = condition, limit + SLACK
+    read, size = condition, _first_read(limit)
     while True:
         rows = list(session.scalars(_items().where(read).order_by(*order).limit(size)))
         for item in rows:
@@ -229,7 +233,7 @@ def tag_items(session: Session, kind: str, slug: str, *, now: datetime) -> list[
     tagged = and_(ItemTag.kind == kind, ItemTag.slug == slug, ItemTag.published_at <= now)
     order = (ItemTag.published_at.desc(), ItemTag.item_id.desc())
     found: list[Item] = []
-    read, size = tagged, LATEST_IN_FEED + SLACK
+    read, size = tagged, _first_read(LATEST_IN_FEED)
     while True:
         rows = session.execute(
             select(ItemTag.published_at, ItemTag.item_id).where(read).order_by(*order).limit(size)
