@@ -50,9 +50,9 @@ def settle(logs: list[Path], *, timeout: float) -> dict[str, int]:
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = rendered(logs)
-        if now != last:
+        if now != last or waiting():
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= SETTLED_AFTER_S and not waiting():
+        elif time.monotonic() - since >= SETTLED_AFTER_S:
             break
     return last
 

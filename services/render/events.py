@@ -47,6 +47,7 @@ from shared.config import get_settings
 from shared.db import is_postgres, utcnow
 from shared.events import parse_event
 from shared.models import Item, RenderRedirect
+from shared.visibility import is_visible
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderR
         # The clock after the locks: whatever was published before them is shown, even when
         # its own event rendered these pages while this one waited.
         renderer = Renderer(session, Site.from_settings(get_settings()), output, utcnow())
+        # The batch's visible items and their neighbours in one read, under the locks.
+        renderer.know_run([item for item in items.values() if is_visible(item, now=renderer.now)])
         # After the locks: the old URL's page group is locked, so no two workers can wait on
         # each other's insert of this row while holding the other's lock.
         for change in changes:

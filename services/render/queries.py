@@ -107,6 +107,16 @@ def _visible_in_order(
         read, size = and_(condition, bound((last.published_at, last.id))), size * 2
 
 
+def visible_from(session: Session, position: Position, *, now: datetime, limit: int) -> list[Item]:
+    """Up to `limit` visible items from a position (included) on, in date order."""
+    published_at, item_id = position
+    at_or_after = and_(
+        Item.published_at >= published_at,
+        or_(Item.published_at > published_at, Item.id >= item_id),
+    )
+    return _visible_in_order(session, at_or_after, now=now, limit=limit, descending=False)
+
+
 def older(session: Session, position: Position, *, now: datetime) -> Item | None:
     """The visible item just before a position (published_at, id) in date order."""
     published_at, _ = position

@@ -75,6 +75,35 @@ class Renderer:
         self.now = now
         # The months whose item counts may have changed (an event's); None: every month.
         self.months = None if months is None else sorted(set(months))
+        # Visible items read already with their neighbours, by URL (see `know_run`).
+        self.known: dict[tuple[str, str], tuple[Item, Item | None, Item | None]] = {}
+
+    def know_run(self, items: Sequence[Item]) -> None:
+        """Read the visible items from the oldest of `items` to the newest in date order at
+        once, so that their pages need no query each (a burst: new items follow each other).
+        Not when other items lie between more than as many again."""
+        positions = sorted((item.published_at, item.id) for item in items)
+        if not positions:
+            return
+        lowest, highest = positions[0], positions[-1]
+        limit = 2 * len(positions) + 2
+        run = queries.visible_from(self.session, lowest, now=self.now, limit=limit)
+        ends = [index for index, item in enumerate(run) if (item.published_at, item.id) == highest]
+        if not run or (run[0].published_at, run[0].id) != lowest or not ends:
+            return
+        end = ends[0]
+        older = queries.older(self.session, lowest, now=self.now)
+        for index in range(end + 1):
+            if index + 1 < len(run):
+                newer = run[index + 1]
+            elif len(run) < limit:
+                newer = None  # the newest visible item
+            else:
+                position = (run[index].published_at, run[index].id)
+                newer = queries.newer(self.session, position, now=self.now)
+            item = run[index]
+            self.known[(item.month, item.slug)] = (item, newer, older)
+            older = item
 
     def render(self, target: Target) -> None:
         match target:
@@ -94,6 +123,11 @@ class Renderer:
     def render_item_url(self, month: str, slug: str) -> None:
         """Whatever belongs at an item URL: the item, a gone page, a redirect, or nothing."""
         url = ItemUrl(month, slug)
+        if (month, slug) in self.known:
+            item, newer, older = self.known[(month, slug)]
+            self.write_item(item, newer=newer, older=older)
+            self.output.remove(url.gone_page)
+            return
         item = queries.item_at(self.session, month, slug)
         if item is not None:
             if is_visible(item, now=self.now):
