@@ -74,7 +74,7 @@ class Change:
 def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderReport]:
     """The pages of every event waiting for its first pass (see above); how many events."""
     output = SiteOutput(site_dir)
-    with locks.serialized(session):
+    with locks.serialized(session, "first"):
         # The lock first, then the events: one pass at a time, each taking all that wait.
         locks.lock(session, [LATEST])
         rows = work.waiting(session=session, stage=work.FIRST)
@@ -107,7 +107,7 @@ def render_rest_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderRe
     """The months, regions, topics and archive of every event whose first pass is done; how
     many events."""
     output = SiteOutput(site_dir)
-    with locks.serialized(session):
+    with locks.serialized(session, "rest"):
         locks.lock(session, [ARCHIVE])
         rows = work.waiting(session=session, stage=work.REST)
         if not rows:

@@ -35,8 +35,15 @@ BATCH = 200
 def add(*, session: Session, event: dict[str, Any]) -> str:
     """Add an event to the work waiting, unless it is known already; its stage now.
 
-    Its message has come, so it is due (a scheduled item's time, by the relay's clock)."""
+    Its message has come, so it is due (a scheduled item's time, by the relay's clock). An
+    event written with its item is only read: on SQLite a write would wait for, and hold,
+    the database's one write lock, which every request that writes needs too."""
     event_id = uuid.UUID(str(event["event_id"]))
+    known = session.execute(
+        select(RenderWork.stage, RenderWork.due_at).where(RenderWork.event_id == event_id)
+    ).first()
+    if known is not None and (known.stage != FIRST or known.due_at is None):
+        return known.stage
     dialect = postgresql if is_postgres(session) else sqlite
     statement = dialect.insert(RenderWork).values(
         event_id=event_id, event=event, stage=FIRST, received_at=utcnow()
