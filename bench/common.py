@@ -19,8 +19,9 @@ from tests.servers import free_port, wait_for_port
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
-# Our own Redis database number on the shared server (tests use 13).
+# Our own Redis database number on the shared server (tests use 13), and its port.
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
+REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6379"))
 SECRET = "bench-secret-not-the-placeholder"
 
 
@@ -119,7 +120,16 @@ class Processes:
         wait_for_port("127.0.0.1", port, timeout=120)
         return f"http://127.0.0.1:{port}"
 
-    def celery_worker(self, name: str, module: str, queue: str, *, concurrency: int = 2):
+    def celery_worker(
+        self,
+        name: str,
+        module: str,
+        queue: str,
+        *,
+        concurrency: int = 2,
+        loglevel: str = "WARNING",
+        extra: tuple[str, ...] = (),
+    ):
         proc = self.start(
             name,
             str(BIN / "celery"),
@@ -131,12 +141,13 @@ class Processes:
             "--concurrency",
             str(concurrency),
             "--loglevel",
-            "WARNING",
+            loglevel,
             "-n",
             f"{name}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *extra,
         )
         return proc
 
@@ -169,17 +180,17 @@ def run_json(args: list[str], env: dict, *, timeout: float = 900) -> dict:
 
 
 def redis_url() -> str:
-    return f"redis://127.0.0.1:6379/{REDIS_DB}"
+    return f"redis://127.0.0.1:{REDIS_PORT}/{REDIS_DB}"
 
 
 def flush_redis() -> None:
-    client = redis_client.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    client = redis_client.Redis(host="127.0.0.1", port=REDIS_PORT, db=REDIS_DB)
     client.flushdb()
     client.close()
 
 
 def queue_length(name: str) -> int:
-    client = redis_client.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    client = redis_client.Redis(host="127.0.0.1", port=REDIS_PORT, db=REDIS_DB)
     try:
         return int(client.llen(name))
     finally:

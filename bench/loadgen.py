@@ -6,8 +6,10 @@ server it measures.
 
 Modes: "rate" (open loop at a fixed offered load; latency counted from each request's
 scheduled time, so a stalled server cannot hide queueing), "max" (closed loop, N connections
-as fast as answered) and "publish" (one POST at a time, then watch the site folder until the
-item page, /aktuellt/ and the three site feeds show it).
+as fast as answered), "publish" (one POST at a time, then watch the site folder until the
+item page, /aktuellt/ and the three site feeds show it) and "burst" (N posts as fast as they
+are accepted, then watch the site folder until the last one is shown and every item has its
+page).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -232,9 +235,82 @@ async def run_publish(cfg: dict) -> dict:
     return {"mode": "publish", "samples": samples, "warmup": len(warm)}
 
 
+def _shown(item: dict) -> dict[str, bytes]:
+    """The files that show a new item, each with what marks it there."""
+    marker_id = f"urn:uuid:{item['id']}".encode()
+    return {
+        item["path"].lstrip("/") + "index.html": item["title"].encode(),
+        "aktuellt/index.html": item["path"].encode(),
+        "rss.xml": marker_id,
+        "atom.xml": marker_id,
+        "feed.json": marker_id,
+    }
+
+
+async def run_burst(cfg: dict) -> dict:
+    """`count` posts on `connections` keep-alive connections as fast as they are accepted;
+    then the time from the last 201 until the newest item is on its page, /aktuellt/ and the
+    three site feeds, and until every posted item has its page."""
+    url = urlsplit(cfg["url"])
+    site = Path(cfg["site_dir"])
+    tokens = cfg["tokens"]
+    payloads = [
+        post_request(url.netloc, b, tokens[i % len(tokens)])
+        for i, b in enumerate(bodies(cfg["count"], cfg.get("offset", 0)))
+    ]
+    counter = iter(range(len(payloads)))
+    accepted: list[tuple[float, dict]] = []
+    statuses: dict[int, int] = {}
+    began = time.perf_counter()
+
+    async def client() -> None:
+        conn = Connection(url.hostname, url.port)
+        while (i := next(counter, None)) is not None:
+            try:
+                status, answer = await conn.request(payloads[i])
+            except (OSError, asyncio.IncompleteReadError):
+                status, answer, conn.writer = 0, b"", None
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 201:
+                accepted.append((time.perf_counter(), json.loads(answer)))
+
+    await asyncio.gather(*(client() for _ in range(cfg.get("connections", 16))))
+    # The newest item: at the top of /aktuellt/ and the feeds once the burst is rendered (the
+    # one answered last may have been published earlier, by a request that waited longer).
+    last_201 = max(at for at, _ in accepted)
+    _, last = max(
+        accepted,
+        key=lambda pair: (datetime.fromisoformat(pair[1]["published_at"]), pair[1]["id"]),
+    )
+    posting_s = last_201 - began
+    timeout = cfg.get("timeout", 600)
+    found = _watch(site, _shown(last), last_201, timeout)
+    visible_ms = max(found.values()) if len(found) == len(_shown(last)) else None
+    # Every item page: stat only (a page is written whole, by rename).
+    pages = {item["path"].lstrip("/") + "index.html" for _, item in accepted}
+    deadline = last_201 + timeout
+    while pages and time.perf_counter() < deadline:
+        pages = {page for page in pages if not (site / page).exists()}
+        if pages:
+            time.sleep(0.01)
+    return {
+        "mode": "burst",
+        "statuses": statuses,
+        "accepted": len(accepted),
+        "posting_s": posting_s,
+        "accepted_per_s": len(accepted) / posting_s,
+        "last_visible_ms": visible_ms,
+        "last_visible_parts_ms": found,
+        "all_pages_ms": None if pages else (time.perf_counter() - last_201) * 1000,
+        "missing_pages": len(pages),
+    }
+
+
 def main() -> None:
     cfg = json.loads(Path(sys.argv[1]).read_text())
-    runner = {"rate": run_rate, "max": run_max, "publish": run_publish}[cfg["mode"]]
+    runner = {"rate": run_rate, "max": run_max, "publish": run_publish, "burst": run_burst}[
+        cfg["mode"]
+    ]
     try:
         import uvloop
 

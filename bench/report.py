@@ -9,6 +9,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import burst
+
 
 def _git_revision(root: Path) -> str:
     try:
@@ -117,6 +119,7 @@ def measures(bench) -> list[dict]:
             allms["p99"] <= 100,
             f"max {allms['max']:.0f} ms",
         )
+    burst.measures(raw, lambda *row: _measure(rows, *row))
     if raw.get("publish_small") and raw.get("publish_big"):
         ratio = raw["publish_big"]["all_ms"]["p50"] / raw["publish_small"]["all_ms"]["p50"]
         _measure(

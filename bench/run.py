@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import archive, media, profiles
+from bench import archive, burst, media, profiles
 from bench.common import (
     BIN,
     ROOT,
@@ -45,7 +45,17 @@ from bench.common import (
 RESULTS = ROOT / "bench" / "results"
 PROFILES = RESULTS / "profiles"
 PY = str(BIN / "python")
-SCENARIOS = ("publish", "ingest", "rebuild", "feeds", "newsletter", "media", "embedded", "search")
+SCENARIOS = (
+    "publish",
+    "burst",
+    "ingest",
+    "rebuild",
+    "feeds",
+    "newsletter",
+    "media",
+    "embedded",
+    "search",
+)
 
 
 class Bench:
@@ -127,7 +137,8 @@ class Bench:
     def loadgen(self, env: dict, cfg: dict, name: str) -> dict:
         path = self.work / f"{name}.json"
         path.write_text(json.dumps(cfg))
-        return run_json([PY, "-m", "bench.loadgen", str(path)], env, timeout=600)
+        timeout = cfg.get("timeout", 540) + 60
+        return run_json([PY, "-m", "bench.loadgen", str(path)], env, timeout=timeout)
 
     @contextlib.contextmanager
     def processes(self, env: dict):
@@ -424,7 +435,7 @@ class Bench:
         self.sizes = {"small": small, "mid": mid, "big": big}
         with postgres() as pg:
             flush_redis()
-            if only & {"publish", "ingest"}:
+            if only & {"publish", "ingest", "burst"}:
                 with pg.database() as url:
                     env = self.env(url, self.work / "site-small")
                     self.prepare(env, small)
@@ -439,6 +450,8 @@ class Bench:
                         self.attempt(self.files_per_event, env, "small")
                     if "ingest" in only:
                         self.attempt(self.ingest, env, "distributed")
+                    if "burst" in only:
+                        self.attempt(burst.scenario, self, env, "distributed", embedded=False)
             if only & {"rebuild", "feeds"}:
                 with pg.database() as url:
                     env = self.env(url, self.work / "site-mid")
@@ -483,6 +496,18 @@ class Bench:
             )
             self.prepare(env, mid)
             self.attempt(self.search, env, "sqlite")
+            db.unlink(missing_ok=True)
+        if "burst" in only:
+            db = self.work / "burst.db"
+            env = base_env(
+                database_url=f"sqlite:///{db}",
+                broker_url="memory://",
+                site_dir=self.work / "site-burst-embedded",
+                smtp_url=f"file:{self.work / 'outbox'}",
+            )
+            self.prepare(env, small)
+            self.attempt(self.rebuild, env, "burst_embedded")
+            self.attempt(burst.scenario, self, env, "embedded", embedded=True)
             db.unlink(missing_ok=True)
         if "embedded" in only:
             db = self.work / "embedded.db"

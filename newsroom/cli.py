@@ -306,10 +306,12 @@ def _rebuild(*, quiet: bool = False, workers: int | None = None):
 
 def _reindex(*, quiet: bool = False) -> None:
     from services.search.index import reindex
-    from shared.db import session_scope
+    from shared.db import analyze, session_scope
 
     with session_scope() as session:
         kept = reindex(session=session)
+    with session_scope() as session:
+        analyze(session, "search_documents", "search_words")
     if not quiet:
         click.echo(f"Search index refilled: {kept} items.", err=True)
 
@@ -355,11 +357,14 @@ def search_reindex() -> None:
 def seed(path: Path | None) -> None:
     """Load the sample items and pages (nothing happens for those already there)."""
     from services.ingest.service import seed as seed_items
-    from shared.db import session_scope
+    from shared.db import analyze, session_scope
 
     data = json.loads((path or SAMPLE).read_text(encoding="utf-8"))
     with session_scope() as session:
         added = seed_items(session=session, items=data["items"], pages=data.get("pages", []))
+    if added:
+        with session_scope() as session:  # statistics of the committed rows
+            analyze(session, "items", "item_tags", "pages")
     click.echo(f"{added} sample items and pages added.", err=True)
     if added:
         _rebuild(quiet=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -103,3 +103,13 @@ def session_scope() -> Iterator[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def analyze(session: Session, *tables: str) -> None:
+    """Planner statistics for tables a bulk load just filled (PostgreSQL; SQLite has none to
+    keep). Autovacuum may be off, so nothing else would gather them."""
+    if not is_postgres(session):
+        return
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    for table in tables:
+        session.execute(text(f"ANALYZE {quote(table)}"))

@@ -81,6 +81,9 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("month", "slug", name="uq_items_month_slug"),
         Index("ix_items_status_published_at", "status", "published_at"),
+        # Date order as render reads it (keyset on (published_at, id)): see
+        # services/render/queries.py on plans without statistics.
+        Index("ix_items_published_at_id", "published_at", "id"),
     )
     __mapper_args__ = {"eager_defaults": False}  # as Contributor's
 
@@ -123,7 +126,9 @@ class ItemTag(Base):
     """One region or topic of an item, with its date copied so a tag page is one index scan."""
 
     __tablename__ = "item_tags"
-    __table_args__ = (Index("ix_item_tags_kind_slug_published", "kind", "slug", "published_at"),)
+    __table_args__ = (
+        Index("ix_item_tags_kind_slug_published_item", "kind", "slug", "published_at", "item_id"),
+    )
 
     item_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
@@ -234,6 +239,28 @@ class RenderBacklog(Base):
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str] = mapped_column(Text)
+
+
+class RenderWork(Base):
+    """Render: an item event not yet rendered, written with the event (`shared.outbox`), so
+    render takes every committed event in a batch, whether or not its message came yet.
+
+    A render worker takes the waiting events in two passes, each one transaction: the item
+    pages, the latest items and the pages linking to the items (`stage` "first", then
+    "rest"), then their months, regions, topics and the archive (then "done", kept a day).
+    A worker that dies mid-pass rolls back, leaving the rows waiting for the next pass.
+    """
+
+    __tablename__ = "render_work"
+    __table_args__ = (Index("ix_render_work_stage_id", "stage", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stage: Mapped[str] = mapped_column(String(8), default="first")  # first, rest, done
+    # A scheduled item's event: not rendered before its time (or its message, if earlier).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboxEvent(Base):

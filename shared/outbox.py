@@ -28,7 +28,7 @@ from shared.events import (
     SubscriptionRequested,
 )
 from shared.inserts import Rows, insert_rows
-from shared.models import OutboxEvent
+from shared.models import OutboxEvent, RenderWork
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ _relay_lock = threading.Lock()
 _wake = threading.Event()
 # Events one relay run sends at most (one SELECT, one broker pipeline, one UPDATE).
 RELAY_BATCH = 200
+RENDER_TASK = "render.handle_event"
 
 
 AnyEvent = (
@@ -61,16 +62,27 @@ def record(
     `with_rows`: new rows of the same change (a new item and its tags), inserted before the
     event and, on PostgreSQL, in the same statement (see `shared.inserts`).
     """
+    now = utcnow()
+    # Optional fields left unset stay out, so older consumers read the event as before.
+    payload = event.model_dump(mode="json", exclude_none=True)
     row = {
         "event_id": event.event_id,
         "type": event.type,
-        # Optional fields left unset stay out, so older consumers read the event as before.
-        "payload": event.model_dump(mode="json", exclude_none=True),
-        "created_at": utcnow(),
+        "payload": payload,
+        "created_at": now,
         "deliver_after": deliver_after,
         "attempts": 0,
     }
-    insert_rows(session, [*with_rows, (OutboxEvent.__table__, [row])])
+    writes = [*with_rows, (OutboxEvent.__table__, [row])]
+    if event.type.startswith("item.") and any(
+        task == RENDER_TASK for task, _ in CONSUMERS[event.type]
+    ):
+        # Render's work waits in the database too: a render worker takes every committed
+        # item event in one batch, also those whose messages are still queued behind it.
+        work = {"event_id": event.event_id, "event": payload, "stage": "first", "due_at": None}
+        work.update(due_at=deliver_after, received_at=now)
+        writes.append((RenderWork.__table__, [work]))
+    insert_rows(session, writes)
     logged(event)
 
 

@@ -1,104 +1,135 @@
-"""Applying one item event: re-render every page it touches from the database's current state.
+"""Applying the waiting item events in batches: every page they touch, rendered from the
+database's current state, each page once per batch.
 
-In two steps, each a unit of work of its own that the caller commits: first what readers
-look for first (the item's page and the latest items), then the rest (see tasks.py).
+In two passes, each one transaction that the caller commits (see tasks.py), each begun by
+taking one page group's lock and then every event waiting for that pass:
+
+1. first: under the latest items' lock, the items' pages, the latest items (front page,
+   /aktuellt/, site feeds: what readers look for first), then the pages that link to the
+   items (their neighbours' previous/next links) and the pages at their old URLs.
+2. rest: under the archive's lock, the months, regions and topics they were and are in, and
+   the archive.
+
+The two passes lock different page groups, so a burst's first pass never waits for the one
+before's second. Whoever holds a pass's lock takes all the events that arrived while the pass
+before ran, so a burst costs a few renders of each shared page, not one per event. Each page
+group is locked (PostgreSQL advisory locks) before it is read and until its files are
+written, so any number of workers converge on what a full rebuild writes; the item pages are
+written by first passes only, so the latest items' lock covers them.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
-from services.render import locks, queries
+from services.render import locks, queries, work
 from services.render.output import RenderReport, SiteOutput
 from services.render.pages import (
+    ARCHIVE,
+    LATEST,
+    ItemUrl,
     MonthPages,
     Place,
+    TagIndex,
+    TagPages,
     Target,
-    first_targets,
+    YearPages,
     in_order,
     place_from_event,
     touched_targets,
 )
-from services.render.queries import Position
 from services.render.renderer import Renderer, site_of
 from shared.db import is_postgres, utcnow
 from shared.events import parse_event
 from shared.models import Item, RenderRedirect
+from shared.visibility import is_visible
 
 
 @dataclass(frozen=True)
-class FirstPages:
-    """What an event's first step rendered and found, for its second step."""
+class Change:
+    """What one event says of its item: which, and where it was shown before."""
 
     item_id: uuid.UUID
-    current: Place | None  # where the item is now (None: no such item)
-    before: Place | None  # where the event says it was
-    was_public: bool  # the event says it was published there
-    positions: list[Position]  # its places in date order, now and before
-    output: SiteOutput  # where the pages go, and what was written so far
+    before: Place | None
+    before_at: datetime | None  # its date before, for its neighbours there
+    was_public: bool  # published at its place before
 
-
-def render_first_pages(*, session: Session, event: dict, site_dir: Path) -> FirstPages:
-    """Render the item's page, the front page, /aktuellt/ and the site feeds of an event."""
-    parsed = parse_event(event)
-    previous = getattr(parsed, "previous", None)
-    with locks.serialized(session):
-        item = session.get(
-            Item, parsed.item_id, options=[lazyload(Item.tags)], populate_existing=True
+    @classmethod
+    def of(cls, event: dict) -> Change:
+        parsed = parse_event(event)
+        previous = getattr(parsed, "previous", None)
+        return cls(
+            item_id=parsed.item_id,
+            before=place_from_event(previous.model_dump() if previous else None),
+            before_at=previous.published_at if previous else None,
+            was_public=previous is not None and previous.status == "published",
         )
-        current = _place(item) if item is not None else None
-        site = site_of(session)
-        renderer = Renderer(session, site, SiteOutput(site_dir), utcnow())
-        first = first_targets(current)
-        locks.lock(session, first)
+
+
+def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderReport]:
+    """The pages of every event waiting for its first pass (see above); how many events."""
+    output = SiteOutput(site_dir)
+    with locks.serialized(session, "first"):
+        # The lock first, then the events: one pass at a time, each taking all that wait.
+        locks.lock(session, [LATEST])
+        rows = work.waiting(session=session, stage=work.FIRST)
+        if not rows:
+            return 0, output.report
+        changes = [Change.of(row.event) for row in rows]
+        items = {item.id: item for item in queries.items_by_id(session, _ids(changes))}
+        own = {ItemUrl(item.month, item.slug) for item in items.values()}
+        others = _linking(session, changes, items, now=utcnow()) - own
+        # Item pages are rendered only in first passes, one at a time under the latest items'
+        # lock: they need no lock of their own (a round trip each, 200 in a full batch).
         # The clock after the locks: whatever was published before them is shown, even when
         # its own event rendered these pages while this one waited.
-        renderer.now = utcnow()
-        for target in in_order(first):
-            renderer.render(target)
-    times = {item.published_at} if item is not None else set()
-    if previous is not None:
-        times.add(previous.published_at)
-    return FirstPages(
-        item_id=parsed.item_id,
-        current=current,
-        before=place_from_event(previous.model_dump() if previous else None),
-        was_public=previous is not None and previous.status == "published",
-        positions=[(published_at, parsed.item_id) for published_at in sorted(times)],
-        output=renderer.output,
-    )
-
-
-def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
-    """Render the rest of an event's pages: archive, month, tags, neighbours, old URLs."""
-    current, before = first.current, first.before
-    places = [place for place in (current, before) if place is not None]
-    months = {place.month for place in places}
-    tags = {("region", slug) for place in places for slug in place.regions}
-    tags |= {("topic", slug) for place in places for slug in place.topics}
-    site = site_of(session)
-    renderer = Renderer(session, site, first.output, utcnow(), months=months, tags=tags)
-    # On SQLite too, another event's first pages may be rendered before this one's rest.
-    with locks.serialized(session):
-        targets = touched_targets(
-            current=current,
-            previous=before,
-            neighbours=queries.neighbours(session, first.positions, now=renderer.now),
-            redirects=queries.redirects_to(session, first.item_id),
-        )
-        rest = targets - first_targets(current)
-        locks.lock(session, rest)
-        renderer.now = utcnow()
+        renderer = Renderer(session, site_of(session), output, utcnow())
+        # The batch's visible items and their neighbours in one read, under the locks.
+        renderer.know_run([item for item in items.values() if is_visible(item, now=renderer.now)])
         # After the locks: the old URL's page group is locked, so no two workers can wait on
         # each other's insert of this row while holding the other's lock.
-        if current is not None and before is not None and first.was_public:
-            if (before.month, before.slug) != (current.month, current.slug):
-                _remember_redirect(session, before, first.item_id)
+        for change in changes:
+            item = items.get(change.item_id)
+            if item is not None and change.before is not None and change.was_public:
+                if (change.before.month, change.before.slug) != (item.month, item.slug):
+                    _remember_redirect(session, change.before, change.item_id)
+        for target in [*in_order(own), LATEST, *in_order(others)]:
+            renderer.render(target)
+        work.passed_first(session=session, rows=rows)
+    return len(rows), output.report
+
+
+def render_rest_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderReport]:
+    """The months, regions, topics and archive of every event whose first pass is done; how
+    many events."""
+    output = SiteOutput(site_dir)
+    with locks.serialized(session, "rest"):
+        locks.lock(session, [ARCHIVE])
+        rows = work.waiting(session=session, stage=work.REST)
+        if not rows:
+            return 0, output.report
+        changes = [Change.of(row.event) for row in rows]
+        items = queries.items_by_id(session, _ids(changes))
+        places = [_place(item) for item in items] + [c.before for c in changes if c.before]
+        rest_kinds = MonthPages | YearPages | TagPages | TagIndex
+        targets: set[Target] = set()
+        for place in places:
+            targets |= {
+                target
+                for target in touched_targets(current=place)
+                if isinstance(target, rest_kinds)
+            }
+        locks.lock(session, targets)
+        months = {place.month for place in places}
+        tags = {("region", slug) for place in places for slug in place.regions}
+        tags |= {("topic", slug) for place in places for slug in place.topics}
+        renderer = Renderer(session, site_of(session), output, utcnow(), months=months, tags=tags)
         # A month that gains its first item or loses its last changes the previous/next links
         # of the months beside it; a month page lists hundreds of items, so only then.
         had = queries.month_counts(session, months)
@@ -107,10 +138,40 @@ def render_other_pages(*, session: Session, first: FirstPages) -> RenderReport:
         appeared_or_gone = {
             month for month in months if bool(had.get(month)) != bool(has.get(month))
         }
-        beside = _adjacent_months(session, appeared_or_gone)
-        for target in in_order(rest | beside - first_targets(current)):
+        for target in in_order(targets | _adjacent_months(session, appeared_or_gone)):
             renderer.render(target)
-        return renderer.output.report
+        renderer.render(ARCHIVE)
+        work.done(session=session, rows=rows)
+    return len(rows), output.report
+
+
+def _ids(changes: list[Change]) -> set[uuid.UUID]:
+    return {change.item_id for change in changes}
+
+
+def _linking(
+    session: Session, changes: list[Change], items: dict[uuid.UUID, Item], *, now: datetime
+) -> set[Target]:
+    """Pages that show the changed items or stood where they were: the neighbours whose
+    previous/next links may show an item at any of its places, its old URLs."""
+    found: set[Target] = set()
+    for change in changes:
+        item = items.get(change.item_id)
+        times = {item.published_at} if item is not None else set()
+        if change.before is not None:
+            found.add(ItemUrl(change.before.month, change.before.slug))
+            times.add(change.before_at)
+        for published_at in sorted(times):
+            position = (published_at, change.item_id)
+            for neighbour in (
+                queries.older(session, position, now=now),
+                queries.newer(session, position, now=now),
+            ):
+                if neighbour is not None:
+                    found.add(ItemUrl(neighbour.month, neighbour.slug))
+    redirects = queries.redirects_to(session, _ids(changes))
+    found.update(ItemUrl(month, slug) for month, slug in redirects)
+    return found
 
 
 def _adjacent_months(session: Session, months: set[str]) -> set[Target]:

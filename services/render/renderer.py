@@ -37,12 +37,13 @@ from shared.visibility import is_visible, visible
 
 def count_months(session: Session, *, now: datetime, months: Iterable[str] | None = None) -> None:
     """Bring the render_months rows of `months` (None: of every month) up to date."""
-    query = select(Item.month, func.count()).where(visible(now)).group_by(Item.month)
+    # Visible ones counted among all rows of a month, no status in the WHERE clause: the
+    # month's rows through the (month, slug) index at any statistics (queries.py).
+    query = select(Item.month, func.count().filter(visible(now))).group_by(Item.month)
     if months is not None:
         months = sorted(set(months))
-        # One month's rows through the (month, slug) index: the same cost at any size.
         query = query.where(Item.month.in_(months))
-    counts = dict(session.execute(query).all())
+    counts = {month: count for month, count in session.execute(query) if count}
     stale = select(RenderMonth.month).where(RenderMonth.month.not_in(counts))
     if months is not None:
         stale = stale.where(RenderMonth.month.in_(months))
@@ -126,6 +127,35 @@ class Renderer:
         # The tags (kind, slug) whose counts may have changed; None: every tag.
         self.tags = None if tags is None else sorted(set(tags))
         self.tags_counted = False  # whether render_tags holds those counts yet
+        # Visible items read already with their neighbours, by URL (see `know_run`).
+        self.known: dict[tuple[str, str], tuple[Item, Item | None, Item | None]] = {}
+
+    def know_run(self, items: Sequence[Item]) -> None:
+        """Read the visible items from the oldest of `items` to the newest in date order at
+        once, so that their pages need no query each (a burst: new items follow each other).
+        Not when other items lie between more than as many again."""
+        positions = sorted((item.published_at, item.id) for item in items)
+        if not positions:
+            return
+        lowest, highest = positions[0], positions[-1]
+        limit = 2 * len(positions) + 2
+        run = queries.visible_from(self.session, lowest, now=self.now, limit=limit)
+        ends = [index for index, item in enumerate(run) if (item.published_at, item.id) == highest]
+        if not run or (run[0].published_at, run[0].id) != lowest or not ends:
+            return
+        end = ends[0]
+        older = queries.older(self.session, lowest, now=self.now)
+        for index in range(end + 1):
+            if index + 1 < len(run):
+                newer = run[index + 1]
+            elif len(run) < limit:
+                newer = None  # the newest visible item
+            else:
+                position = (run[index].published_at, run[index].id)
+                newer = queries.newer(self.session, position, now=self.now)
+            item = run[index]
+            self.known[(item.month, item.slug)] = (item, newer, older)
+            older = item
 
     def render(self, target: Target) -> None:
         match target:
@@ -149,6 +179,11 @@ class Renderer:
     def render_item_url(self, month: str, slug: str) -> None:
         """Whatever belongs at an item URL: the item, a gone page, a redirect, or nothing."""
         url = ItemUrl(month, slug)
+        if (month, slug) in self.known:
+            item, newer, older = self.known[(month, slug)]
+            self.write_item(item, newer=newer, older=older)
+            self.output.remove(url.gone_page)
+            return
         item = queries.item_at(self.session, month, slug)
         if item is not None:
             if is_visible(item, now=self.now):
@@ -359,7 +394,7 @@ class Renderer:
         counted = {
             slug: (count, newest_id) for slug, count, newest_id in self.session.execute(query)
         }
-        newest = queries.items_by_id(self.session, [n for _, n in counted.values() if n])
+        newest = queries.listed_by_id(self.session, [n for _, n in counted.values() if n])
         names = self.site.regions if kind == "region" else self.site.topics
         entries = []
         for slug in [*names, *sorted(set(counted) - set(names))]:

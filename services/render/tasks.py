@@ -9,7 +9,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from prometheus_client import Histogram
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.render import backlog, events, media_files, page_events, preview
+from services.render import backlog, events, media_files, page_events, preview, work
 from services.render.output import RenderReport, SiteOutput
 from shared.celery_app import MAX_COUNTDOWN_SECONDS, celery_app
 from shared.config import get_settings
@@ -33,19 +33,40 @@ REPAIR_EVERY_SECONDS = 60.0
 REPAIR_BATCH = 100
 
 
-def render_event(*, event: dict, site_dir: Path) -> RenderReport:
-    """Re-render every page an event touches; idempotent (it reads current state)."""
-    if event.get("type") == "page.updated":
+def render_event(*, event: dict | None, site_dir: Path) -> RenderReport:
+    """Add an item event to the work waiting, then render every event waiting; idempotent
+    (each pass reads current state). With no event: only what waits."""
+    if event is not None and event.get("type") == "page.updated":
         return page_events.render_page_event(event=event, site_dir=site_dir)
-    with session_scope() as session:
-        first = events.render_first_pages(session=session, event=event, site_dir=site_dir)
-        # The first pages are a unit of work of their own, committed before the rest is even
-        # looked up: the commit releases their page locks, so the next event waits neither
-        # for this one's archive, month, tag and neighbour pages nor for their locks. Readers
-        # see the item page, /aktuellt/ and the feeds 17 ms after the POST (p50 at 100,000
-        # items), while the event's 22 files take 73 ms (bench/results/latest.md).
-        session.commit()
-        return events.render_other_pages(session=session, first=first)
+    report = RenderReport()
+    if event is not None:
+        # A unit of work of its own: once committed, whichever worker runs the next pass
+        # takes it, while this one may still wait for that pass's lock.
+        with session_scope() as session:
+            if work.add(session=session, event=event) == work.DONE:
+                return report  # another worker's batch rendered it after it was committed
+    rendered = 0
+    for render_pass in (events.render_first_pass, events.render_rest_pass):
+        # Each pass is a unit of work of its own, committed before the next: the commit
+        # releases its page locks, so the next batch waits for neither. Readers see the item
+        # page, /aktuellt/ and the feeds after the first (17 ms after the POST, p50 at
+        # 100,000 items, bench/results/latest.md).
+        while True:
+            with session_scope() as session:
+                count, done = render_pass(session=session, site_dir=site_dir)
+            report.add(done)
+            rendered += count if render_pass is events.render_first_pass else 0
+            # A full batch may leave more behind: this event's too, in the order received.
+            if count < work.BATCH:
+                break
+    if report.changed or rendered:
+        log.info(
+            "render: %d events, %d files written, %d removed",
+            rendered,
+            report.files_written,
+            report.files_removed,
+        )
+    return report
 
 
 # A database outage is waited out: the event is retried, never dropped (its pages would
@@ -127,6 +148,11 @@ def repair() -> dict:
         repaired += 1
     if repaired:
         log.info("render: %d of %d waiting events rendered", repaired, len(waiting))
+    # Events received by a worker that stopped before rendering them (none, normally: their
+    # messages come back to another worker).
+    render_event(event=None, site_dir=site_dir)
+    with session_scope() as session:
+        work.forget_done(session=session)
     return {"repaired": repaired, "waiting": len(waiting) - repaired}
 
 

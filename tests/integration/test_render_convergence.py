@@ -6,8 +6,12 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from services.render import tasks
+import pytest
+
+from services.render import tasks, work
+from services.render.pages import TagPages
 from services.render.rebuild import rebuild
+from services.render.renderer import Renderer
 from shared.db import session_scope
 from shared.events import MediaUploaded
 from shared.models import Item
@@ -139,7 +143,37 @@ def test_event_writes_a_bounded_number_of_files(db, site_dir):
     assert len(ids) == 40
 
 
-def _same_as_rebuild(site_dir, fresh) -> None:
+def _burst(rng: random.Random, start: datetime) -> list[dict]:
+    """40 items published, 12 of them changed (5 twice, moving), 5 withdrawn: their events,
+    all committed before any is rendered."""
+    events, ids = [], []
+    for n in range(40):
+        item_id = add_item(
+            title=f"Skurnyhet {n}: krav på leverantörer i Östergötland",
+            slug=f"skur-{n}",
+            published_at=start + timedelta(hours=rng.choice([5 * n, 5 * n, 5 * (n - 1)])),
+            region_slugs=tuple(rng.sample(REGIONS, 1)),
+            topic_slugs=tuple(rng.sample(TOPICS, 2)),
+        )
+        ids.append(item_id)
+        events.append(published(item_id))
+    changed = rng.sample(ids, 12)
+    for n, item_id in enumerate(changed + changed[:5]):
+        previous = change_item(
+            item_id,
+            title=f"Ändrad skurnyhet {n} med å, ä och ö",
+            slug=f"flyttad-{n}" if n % 2 else item_id_slug(item_id),
+            published_at=start + timedelta(days=rng.randrange(0, 60), hours=2),
+            regions=[rng.choice(REGIONS)],
+            topics=[rng.choice(TOPICS)],
+        )
+        events.append(updated(item_id, previous))
+    for item_id in rng.sample(ids, 5):
+        events.append(withdrawn(item_id, change_item(item_id, status="withdrawn")))
+    return events
+
+
+def _assert_matches_rebuild(site_dir, fresh) -> None:
     rebuild(site_dir=fresh)
     incremental, rebuilt = snapshot(site_dir), snapshot(fresh)
     assert sorted(incremental) == sorted(rebuilt)
@@ -191,7 +225,7 @@ def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path
     assert 'href="/arkiv/2021/01/" rel="next">Januari 2021' in november_page
     year = (site_dir / "arkiv/2021/index.html").read_text(encoding="utf-8")
     assert "Januari 2021</a> (1)" in year and "Mars 2021</a> (1)" in year
-    _same_as_rebuild(site_dir, tmp_path / "fresh-1")
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh-1")
 
     # Withdrawn: January is empty again, its neighbours link each other.
     previous = change_item(january, status="withdrawn")
@@ -199,14 +233,14 @@ def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path
     assert not (site_dir / "arkiv/2021/01/index.html").exists()
     march = (site_dir / "arkiv/2021/03/index.html").read_text(encoding="utf-8")
     assert 'href="/arkiv/2020/11/" rel="prev">' in march
-    _same_as_rebuild(site_dir, tmp_path / "fresh-2")
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh-2")
 
     # The November item moves to May 2021: 2020 has no items left, nor a year page.
     previous = change_item(november, published_at=datetime(2021, 5, 2, 9, tzinfo=UTC))
     tasks.render_event(event=updated(november, previous), site_dir=site_dir)
     assert not (site_dir / "arkiv/2020/index.html").exists()
     assert 'href="/arkiv/2020/' not in (site_dir / "arkiv/index.html").read_text("utf-8")
-    _same_as_rebuild(site_dir, tmp_path / "fresh-3")
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh-3")
 
 
 def test_the_migration_counts_the_tags_as_the_renderer_does(db):
@@ -237,3 +271,75 @@ def test_the_migration_counts_the_tags_as_the_renderer_does(db):
     with session_scope() as session:
         count_tags(session, now=utcnow())
     assert rows() == migrated
+
+
+def test_a_waiting_burst_is_rendered_once_by_several_workers_and_matches_rebuild(
+    db, site_dir, tmp_path
+):
+    rng = random.Random(19)
+    rebuild(site_dir=site_dir)
+    events = _burst(rng, datetime(2021, 3, 1, 8, 0, tzinfo=UTC))
+    # Received out of order, some twice, before any worker took them.
+    received = events + rng.sample(events, 10)
+    rng.shuffle(received)
+    with session_scope() as session:
+        for event in received:
+            work.add(session=session, event=event)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reports = list(
+            pool.map(lambda _: tasks.render_event(event=None, site_dir=site_dir), range(4))
+        )
+
+    # Each page of the burst written once: the shared pages once for all 57 events, not once
+    # per event, whichever of the four workers took them.
+    written = [path for report in reports for path in report.written]
+    assert len(written) == len(set(written))
+    assert written.count("index.html") == 1 and written.count("rss.xml") == 1
+    assert len(written) < 3 * len(events)
+    with session_scope() as session:
+        assert work.pending(session=session) == 0
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh")
+
+    # Late: events already rendered come again, alone and together with a new one.
+    for event in rng.sample(events, 5):
+        tasks.render_event(event=event, site_dir=site_dir)
+    newest = add_item(
+        title="Sen nyhet om handskar",
+        published_at=datetime(2021, 3, 20, 9, tzinfo=UTC),
+        region_slugs=(REGIONS[0],),
+        topic_slugs=(TOPICS[1],),
+    )
+    late = [published(newest), *rng.sample(events, 5)]
+    _apply_all(late + late[:2], site_dir)
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh-after-late")
+
+
+def test_a_pass_that_fails_midway_leaves_its_events_waiting(db, site_dir, tmp_path, monkeypatch):
+    rng = random.Random(7)
+    rebuild(site_dir=site_dir)
+    events = _burst(rng, datetime(2021, 5, 3, 8, 0, tzinfo=UTC))
+    with session_scope() as session:
+        for event in events[:-1]:
+            work.add(session=session, event=event)
+    failed = []
+
+    def failing(self, target):
+        if isinstance(target, TagPages) and not failed:  # in the middle of the second pass
+            failed.append(target)
+            raise OSError(28, "No space left on device")
+        return render(self, target)
+
+    render = Renderer.render
+    monkeypatch.setattr(Renderer, "render", failing)
+    with pytest.raises(OSError):
+        tasks.render_event(event=events[-1], site_dir=site_dir)
+    with session_scope() as session:
+        # The first pass is done; the second rolled back: nothing lost.
+        assert work.waiting(session=session, stage=work.REST) != []
+        assert work.pending(session=session) == len(events)
+
+    tasks.render_event(event=None, site_dir=site_dir)
+    with session_scope() as session:
+        assert work.pending(session=session) == 0
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh")

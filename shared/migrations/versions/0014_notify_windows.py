@@ -1,7 +1,7 @@
 """notify: immediate windows, at most one newsletter per subscriber per window
 
-Revision ID: 0010_notify_windows
-Revises: 0009_editor
+Revision ID: 0014_notify_windows
+Revises: 0013_bounces
 Create Date: 2026-12-02 08:00:00
 
 - `notify_windows`: one window per mail that opened it (an item sent at once, or a bundle),
@@ -14,8 +14,8 @@ from alembic import op
 
 import shared.db
 
-revision = "0010_notify_windows"
-down_revision = "0009_editor"
+revision = "0014_notify_windows"
+down_revision = "0013_bounces"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """render_tags: visible items per region and topic and the newest, kept by the renderer
 
-Revision ID: 0010_render_tags
-Revises: 0009_editor
+Revision ID: 0011_render_tags
+Revises: 0010_people
 Create Date: 2026-12-02 08:45:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_render_tags"
-down_revision = "0009_editor"
+revision = "0011_render_tags"
+down_revision = "0010_people"
 branch_labels = None
 depends_on = None
 

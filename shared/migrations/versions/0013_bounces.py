@@ -1,8 +1,8 @@
 """Bounces and complaints: the decisions per delivery, the webhook's seen signatures, and
 subscribers suppressed before the `suppressed` status existed
 
-Revision ID: 0010_bounces
-Revises: 0009_editor
+Revision ID: 0013_bounces
+Revises: 0012_render_work
 Create Date: 2026-12-02 08:00:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 import shared.db
 
-revision = "0010_bounces"
-down_revision = "0009_editor"
+revision = "0013_bounces"
+down_revision = "0012_render_work"
 branch_labels = None
 depends_on = None
 

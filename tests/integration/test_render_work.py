@@ -1,0 +1,66 @@
+"""Render's work is written with each item event: a worker takes every committed event in one
+batch, whether or not its message came yet, and a scheduled item's only once it is due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.render import tasks, work
+from services.render.rebuild import rebuild
+from shared import outbox
+from shared.db import session_scope, utcnow
+from shared.models import RenderWork
+from tests.integration.test_render_site import add_item, published, snapshot
+
+
+def _record(event: dict, *, deliver_after: datetime | None = None) -> None:
+    """What ingest does in the item's transaction: the event into the outbox."""
+    from shared.events import parse_event
+
+    with session_scope() as session:
+        outbox.record(session, parse_event(event), deliver_after=deliver_after)
+
+
+def test_one_message_renders_every_committed_event_and_the_others_cost_nothing(db, site_dir):
+    rebuild(site_dir=site_dir)
+    events = []
+    for n in range(12):
+        item_id = add_item(
+            title=f"Nyhet {n} om upphandling i Jämtland",
+            slug=f"nyhet-{n}",
+            published_at=datetime(2021, 2, 1 + n, 9, tzinfo=UTC),
+        )
+        events.append(published(item_id))
+        _record(events[-1])
+
+    first = tasks.render_event(event=events[0], site_dir=site_dir)  # the first message
+    pages = [f"aktuellt/2021/02/nyhet-{n}/index.html" for n in range(12)]
+    assert set(pages) <= set(first.written)
+    assert first.written.count("index.html") == 1
+    with session_scope() as session:
+        assert work.pending(session=session) == 0
+    before = snapshot(site_dir)
+    for event in events[1:]:  # the other messages, behind it in the queue
+        assert tasks.render_event(event=event, site_dir=site_dir).changed == 0
+    assert snapshot(site_dir) == before
+
+
+def test_a_scheduled_items_work_waits_for_its_time_or_its_message(db, site_dir):
+    rebuild(site_dir=site_dir)
+    later = utcnow() + timedelta(hours=1)
+    scheduled = add_item(
+        title="Schemalagd nyhet om livsmedel", slug="schemalagd", published_at=later
+    )
+    now = add_item(title="Nyhet om handskar", slug="handskar", published_at=utcnow())
+    _record(published(scheduled), deliver_after=later)
+    _record(published(now))
+
+    tasks.render_event(event=None, site_dir=site_dir)  # a pass for some other event
+    with session_scope() as session:
+        waiting = session.query(RenderWork).filter(RenderWork.stage != work.DONE).all()
+        assert [row.event["item_id"] for row in waiting] == [str(scheduled)]
+
+    # Its message comes at its time (the relay's clock): then it is due, whatever ours says.
+    tasks.render_event(event=waiting[0].event, site_dir=site_dir)
+    with session_scope() as session:
+        assert work.pending(session=session) == 0
