@@ -9,8 +9,8 @@ from urllib.parse import urljoin
 
 from markupsafe import Markup, escape
 
-from services.render.views import Site
-from shared import media, plain
+from services.render.views import Site, plain
+from shared import media
 from shared.models import Item
 
 # A script element's text ends at the first "</script" whatever JSON says, and "<!--" changes
