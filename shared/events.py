@@ -126,3 +126,11 @@ CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "subscription.requested": (("notify.handle_subscription", "notify"),),
     "media.uploaded": (("render.publish_media", "render"),),
 }
+
+
+# Questions Redaktionen asks other services by task name, answered through the result
+# backend (shared/previews.py): task name -> the queue of the service that answers.
+PREVIEW_ITEM = ("render.preview_item", "render")
+PREVIEW_NEWSLETTER = ("notify.preview_newsletter", "notify")
+COUNT_RECIPIENTS = ("notify.count_recipients", "notify")
+SEND_TEST_NEWSLETTER = ("notify.send_test_newsletter", "notify")

@@ -101,14 +101,15 @@ def _stored(media: Media) -> StoredMedia:
 
 
 def item_media_ids(item: Any) -> set[str]:
-    """The ids of the media an item (a shared.models.Item) refers to."""
-    ids = set()
-    if item.image and item.image.get("media_id"):
-        ids.add(item.image["media_id"])
-    for attachment in item.attachments or ():
-        if attachment.get("media_id"):
-            ids.add(attachment["media_id"])
-    return ids
+    """The ids of the media an item (a shared.models.Item) refers to. Whatever else a damaged
+    row holds is passed over here: the item's own page fails and is left out (render's
+    failures.py), never the pages that list it beside others."""
+    references = [item.image, *(item.attachments if isinstance(item.attachments, list) else ())]
+    return {
+        reference["media_id"]
+        for reference in references
+        if isinstance(reference, dict) and isinstance(reference.get("media_id"), str)
+    }
 
 
 def load(session: Session, ids: Iterable[str]) -> None:

@@ -36,7 +36,6 @@ _relay_lock = threading.Lock()
 _wake = threading.Event()
 # Events one relay run sends at most (one SELECT, one broker pipeline, one UPDATE).
 RELAY_BATCH = 200
-RENDER_TASK = "render.handle_event"
 
 
 AnyEvent = (
@@ -74,9 +73,7 @@ def record(
         "attempts": 0,
     }
     writes = [*with_rows, (OutboxEvent.__table__, [row])]
-    if event.type.startswith("item.") and any(
-        task == RENDER_TASK for task, _ in CONSUMERS[event.type]
-    ):
+    if event.type.startswith("item.") and any(q == "render" for _, q in CONSUMERS[event.type]):
         # Render's work waits in the database too: a render worker takes every committed
         # item event in one batch, also those whose messages are still queued behind it.
         work = {"event_id": event.event_id, "event": payload, "stage": "first", "due_at": None}

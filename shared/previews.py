@@ -15,13 +15,13 @@ from typing import Any
 
 from shared.celery_app import celery_app
 from shared.config import get_settings
+from shared.events import (
+    COUNT_RECIPIENTS,
+    PREVIEW_ITEM,
+    PREVIEW_NEWSLETTER,
+    SEND_TEST_NEWSLETTER,
+)
 from shared.models import Item
-
-# Task name -> queue: the service that answers.
-PREVIEW_ITEM = ("render.preview_item", "render")
-PREVIEW_NEWSLETTER = ("notify.preview_newsletter", "notify")
-COUNT_RECIPIENTS = ("notify.count_recipients", "notify")
-SEND_TEST_NEWSLETTER = ("notify.send_test_newsletter", "notify")
 
 FIELDS = (
     "title",

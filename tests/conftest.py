@@ -80,6 +80,8 @@ def db(database_url: str, site_dir: Path, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("NEWSROOM_BROKER_URL", "memory://")
     monkeypatch.setenv("NEWSROOM_SMTP_URL", f"file:{tmp_path / 'outbox'}")
     monkeypatch.setenv("NEWSROOM_SECRET_KEY", "test-secret-" + uuid.uuid4().hex)
+    # Each item its own mail: the tests of immediate windows open theirs themselves.
+    monkeypatch.setenv("NEWSROOM_IMMEDIATE_WINDOW", "0")
     _reset_caches()
     upgrade(database_url)
     return database_url

@@ -149,8 +149,12 @@ def repair() -> dict:
     if repaired:
         log.info("render: %d of %d waiting events rendered", repaired, len(waiting))
     # Events received by a worker that stopped before rendering them (none, normally: their
-    # messages come back to another worker).
-    render_event(event=None, site_dir=site_dir)
+    # messages come back to another worker). A disk that still fails keeps them for the next
+    # run, as it keeps the backlog.
+    try:
+        render_event(event=None, site_dir=site_dir)
+    except OSError as error:
+        log.warning("render: waiting events still not rendered: %r", error)
     with session_scope() as session:
         work.forget_done(session=session)
     return {"repaired": repaired, "waiting": len(waiting) - repaired}

@@ -66,15 +66,15 @@ def test_preview_shows_the_real_item_page_and_newsletter_and_saves_nothing(clien
     csp = page.headers["content-security-policy"]
     assert "sandbox" in csp and "script-src" not in csp and "default-src 'none'" in csp
     assert page.headers["x-frame-options"] == "SAMEORIGIN"
-    # render's base.html and item.html: the site's header, menu, article and tag sections.
+    # render's item.html in the site's layout: header, menu, article, byline and tag labels.
     for marker in (
         '<a class="skip" href="#innehall">Hoppa till innehållet</a>',
         '<nav aria-label="Huvudmeny">',
         '<article class="item">',
         "<h1>Workshop om hållbara textilier</h1>",
         "<strong>riskanalys</strong>",
-        "av Anna Ström",
-        '<h2 id="regioner">Regioner</h2>',
+        'av <span class="author">Anna Ström</span>',
+        '<ul class="labels">',
         'href="/region/region-skane/"',
         '<link rel="stylesheet" href="/static/style.css">',
     ):
