@@ -24,43 +24,40 @@ ALWAYS = {
 }
 # The forms that upload a file (multipart), with the most each may send: the CSV import.
 UPLOADS = {f"{web.PREFIX}/prenumeranter/import": 6 * 1024 * 1024}
-FAILED = """<!DOCTYPE html>
+PAGE = """<!DOCTYPE html>
 <html lang="sv">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Formuläret kunde inte skickas – Redaktionen</title>
+<title>{heading} – Redaktionen</title>
 <link rel="stylesheet" href="{css}">
 </head>
 <body>
 <main id="innehall" class="wrap">
-<h1>Formuläret kunde inte skickas</h1>
-<p>Sidan var för gammal eller öppnades i en annan flik, så vi kunde inte se att formuläret
+<h1>{heading}</h1>
+{text}
+</main>
+</body>
+</html>
+"""
+# The answers given before any route runs: (heading, text with a link back).
+FAILED = (
+    "Formuläret kunde inte skickas",
+    """<p>Sidan var för gammal eller öppnades i en annan flik, så vi kunde inte se att formuläret
 kom från dig. Inget har sparats.</p>
-<p><a href="{back}">Gå tillbaka och försök igen</a></p>
-</main>
-</body>
-</html>
-"""
-
-
-UNSUPPORTED = """<!DOCTYPE html>
-<html lang="sv">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Formuläret kunde inte tas emot – Redaktionen</title>
-<link rel="stylesheet" href="{css}">
-</head>
-<body>
-<main id="innehall" class="wrap">
-<h1>Formuläret kunde inte tas emot</h1>
-<p>Redaktionen tar bara emot sina egna formulär. Inget har sparats.</p>
-<p><a href="{back}">Till Redaktionen</a></p>
-</main>
-</body>
-</html>
-"""
+<p><a href="{back}">Gå tillbaka och försök igen</a></p>""",
+)
+UNSUPPORTED = (
+    "Formuläret kunde inte tas emot",
+    """<p>Redaktionen tar bara emot sina egna formulär. Inget har sparats.</p>
+<p><a href="{back}">Till Redaktionen</a></p>""",
+)
+TOO_BIG = (
+    "Filen är för stor",
+    """<p>Högst 5 MB går att ladda upp på en gång; dela upp listan i flera filer.
+Inget har sparats.</p>
+<p><a href="{back}">Gå tillbaka</a></p>""",
+)
 
 
 def _outside_editor(scope: dict[str, Any]) -> bool:
@@ -104,27 +101,10 @@ async def _failed(scope: dict[str, Any], send: Any, _reason: Any) -> None:
     await _answer(send, 403, FAILED)
 
 
-TOO_BIG = """<!DOCTYPE html>
-<html lang="sv">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Filen är för stor – Redaktionen</title>
-<link rel="stylesheet" href="{css}">
-</head>
-<body>
-<main id="innehall" class="wrap">
-<h1>Filen är för stor</h1>
-<p>Högst 5 MB går att ladda upp på en gång; dela upp listan i flera filer. Inget har sparats.</p>
-<p><a href="{back}">Gå tillbaka</a></p>
-</main>
-</body>
-</html>
-"""
-
-
-async def _answer(send: Any, status: int, template: str) -> None:
-    body = template.format(css=web.static_url("editor.css"), back=web.PREFIX + "/").encode()
+async def _answer(send: Any, status: int, page: tuple[str, str]) -> None:
+    heading, text = page
+    text = text.replace("{back}", web.PREFIX + "/")
+    body = PAGE.format(heading=heading, text=text, css=web.static_url("editor.css")).encode()
     headers = [(b"content-type", b"text/html; charset=utf-8")]
     headers += [(key.lower().encode(), value.encode()) for key, value in web.PAGE_HEADERS.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
