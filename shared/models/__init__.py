@@ -1,6 +1,7 @@
 """Database models of every service. Services meet here and through events, never directly:
 each module holds one owner's tables (ARCHITECTURE.md says which service owns which)."""
 
+from shared.db import Base
 from shared.models.content import (
     ITEM_STATUSES,
     MEDIA_KINDS,
@@ -48,6 +49,7 @@ from shared.models.site import (
 )
 
 __all__ = [
+    "Base",
     "AuditEntry",
     "BOUNCE_DECISIONS",
     "BOUNCE_KINDS",
