@@ -57,6 +57,13 @@ def _form_page(request, template: str, *, user, status_code: int = 200, **contex
     )
 
 
+def _person_form(
+    *, epost: str, roll: str, region: str, fler: list[str], granskas: bool
+) -> dict[str, object]:
+    """A person's form fields as the templates show them (the invitation adds "namn")."""
+    return {"epost": epost, "roll": roll, "region": region, "fler": fler, "granskas": granskas}
+
+
 @router.get(f"{PEOPLE}/")
 def people(
     request: Request,
@@ -84,8 +91,8 @@ def people_root(user: User) -> Response:
 @router.get(f"{PEOPLE}/ny")
 def invite_page(request: Request, user: User) -> Response:
     require_admin(user)
-    form = {"namn": "", "epost": "", "roll": "contributor", "region": user.region, "fler": []}
-    form["granskas"] = False
+    form = _person_form(epost="", roll="contributor", region=user.region, fler=[], granskas=False)
+    form["namn"] = ""
     return _form_page(request, "person_new.html", user=user, form=form)
 
 
@@ -102,8 +109,8 @@ def invite(
     fler: Annotated[list[str], Form(max_length=80)] = [],  # noqa: B006 (FastAPI copies it)
 ) -> Response:
     require_admin(user)
-    form = {"namn": namn, "epost": epost, "roll": roll, "region": region, "fler": fler}
-    form["granskas"] = bool(granskas)
+    form = _person_form(epost=epost, roll=roll, region=region, fler=fler, granskas=bool(granskas))
+    form["namn"] = namn
     address = epost.strip()
     errors = []
     if not EMAIL.fullmatch(address) or len(address) > 254:
@@ -193,13 +200,13 @@ def person_page(
 ) -> Response:
     require_admin(user)
     person = _person(session, person_id)
-    form = {
-        "epost": person.email or "",
-        "roll": person.role,
-        "region": person.region,
-        "fler": list(person.extra_regions or []),
-        "granskas": bool(person.review_required),
-    }
+    form = _person_form(
+        epost=person.email or "",
+        roll=person.role,
+        region=person.region,
+        fler=list(person.extra_regions or []),
+        granskas=bool(person.review_required),
+    )
     return _form_page(
         request,
         "person.html",
@@ -225,8 +232,7 @@ def change_person(
 ) -> Response:
     require_admin(user)
     person = _person(session, person_id)
-    form = {"epost": epost, "roll": roll, "region": region, "fler": fler}
-    form["granskas"] = bool(granskas)
+    form = _person_form(epost=epost, roll=roll, region=region, fler=fler, granskas=bool(granskas))
     changes = {"role": roll, "region": region, "review_required": bool(granskas)}
     changes["extra_regions"] = fler
     if epost.strip():
