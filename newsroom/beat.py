@@ -10,6 +10,7 @@ crashed ingest process left behind go out, whether or not an ingest process is u
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,7 +62,12 @@ _relay: RelayThread | None = None
 
 @signals.beat_init.connect(weak=False)
 def _start_relay(sender=None, **_: object) -> None:
+    """The beat process's relay. Celery sends beat_init from an embedded beat thread as
+    well, whose process runs a relay of its own: only the beat program (whose scheduler runs
+    in the main thread) starts one here."""
     global _relay
+    if threading.current_thread() is not threading.main_thread():
+        return
     # Before the scheduler opens its file (celery.apps.beat sends beat_init just before).
     Path(getattr(sender, "schedule", schedule_file())).parent.mkdir(parents=True, exist_ok=True)
     _relay = RelayThread(interval=SWEEP_SECONDS)

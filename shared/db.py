@@ -83,14 +83,15 @@ def _sessionmaker(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
 
 
-def new_session() -> Session:
-    return _sessionmaker(get_settings().database_url)()
+def new_session(database_url: str | None = None) -> Session:
+    return _sessionmaker(database_url or get_settings().database_url)()
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A unit of work: commits when the block ends normally, rolls back otherwise."""
-    session = new_session()
+def session_scope(database_url: str | None = None) -> Iterator[Session]:
+    """A unit of work: commits when the block ends normally, rolls back otherwise; on the
+    configured database unless `database_url` names another."""
+    session = new_session(database_url)
     try:
         yield session
         session.commit()

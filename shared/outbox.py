@@ -101,7 +101,7 @@ def mark_relayed(session: Session, event_ids: list) -> None:
     )
 
 
-def relay_pending(*, limit: int = RELAY_BATCH) -> int:
+def relay_pending(*, limit: int = RELAY_BATCH, database_url: str | None = None) -> int:
     """Send committed, unrelayed events to their consumers' queues; return how many.
 
     At-least-once: a crash after sending and before marking sends the event again later,
@@ -110,7 +110,7 @@ def relay_pending(*, limit: int = RELAY_BATCH) -> int:
     of one run go to the broker together (one Redis pipeline) and are marked in one UPDATE.
     """
     table = OutboxEvent.__table__.c  # Core statements: plain rows, no ORM bookkeeping
-    with _relay_lock, session_scope() as session:
+    with _relay_lock, session_scope(database_url) as session:
         query = (
             select(table.id, table.event_id, table.type, table.payload)
             .where(table.relayed_at.is_(None))
@@ -173,11 +173,13 @@ class RelayThread(threading.Thread):
 
     Runs start at least `min_gap` seconds apart: an event committed after a quiet spell goes
     out at once, while under load the commits of those milliseconds share one run (one
-    query, one broker round trip, one update) instead of costing a run each.
+    query, one broker round trip, one update) instead of costing a run each. It relays from
+    the database configured when it was made, whatever the settings say later.
     """
 
     def __init__(self, interval: float = 1.0, min_gap: float = 0.05) -> None:
         super().__init__(name="outbox-relay", daemon=True)
+        self.database_url = get_settings().database_url
         self.interval = interval
         self.min_gap = min_gap
         self._stopping = threading.Event()
@@ -192,7 +194,7 @@ class RelayThread(threading.Thread):
             _wake.clear()
             try:
                 # A full batch may leave more behind; otherwise the next commit wakes it.
-                while relay_pending(limit=RELAY_BATCH) == RELAY_BATCH:
+                while relay_pending(database_url=self.database_url) == RELAY_BATCH:
                     if self._stopping.is_set():
                         break
             except Exception:  # the database or broker is down: try again at the next sweep

@@ -101,3 +101,25 @@ def test_scheduled_event_waits_for_its_time(broker):
         row = session.query(OutboxEvent).one()
         row.deliver_after = utcnow() - timedelta(seconds=1)
     assert outbox.relay_pending() == 1
+
+
+def test_a_relay_thread_keeps_to_the_database_it_was_started_on(broker, tmp_path, monkeypatch):
+    # A process whose settings change (a test after a test) never sends another database's
+    # events nor touches a database it was not made for.
+    event = ItemPublished(item_id=uuid.uuid4(), item_version=1)
+    thread = outbox.RelayThread(interval=0.05)
+    monkeypatch.setenv("NEWSROOM_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    get_settings.cache_clear()
+    thread.start()
+    try:
+        with session_scope(thread.database_url) as session:
+            outbox.record(session, event)
+        outbox.wake()
+        for _ in range(100):
+            if broker.llen("render"):
+                break
+            time.sleep(0.05)
+    finally:
+        thread.stop()
+    assert queued(broker, "render") == [("render.handle_event", str(event.event_id))]
+    assert not (tmp_path / "other.db").exists()
