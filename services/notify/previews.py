@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.notify import ledger, mail, rendering, transport
 from services.notify.delivery import item_mail
 from services.notify.preferences import wants
+from shared import media
 from shared.celery_app import celery_app
 from shared.config import get_settings
 from shared.db import session_scope
@@ -35,6 +36,8 @@ def _links() -> dict[str, str]:
 
 def newsletter(item: Item) -> dict[str, str]:
     """Subject, text and HTML of the item's newsletter, from the templates it is sent with."""
+    with session_scope() as session:
+        media.load_for(session, [item])  # its image and documents, as the mail shows them
     subject, template, context = item_mail(item)
     context.update(_links())
     return {

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.render import queries, views
 from services.render.views import Site
+from shared import media
 from shared.config import get_settings
 from shared.previews import item_from_payload
 
@@ -23,4 +24,5 @@ def preview_page(*, session: Session, data: dict, now: datetime) -> str:
     older = queries.older(session, position, now=now)
     newer = None if newer is not None and newer.id == item.id else newer
     older = None if older is not None and older.id == item.id else older
+    media.load_for(session, [item])  # its image and documents, as the site's page shows them
     return views.render_item(site, item, newer=newer, older=older).decode()

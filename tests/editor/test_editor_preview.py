@@ -219,3 +219,38 @@ def test_the_form_mails_an_update_again_only_when_asked(client, outbox):
     # The first publication and the change asked for; the change not asked for is no mail.
     assert keys == [f"item:{identifier}", f"item:{identifier}:v3"]
     assert len(mails(outbox, "marta@example.se")) == 2
+
+
+def test_preview_shows_the_saved_image_and_documents_as_readers_will(client, outbox):
+    # What was uploaded to a saved item is on its preview, page and mail, also where the
+    # worker answering has never seen these media (a new process, another machine).
+    from shared import media
+    from tests.editor.test_editor_items import item_id, load
+    from tests.editor.test_editor_media import PHOTO, REPORT, upload
+
+    add_person("Anna Ström", ANNA)
+    token = sign_in(client, outbox, ANNA)
+    saved = client.post(
+        "/redaktion/nyheter/ny", data={**ITEM, "csrftoken": token, "atgard": "spara"}
+    )
+    identifier = item_id(saved)
+    upload(client, identifier, token, PHOTO, "IMG_1.jpg", syfte="bild", alt="Deltagare i salen")
+    upload(client, identifier, token, REPORT, "r.pdf", syfte="dokument", titel="Programmet")
+    media.forget()
+
+    answer = client.post(
+        f"/redaktion/nyheter/{identifier}",
+        data={
+            **ITEM,
+            "version": str(load(identifier).version),
+            "csrftoken": token,
+            "atgard": "forhandsgranska",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    shown = frames(answer.text)
+    page = client.get(shown["sidan på webbplatsen"]).text
+    assert re.search(r'<img src="/media/[^"]+\.jpg"[^>]* alt="Deltagare i salen"', page)
+    assert re.search(r'<a href="/media/[^"]+\.pdf" type="application/pdf">Programmet</a>', page)
+    mail = client.get(shown["mejlet till prenumeranterna"]).text
+    assert 'alt="Deltagare i salen"' in mail and "Programmet" in mail
