@@ -41,8 +41,10 @@ run: $(STAMP)
 
 ## Unit, integration (real PostgreSQL, Redis, SMTP) and end-to-end tests, both run modes, in
 ## TEST_WORKERS parallel processes (pytest-xdist; 0: in this one). Tests that start the whole
-## system as processes run one after another on one worker (tests/conftest.py).
-TEST_WORKERS ?= 2
+## system as processes run one after another on one worker (tests/conftest.py); the others
+## share the rest. Three on two cores: many tests wait (for a scheduled minute, a worker, a
+## timeout) more than they compute.
+TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
