@@ -169,7 +169,7 @@ def candidates(
     """
     q = tsquery(query)
     gin = gin_query(q, filters)
-    shares = sampling.measure(session, q=q, gin=gin, filters=filters)
+    shares = sampling.measure(session, q=q, gin=gin, filters=filters, limit=limit)
     plan = _cheapest(shares, filters, limit)
     _plan(session, gin=plan == "gin")
     if plan == "gin":
@@ -177,12 +177,24 @@ def candidates(
         # scan either: _plan) and only they are sorted.
         match = SearchDocument.vector.op("@@")(gin)
         order = (SearchDocument.published_at + literal_column("interval '0'")).desc()
+        if shares.since is not None:
+            # Only the newest documents that should hold the matches kept: the GIN index's
+            # bitmap and the published_at index's are ANDed before a row is read. Short of
+            # `limit` matches there, the whole index is asked: the answer is the same.
+            window = and_(match, SearchDocument.published_at >= shares.since)
+            rows = _candidates(session, query, window, order, filters, None, now, limit)
+            if len(rows) == limit:
+                return rows
     else:
         # ts_match_vq is @@ in a form the planner cannot use the GIN index for: it reads the
         # published_at (or item_tags) index backwards and stops at `limit` matches.
         match = func.ts_match_vq(SearchDocument.vector, q)
         order = SearchDocument.published_at.desc()
     driver = sampling.driving_tag(filters) if plan == "tag" else None
+    return _candidates(session, query, match, order, filters, driver, now, limit)
+
+
+def _candidates(session, query, match, order, filters, driver, now, limit) -> list:
     # The items are joined after the LIMIT: a document whose item is not visible now is rare
     # (a scheduled item, or one withdrawn a moment ago), and the join per match is what a
     # broad query would otherwise spend most of its time on. SLACK more documents are kept
@@ -202,8 +214,11 @@ def _cheapest(shares: sampling.Shares, filters: search_filters.Filters, limit: i
     # Read newest first, a plan stops after limit / (share of what it reads that matches)
     # rows, or at the end of what it reads (the year's documents, the tag's rows).
     found = max(shares.filtered, 1e-9) * every
+    gin = shares.gin * every
+    if shares.since is not None:  # within the window only (see candidates)
+        gin = min(gin, limit * sampling.WINDOW_MARGIN * shares.gin / max(shares.filtered, 1e-9))
     costs = {
-        "gin": shares.gin * every,
+        "gin": gin,
         "newest": min(shares.year * every, limit * shares.year * every / found),
     }
     if sampling.driving_tag(filters):
@@ -258,7 +273,8 @@ def _ranked(
         relevance,
         and_(*visible_now),
     ).join(Item, Item.id == inner.c.item_id)
-    found = session.execute(statement).all()
+    # Core execution: a thousand plain rows, without the ORM's per-row bookkeeping.
+    found = session.connection().execute(statement).all()
     rows = sorted((row[:5] for row in found if row[5]), key=lambda row: row[1], reverse=True)
     return _Rows(rows[:limit], truncated=len(found) == kept and len(rows) < limit)
 

@@ -7,10 +7,13 @@ assumed); without them it guesses that 0.5 % of documents match any text query.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select, tablesample
+from sqlalchemy import ColumnElement, DateTime, and_, func, literal_column, select, tablesample
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from services.search import filters as search_filters
@@ -21,6 +24,9 @@ from shared.models import SearchDocument
 SAMPLE_PAGES = 100
 MIN_PAGES = 200
 PAGES_TTL = 60.0  # seconds: the table's size changes slowly
+# A search's window of the newest documents is made to hold about this many times the matches
+# it keeps, so that a sample's error rarely leaves it short (then the whole index is asked).
+WINDOW_MARGIN = 2.0
 _page_counts: dict[str, tuple[float, int]] = {}
 
 
@@ -28,7 +34,9 @@ _page_counts: dict[str, tuple[float, int]] = {}
 class Shares:
     """Shares of the documents: matching the text, the text and the filters' labels (what
     the GIN index returns), the text and every filter, the driving tag filter (region, else
-    topic) alone, the year alone; and the documents in all."""
+    topic) alone, the year alone; and the documents in all. `since`: where the newest
+    documents begin that should hold WINDOW_MARGIN times the matches asked for (None: the
+    sample holds too few matches to say)."""
 
     text: float = 0.0
     gin: float = 0.0
@@ -36,6 +44,7 @@ class Shares:
     tag: float = 1.0
     year: float = 1.0
     documents: float = 0.0
+    since: datetime | None = None
 
 
 def pages(session: Session) -> int:
@@ -59,10 +68,15 @@ def driving_tag(filters: search_filters.Filters) -> search_filters.Filters | Non
 
 
 def measure(
-    session: Session, *, q: ColumnElement, gin: ColumnElement, filters: search_filters.Filters
+    session: Session,
+    *,
+    q: ColumnElement,
+    gin: ColumnElement,
+    filters: search_filters.Filters,
+    limit: int = 1,
 ) -> Shares:
-    """The shares, from a repeatable sample of about SAMPLE_PAGES pages; all zero for a small
-    index (no sample needed)."""
+    """The shares, from a repeatable sample of about SAMPLE_PAGES pages, for a search that
+    keeps `limit` matches; all zero for a small index (no sample needed)."""
     size = pages(session)
     if size < MIN_PAGES:
         return Shares()
@@ -77,15 +91,23 @@ def measure(
     def share(*conditions) -> ColumnElement:
         return func.count().filter(and_(*conditions)) if conditions else func.count()
 
+    matching = and_(text, *search_filters.narrowing(filters, documents=sample))
+    # The sample's matches newest first: the one at `rank` is as far back as the window goes.
+    rank = math.ceil(limit * percent / 100.0 * WINDOW_MARGIN)
+    newest = func.array_agg(
+        aggregate_order_by(sample.c.published_at, sample.c.published_at.desc()),
+        type_=ARRAY(DateTime(timezone=True)),
+    ).filter(matching)
     counts = select(
         func.count(),
         share(text),
         share(func.ts_match_vq(sample.c.vector, gin)),
-        share(text, *search_filters.narrowing(filters, documents=sample)),
+        share(matching),
         share(*(search_filters.narrowing(tag, documents=sample) if tag else ())),
         share(*search_filters.narrowing(year, documents=sample)),
+        newest[rank],
     ).select_from(sample)
-    rows, matched, labelled, filtered, tagged, in_year = session.execute(counts).one()
+    rows, matched, labelled, filtered, tagged, in_year, since = session.execute(counts).one()
     if not rows:
         return Shares()
     return Shares(
@@ -95,4 +117,5 @@ def measure(
         tag=tagged / rows,
         year=in_year / rows,
         documents=rows * 100.0 / percent,
+        since=since,
     )

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 
 import pytest
+from sqlalchemy import select
 
 from services.ingest.service import create_item, seed, update_item, withdraw_item
 from services.search import index, service, tasks
 from services.search.filters import Filters
 from services.search.query import QueryError
 from shared.db import session_scope, utcnow
-from shared.models import Contributor, Item
+from shared.models import Contributor, Item, SearchDocument
 
 SAMPLE = json.loads((files("shared") / "data" / "sample_items.json").read_text("utf-8"))
 
@@ -361,6 +363,21 @@ def test_every_postgres_plan_gives_the_same_answer(sample, monkeypatch, text, fi
         monkeypatch.setattr(postgres, "SLACK", 50)
     assert all(answer == answers[0] for answer in answers)
 
+    # The GIN plan within a window of the newest documents: one that holds the matches kept,
+    # and one too short (a sample's bad guess), which the whole index then answers.
+    from services.search import sampling
+
+    measured = sampling.measure
+    monkeypatch.setattr(postgres, "_cheapest", lambda *a, **k: "gin")
+    for since in (datetime(2000, 1, 1, tzinfo=UTC), utcnow() - timedelta(days=30)):
+        monkeypatch.setattr(
+            sampling, "measure", lambda *a, s=since, **k: replace(measured(*a, **k), since=s)
+        )
+        results = find(text, **filters)
+        assert ([hit.item_id for hit in results.hits], results.total, results.capped) == (
+            answers[0]
+        )
+
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_sample_measures_the_shares_a_plan_is_chosen_by(sample, monkeypatch):
@@ -379,6 +396,17 @@ def test_the_sample_measures_the_shares_a_plan_is_chosen_by(sample, monkeypatch)
     in_2018 = sum(entry["published_at"].startswith("2018") for entry in SAMPLE["items"])
     assert shares.tag == pytest.approx(tagged / 23) and shares.year == pytest.approx(in_2018 / 23)
     assert 0 < shares.filtered < shares.text and nothing.text == 0
+    # The whole index is the sample here: the window begins at the second newest match
+    # (WINDOW_MARGIN times the one match asked for); nothing matched, no window.
+    with session_scope() as session:
+        plain = sampling.measure(session, q=q, gin=q, filters=Filters())
+        newest = session.scalars(
+            select(SearchDocument.published_at)
+            .where(SearchDocument.vector.op("@@")(q))
+            .order_by(SearchDocument.published_at.desc())
+            .limit(2)
+        ).all()
+    assert plain.since == newest[-1] and nothing.since is None
     # The labels in the index say what the filters say (as long as the index is current).
     assert shares.gin == pytest.approx(shares.filtered)
     # Broad text: newest first; a rare filter: along its tag; nothing in the sample: GIN.
