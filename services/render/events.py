@@ -134,10 +134,16 @@ def render_rest_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderRe
         # of the months beside it; a month page lists hundreds of items, so only then.
         had = queries.month_counts(session, months)
         renderer.count_months()
+        renderer.count_tags()
         has = queries.month_counts(session, months)
         appeared_or_gone = {
             month for month in months if bool(had.get(month)) != bool(has.get(month))
         }
+        if not is_postgres(session):
+            # SQLite has one writer at a time, from its first write to its commit: the counts
+            # are committed now, so that ingest's writes wait for them, not for every page
+            # below. Recounting is idempotent; the events stay waiting until work.done.
+            session.commit()
         for target in in_order(targets | _adjacent_months(session, appeared_or_gone)):
             renderer.render(target)
         renderer.render(ARCHIVE)

@@ -383,11 +383,15 @@ class Renderer:
         else:
             self.output.remove(page)
 
-    def render_tag_index(self, kind: TagKind) -> None:
-        """/region/ or /amne/: each tag's count and newest item, as render_tags holds them."""
+    def count_tags(self) -> None:
+        """Bring the counts of the tags this render covers up to date, once."""
         if not self.tags_counted:
             count_tags(self.session, now=self.now, tags=self.tags)
             self.tags_counted = True
+
+    def render_tag_index(self, kind: TagKind) -> None:
+        """/region/ or /amne/: each tag's count and newest item, as render_tags holds them."""
+        self.count_tags()
         query = select(RenderTag.slug, RenderTag.count, RenderTag.newest_id).where(
             RenderTag.kind == kind
         )

@@ -3,7 +3,10 @@ batch, whether or not its message came yet, and a scheduled item's only once it 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from services.render import tasks, work
 from services.render.rebuild import rebuild
@@ -64,3 +67,34 @@ def test_a_scheduled_items_work_waits_for_its_time_or_its_message(db, site_dir):
     tasks.render_event(event=waiting[0].event, site_dir=site_dir)
     with session_scope() as session:
         assert work.pending(session=session) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_others_write_while_the_second_pass_renders_its_pages(db, site_dir, monkeypatch):
+    # SQLite has one writer at a time: the pass's counts are committed before its month and
+    # tag pages are rendered, so a request's insert waits for them, not for every page.
+    from services.render.pages import MonthPages
+    from services.render.renderer import Renderer
+
+    rebuild(site_dir=site_dir)
+    item_id = add_item(title="Nyhet om textilier", published_at=datetime(2021, 2, 1, tzinfo=UTC))
+    _record(published(item_id))
+    writes: list[str] = []
+    render = Renderer.render
+
+    def render_and_let_another_write(self, target):
+        if isinstance(target, MonthPages) and not writes:  # the second pass's first page
+            raw = sqlite3.connect(db.removeprefix("sqlite:///"), timeout=0.2)
+            try:
+                with raw:
+                    raw.execute("UPDATE render_months SET count = count WHERE 0")
+                writes.append("written")
+            except sqlite3.OperationalError as error:
+                writes.append(str(error))
+            finally:
+                raw.close()
+        return render(self, target)
+
+    monkeypatch.setattr(Renderer, "render", render_and_let_another_write)
+    tasks.render_event(event=None, site_dir=site_dir)
+    assert writes == ["written"]
