@@ -144,7 +144,9 @@ def render_rest_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderRe
             # are committed now, so that ingest's writes wait for them, not for every page
             # below. Recounting is idempotent; the events stay waiting until work.done.
             session.commit()
-        for target in in_order(targets | _adjacent_months(session, appeared_or_gone)):
+        neighbours = _adjacent_months(session, appeared_or_gone)
+        neighbours |= _adjacent_years(session, {month[:4] for month in appeared_or_gone})
+        for target in in_order(targets | neighbours):
             renderer.render(target)
         renderer.render(ARCHIVE)
         work.done(session=session, rows=rows)
@@ -189,6 +191,15 @@ def _adjacent_months(session: Session, months: set[str]) -> set[Target]:
     found: set[Target] = set()
     for month in months:
         found.update(MonthPages(m) for m in queries.adjacent_months(session, month) if m)
+    return found
+
+
+def _adjacent_years(session: Session, years: set[str]) -> set[Target]:
+    """The year pages whose previous/next links may name one of `years` (a year whose month
+    appeared or went may itself have appeared or gone); not locked on their own, as months."""
+    found: set[Target] = set()
+    for year in years:
+        found.update(YearPages(y) for y in queries.adjacent_years(session, year) if y)
     return found
 
 

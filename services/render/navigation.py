@@ -21,11 +21,20 @@ class TagEntry:
     newest: Item | None
 
 
-def render_year(site: Site, year: str, months: Sequence[Month]) -> bytes:
+def render_year(
+    site: Site,
+    year: str,
+    months: Sequence[Month],
+    *,
+    earlier: str | None = None,
+    later: str | None = None,
+) -> bytes:
     return site.page(
         "year.html",
         year=year,
         months=months,
+        earlier=earlier,
+        later=later,
         total=sum(month.count for month in months),
         canonical=site.absolute(f"/arkiv/{year}/"),
         feeds=site.feed_links(),

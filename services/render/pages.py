@@ -71,14 +71,15 @@ class Latest:
 
 @dataclass(frozen=True, slots=True)
 class Archive:
-    """/arkiv/ and the sitemap index: the months with their counts."""
+    """/arkiv/, the sitemap index and the archive's own sitemap (its year and month pages):
+    the months with their counts."""
 
     @property
     def key(self) -> tuple[str, ...]:
         return ("archive",)
 
     def files(self) -> tuple[str, ...]:
-        return ("arkiv/index.html", "sitemap.xml")
+        return ("arkiv/index.html", "sitemap.xml", "sitemaps/arkiv.xml")
 
 
 @dataclass(frozen=True, slots=True)

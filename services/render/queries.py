@@ -324,6 +324,17 @@ def adjacent_months(session: Session, month: str) -> tuple[str | None, str | Non
     return earlier, later
 
 
+def adjacent_years(session: Session, year: str) -> tuple[str | None, str | None]:
+    """The years before and after `year` that hold visible items (render_months, counted)."""
+    earlier = session.scalar(
+        select(func.max(RenderMonth.month)).where(RenderMonth.month < f"{year}-01")
+    )
+    later = session.scalar(
+        select(func.min(RenderMonth.month)).where(RenderMonth.month > f"{year}-12")
+    )
+    return (earlier[:4] if earlier else None), (later[:4] if later else None)
+
+
 def year_months(session: Session, year: str) -> list[tuple[str, int]]:
     """A year's months that hold visible items, with their counts, newest first."""
     query = (

@@ -322,13 +322,14 @@ class Renderer:
         self.write_feeds(feeds.site_scope(self.site), "", items)
 
     def render_archive(self, *, count: bool = True) -> list[Month]:
-        """The archive and the sitemap index; `count`: bring the month counts up to date first."""
+        """The archive and its sitemaps; `count`: bring the month counts up to date first."""
         if count:
             self.count_months()
         query = select(RenderMonth.month, RenderMonth.count).order_by(RenderMonth.month.desc())
         months = [Month(month, count) for month, count in self.session.execute(query)]
         self.output.write("arkiv/index.html", views.render_archive(self.site, months))
         self.output.write("sitemap.xml", views.render_sitemap_index(self.site, months))
+        self.output.write("sitemaps/arkiv.xml", views.render_archive_sitemap(self.site, months))
         return months
 
     def count_months(self) -> None:
@@ -379,7 +380,10 @@ class Renderer:
         (page,) = YearPages(year).files()
         months = [Month(month, count) for month, count in queries.year_months(self.session, year)]
         if months:
-            self.output.write(page, navigation.render_year(self.site, year, months))
+            earlier, later = queries.adjacent_years(self.session, year)
+            self.output.write(
+                page, navigation.render_year(self.site, year, months, earlier=earlier, later=later)
+            )
         else:
             self.output.remove(page)
 

@@ -410,11 +410,20 @@ def render_month_sitemap(site: Site, items: Sequence[Item]) -> bytes:
 
 
 def render_sitemap_index(site: Site, months: Sequence[Month]) -> bytes:
-    parts = ["/sitemaps/sidor.xml", *(f"/sitemaps/{month.month}.xml" for month in months)]
+    parts = ["/sitemaps/sidor.xml", "/sitemaps/arkiv.xml"]
+    parts += [f"/sitemaps/{month.month}.xml" for month in months]
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<sitemapindex xmlns="{_SITEMAP_NS}">']
     lines += [f"  <sitemap><loc>{escape(site.absolute(part))}</loc></sitemap>" for part in parts]
     lines.append("</sitemapindex>\n")
     return "\n".join(lines).encode()
+
+
+def render_archive_sitemap(site: Site, months: Sequence[Month]) -> bytes:
+    """The archive's year and month pages, newest first."""
+    years = sorted({month.month[:4] for month in months}, reverse=True)
+    paths = [f"/arkiv/{year}/" for year in years]
+    paths += [f"/{month_dir(month.month)}/" for month in months]
+    return render_sitemap(site, [(path, None) for path in paths])
 
 
 def render_pages_sitemap(site: Site, pages: Sequence[Page]) -> bytes:

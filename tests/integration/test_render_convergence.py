@@ -200,6 +200,9 @@ def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path
     assert 'href="/arkiv/2020/11/" rel="prev">November 2020' in march
     archive = (site_dir / "arkiv/index.html").read_text(encoding="utf-8")
     assert '<a href="/arkiv/2020/">2020</a>' in archive and '<a href="/arkiv/2021/">' in archive
+    year_2020 = (site_dir / "arkiv/2020/index.html").read_text(encoding="utf-8")
+    assert 'Nästa år: <a href="/arkiv/2021/" rel="next">2021</a>' in year_2020
+    assert "Föregående år" not in year_2020
 
     # A first item in January 2021, in a region and no topic.
     january = add_item(
@@ -240,7 +243,32 @@ def test_navigation_pages_follow_events_and_match_rebuild(db, site_dir, tmp_path
     tasks.render_event(event=updated(november, previous), site_dir=site_dir)
     assert not (site_dir / "arkiv/2020/index.html").exists()
     assert 'href="/arkiv/2020/' not in (site_dir / "arkiv/index.html").read_text("utf-8")
+    assert 'href="/arkiv/2020/' not in (site_dir / "arkiv/2021/index.html").read_text("utf-8")
     _assert_matches_rebuild(site_dir, tmp_path / "fresh-3")
+
+
+def test_year_pages_link_the_years_beside_them_as_years_appear_and_go(db, site_dir, tmp_path):
+    """A first item of a year links it from the years before and after it, which the event
+    does not otherwise touch; its withdrawal links them to each other again."""
+    for year in (2019, 2021):
+        add_item(title=f"Nyhet {year}", published_at=datetime(year, 6, 1, 9, tzinfo=UTC))
+    rebuild(site_dir=site_dir)
+
+    def year_page(year: int) -> str:
+        return (site_dir / f"arkiv/{year}/index.html").read_text(encoding="utf-8")
+
+    assert 'Nästa år: <a href="/arkiv/2021/" rel="next">' in year_page(2019)
+    between = add_item(title="Nyhet 2020", published_at=datetime(2020, 6, 1, 9, tzinfo=UTC))
+    tasks.render_event(event=published(between), site_dir=site_dir)
+    assert 'Nästa år: <a href="/arkiv/2020/" rel="next">' in year_page(2019)
+    assert 'Föregående år: <a href="/arkiv/2020/" rel="prev">' in year_page(2021)
+    assert 'rel="prev">2019</a>' in year_page(2020) and 'rel="next">2021</a>' in year_page(2020)
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh-1")
+
+    previous = change_item(between, status="withdrawn")
+    tasks.render_event(event=withdrawn(between, previous), site_dir=site_dir)
+    assert 'Nästa år: <a href="/arkiv/2021/" rel="next">' in year_page(2019)
+    _assert_matches_rebuild(site_dir, tmp_path / "fresh-2")
 
 
 def test_the_migration_counts_the_tags_as_the_renderer_does(db):

@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import feedparser
 import html5lib
@@ -125,6 +126,18 @@ def test_feeds_and_sitemaps_parse(sample_site):
             assert {"id", "url", "title", "content_html", "date_published"} <= set(item)
     for xml_file in [sample_site / "sitemap.xml", *sample_site.glob("sitemaps/*.xml")]:
         ET.parse(xml_file)
+    # The archive's sitemap names every year and month page there is, and the index names it.
+    assert "/sitemaps/arkiv.xml</loc>" in (sample_site / "sitemap.xml").read_text(encoding="utf-8")
+    loc = "{http://www.sitemaps.org/schemas/sitemap/0.9}loc"
+    listed = {urlsplit(e.text).path for e in ET.parse(sample_site / "sitemaps/arkiv.xml").iter(loc)}
+    archive_pages = [
+        *sample_site.glob("arkiv/*/index.html"),
+        *sample_site.glob("arkiv/*/*/index.html"),
+    ]
+    assert listed == {
+        f"/{page.parent.relative_to(sample_site).as_posix()}/" for page in archive_pages
+    }
+    assert "/arkiv/2021/" in listed
     site_feed = json.loads((sample_site / "feed.json").read_text(encoding="utf-8"))
     assert len(site_feed["items"]) == 22  # 23 sample items, one withdrawn
     assert any("ä" in item["title"] for item in site_feed["items"])

@@ -78,8 +78,9 @@ def test_number_of_touched_pages_is_bounded_by_the_item_not_the_archive():
     files = [
         f for t in touched_targets(current=place, neighbours=[("2021-04", "a")]) for f in t.files()
     ]
-    # item + neighbour, latest, archive, month, region, topic, year page, two indexes
-    assert len(files) == 2 + 5 + 2 + 2 + 4 + 4 + 1 + 2
+    # item + neighbour, latest, archive (page, sitemap index, its sitemap), month, region,
+    # topic, year page, two indexes
+    assert len(files) == 2 + 5 + 3 + 2 + 4 + 4 + 1 + 2
 
 
 def test_target_files():
