@@ -5,7 +5,9 @@ beat, and nginx in front. Everything goes through nginx, as a reader and a contr
 from __future__ import annotations
 
 import gzip
+import html
 import json
+import re
 import select
 import socket
 import subprocess
@@ -19,8 +21,11 @@ import pytest
 from deploy import stack
 from tests.e2e.conftest import Processes, eventually, link_in, path_of, token_from
 from tests.e2e.scenario import journey
+from tests.editor.conftest import code_and_link, csrf
 from tests.integration.test_render_site import snapshot
 from tests.servers import free_port, wait_for_port
+
+EDITOR = "anna.strom@regionskane.se"
 
 pytestmark = pytest.mark.e2e
 
@@ -128,6 +133,8 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
             "Anna Ström",
             "--region",
             "region-skane",
+            "--email",
+            EDITOR,
         )
     )
 
@@ -197,6 +204,7 @@ def test_compose_topology_as_processes_with_two_workers_of_each_kind(
     assert editor.status_code == 200 and "E-postadress" in editor.text
     policies = editor.headers.get_list("content-security-policy")
     assert policies and all("script-src 'self'" in policy for policy in policies), policies
+    write_preview_and_publish_in_redaktionen(web, smtp_server, fetch)
 
     # More subscribers and items, posted at once, land once each on the two-of-each workers.
     for address in SUBSCRIBERS:
@@ -461,3 +469,36 @@ def _json_lines(path: Path) -> list[dict]:
             except ValueError:
                 pass
     return entries
+
+
+def write_preview_and_publish_in_redaktionen(web: str, smtp_server, fetch) -> None:
+    """Redaktionen in the distributed mode, as its forms are posted without JavaScript: sign
+    in with the mailed code, preview (render's and notify's workers answer through Redis),
+    publish, and the item is on the site."""
+    title = "Uppföljning av leverantörer i Skåne"
+    with httpx.Client(base_url=web, timeout=20, follow_redirects=True) as browser:
+        token = csrf(browser.get("/redaktion/logga-in").text)
+        answer = browser.post("/redaktion/logga-in", data={"epost": EDITOR, "csrftoken": token})
+        assert answer.status_code == 200, answer.text
+        [mail] = eventually(lambda: smtp_server.to(EDITOR), what="the sign-in code")
+        code, _ = code_and_link(mail)
+        answer = browser.post("/redaktion/logga-in/kod", data={"kod": code, "csrftoken": token})
+        assert answer.status_code == 200 and "Logga ut" in answer.text, answer.text
+        form = {
+            "rubrik": title,
+            "sammanfattning": "Nätverket följer upp leverantörer av handskar.",
+            "text": "Tre **fabriker** besöktes.",
+            "regioner": "region-skane",
+            "amnen": ["uppfoljning"],
+            "skicka": "ja",
+            "version": "",
+            "csrftoken": token,
+        }
+        preview = browser.post("/redaktion/nyheter/ny", data={**form, "atgard": "forhandsgranska"})
+        assert preview.status_code == 200, preview.text
+        frame = re.search(r'<iframe class="preview-frame[^"]*" src="([^"]+)"', preview.text)
+        page = browser.get(html.unescape(frame.group(1)))
+        assert page.status_code == 200 and f"<h1>{title}</h1>" in page.text
+        published = browser.post("/redaktion/nyheter/ny", data={**form, "atgard": "publicera"})
+        assert published.status_code == 200 and "Nyheten är publicerad." in published.text
+    eventually(lambda: title in fetch("/aktuellt/"), what="the item from Redaktionen on the site")
