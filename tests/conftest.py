@@ -103,16 +103,19 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     _reset_caches()
-    relays = _relay_threads()
+    relays = relay_threads()
     yield
     _reset_caches()
-    left = _relay_threads() - relays
+    left = relay_threads() - relays
     # A relay left running would follow the next test's settings into its database.
     assert not left, f"the test left {len(left)} outbox relay thread(s) running"
 
 
-def _relay_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == "outbox-relay" and t.is_alive()}
+def relay_threads() -> set[threading.Thread]:
+    """The outbox relay threads running in this process."""
+    from shared.outbox import RelayThread
+
+    return {t for t in threading.enumerate() if isinstance(t, RelayThread) and t.is_alive()}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -144,9 +144,7 @@ def render_rest_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderRe
             # are committed now, so that ingest's writes wait for them, not for every page
             # below. Recounting is idempotent; the events stay waiting until work.done.
             session.commit()
-        neighbours = _adjacent_months(session, appeared_or_gone)
-        neighbours |= _adjacent_years(session, {month[:4] for month in appeared_or_gone})
-        for target in in_order(targets | neighbours):
+        for target in in_order(targets | _neighbours(session, appeared_or_gone)):
             renderer.render(target)
         renderer.render(ARCHIVE)
         work.done(session=session, rows=rows)
@@ -182,23 +180,17 @@ def _linking(
     return found
 
 
-def _adjacent_months(session: Session, months: set[str]) -> set[Target]:
-    """The month pages whose previous/next links name one of `months`, or would (counted now).
+def _neighbours(session: Session, months: set[str]) -> set[Target]:
+    """The month and year pages whose previous/next links name one of `months` or its year,
+    or would (counted now): a year whose month appeared or went may itself have done so.
 
-    Not locked on their own: every event renders its month pages holding the archive's lock,
-    so no two renders of a month page overlap, and a lock taken now, after the others, could
-    wait in a cycle."""
+    Not locked on their own: every event renders its month and year pages holding the
+    archive's lock, so no two renders of one overlap, and a lock taken now, after the others,
+    could wait in a cycle."""
     found: set[Target] = set()
     for month in months:
         found.update(MonthPages(m) for m in queries.adjacent_months(session, month) if m)
-    return found
-
-
-def _adjacent_years(session: Session, years: set[str]) -> set[Target]:
-    """The year pages whose previous/next links may name one of `years` (a year whose month
-    appeared or went may itself have appeared or gone); not locked on their own, as months."""
-    found: set[Target] = set()
-    for year in years:
+    for year in {month[:4] for month in months}:
         found.update(YearPages(y) for y in queries.adjacent_years(session, year) if y)
     return found
 

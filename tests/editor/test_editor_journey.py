@@ -17,15 +17,13 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests import media_samples as samples
 from tests.browser import PHONE, axe
 from tests.e2e.conftest import eventually, link_in, path_of
 from tests.editor.conftest import browser_sign_in, mails
+from tests.editor.test_editor_media import PHOTO, REPORT
 
 pytestmark = pytest.mark.e2e
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-PHOTO = samples.encode(samples.photo(1600, 1200), "JPEG")
-REPORT = samples.pdf("Program för workshopen")
 ALT = "Deltagare vid workshopen sorterar textilprover"
 DOCUMENT = "Program för workshopen"
 

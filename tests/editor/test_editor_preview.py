@@ -11,12 +11,15 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.ingest.editor import previews
+from shared import media
 from shared import previews as questions
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import Item, OutboxEvent
 from shared.ratelimit import RateLimiter
 from tests.editor.conftest import add_person, mails, sign_in, wait_for_mail
+from tests.editor.test_editor_items import item_id, load
+from tests.editor.test_editor_media import PHOTO, REPORT, upload
 from tests.integration.test_notify_support import add_subscribers
 
 # SQLite only: PostgreSQL answers the same questions in tests/integration/test_editor_questions.py.
@@ -224,10 +227,6 @@ def test_the_form_mails_an_update_again_only_when_asked(client, outbox):
 def test_preview_shows_the_saved_image_and_documents_as_readers_will(client, outbox):
     # What was uploaded to a saved item is on its preview, page and mail, also where the
     # worker answering has never seen these media (a new process, another machine).
-    from shared import media
-    from tests.editor.test_editor_items import item_id, load
-    from tests.editor.test_editor_media import PHOTO, REPORT, upload
-
     add_person("Anna Ström", ANNA)
     token = sign_in(client, outbox, ANNA)
     saved = client.post(

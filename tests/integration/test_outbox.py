@@ -37,6 +37,14 @@ def queued(client: redis.Redis, queue: str) -> list[tuple[str, str]]:
     return result
 
 
+def wait_for_a_message(client: redis.Redis, queue: str = "render") -> None:
+    """Until a message is in `queue` (bounded: five seconds)."""
+    for _ in range(100):
+        if client.llen(queue):
+            return
+        time.sleep(0.05)
+
+
 def test_committed_event_reaches_both_queues_once(broker):
     event = ItemPublished(item_id=uuid.uuid4(), item_version=1)
     with session_scope() as session:
@@ -83,10 +91,7 @@ def test_event_committed_while_relay_was_down_is_sent_later(broker):
     thread = outbox.RelayThread(interval=0.05)
     thread.start()
     try:
-        for _ in range(100):
-            if broker.llen("render"):
-                break
-            time.sleep(0.05)
+        wait_for_a_message(broker)
     finally:
         thread.stop()
     assert queued(broker, "render") == [("render.handle_event", str(event.event_id))]
@@ -115,10 +120,7 @@ def test_a_relay_thread_keeps_to_the_database_it_was_started_on(broker, tmp_path
         with session_scope(thread.database_url) as session:
             outbox.record(session, event)
         outbox.wake()
-        for _ in range(100):
-            if broker.llen("render"):
-                break
-            time.sleep(0.05)
+        wait_for_a_message(broker)
     finally:
         thread.stop()
     assert queued(broker, "render") == [("render.handle_event", str(event.event_id))]

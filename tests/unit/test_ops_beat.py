@@ -10,6 +10,7 @@ from celery import signals
 
 from newsroom import beat
 from shared.config import get_settings
+from tests.conftest import relay_threads
 
 
 def test_schedule_has_the_digest_and_runs_the_heartbeat_scheduler():
@@ -38,22 +39,18 @@ def test_state_lives_under_the_var_dir_not_a_fixed_tmp_path(tmp_path, monkeypatc
     assert "/tmp/" not in beat.celery_app.conf.beat_schedule_filename
 
 
-def relays() -> set[threading.Thread]:
-    return {thread for thread in threading.enumerate() if thread.name == "outbox-relay"}
-
-
 def test_only_the_beat_program_starts_a_relay_not_an_embedded_beat_thread(tmp_path, monkeypatch):
     # Celery sends beat_init from the embedded beat thread of `newsroom run` too, whose
     # process has its relay already: a second one there would never be stopped.
     monkeypatch.setenv("NEWSROOM_VAR_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
-    before = relays()
+    before = relay_threads()
     embedded = threading.Thread(target=signals.beat_init.send, kwargs={"sender": None})
     embedded.start()
     embedded.join()
-    assert relays() == before
+    assert relay_threads() == before
 
     signals.beat_init.send(sender=None)  # the beat program: its scheduler in the main thread
-    started = relays() - before
+    started = relay_threads() - before
     assert started == {beat._relay}
     beat._relay.stop()
