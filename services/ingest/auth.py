@@ -11,6 +11,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.db import new_session
 from shared.models import Contributor
 
 TOKEN_PREFIX = "nr_"
@@ -52,18 +53,19 @@ def find_contributor(*, session: Session, token: str) -> Contributor | None:
     return contributor
 
 
-def authenticate(*, session: Session, token: str) -> Contributor | None:
+def authenticate(token: str) -> Contributor | None:
     """`find_contributor`, remembered for TOKEN_CACHE_SECONDS: a request of a known token
-    costs no query. The contributor is detached from `session`, so later requests share it
-    read-only (nothing a rollback can expire)."""
+    costs no query. The lookup has a session of its own, so its connection goes back to the
+    pool at once instead of staying with the request until it commits. The contributor comes
+    back detached, so later requests share it read-only (nothing a rollback can expire)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     contributor = cached_contributor(token)
     if contributor is not None:
         return contributor
-    contributor = find_contributor(session=session, token=token)
+    with new_session() as session:
+        contributor = find_contributor(session=session, token=token)
     if contributor is not None:
-        session.expunge(contributor)
         if len(_token_cache) >= TOKEN_CACHE_SIZE:
             _token_cache.clear()
         _token_cache[contributor.token_hash] = (_clock() + TOKEN_CACHE_SECONDS, contributor)

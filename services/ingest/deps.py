@@ -41,7 +41,6 @@ async def get_session() -> AsyncIterator[Session]:
 
 async def current_contributor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    session: Annotated[Session, Depends(get_session)],
 ) -> Contributor:
     """The contributor behind `Authorization: Bearer <token>`, else 401.
 
@@ -57,7 +56,7 @@ async def current_contributor(
     token = credentials.credentials
     contributor = cached_contributor(token)
     if contributor is None:
-        contributor = await run_in_threadpool(authenticate, session=session, token=token)
+        contributor = await run_in_threadpool(authenticate, token)
     if contributor is None:
         raise Problem(
             401,

@@ -126,6 +126,23 @@ def test_a_new_item_its_tags_and_its_event_are_one_statement_on_postgresql(clien
         assert events[-1].payload["item_id"] == str(item.id)
 
 
+def test_the_token_lookup_hands_its_connection_back_at_once(client, token, monkeypatch):
+    # The request's own session opens a connection only for its writes: one held from the
+    # token lookup on would wait with the request for the body and a worker thread, and a
+    # pool of a few connections would then cap how many requests a second get through.
+    seen = []
+    submit = service.submit_item
+
+    def watched(*, session, **kwargs):
+        seen.append(session.in_transaction())
+        return submit(session=session, **kwargs)
+
+    monkeypatch.setattr(service, "submit_item", watched)
+    auth_module.clear_token_cache()
+    assert client.post("/api/v1/items", json=ITEM, headers=auth(token)).status_code == 201
+    assert seen == [False]
+
+
 def test_the_event_is_part_of_the_items_transaction(db):
     token = make_token()
     with session_scope() as session:
