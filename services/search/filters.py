@@ -76,6 +76,13 @@ def wanted_labels(filters: Filters) -> list[str]:
     return found + ([f"year:{filters.year}"] if filters.year else [])
 
 
+def label_query(filters: Filters) -> str:
+    """The tsquery text of the labels `filters` want ("" for none): quoted, so a slug is a
+    single lexeme whatever it holds."""
+    quoted = (label.replace("\\", "\\\\").replace("'", "''") for label in wanted_labels(filters))
+    return " & ".join(f"'{label}'" for label in quoted)
+
+
 def narrowing(filters: Filters, *, documents=None) -> list[ColumnElement[bool]]:
     """SQL conditions for the filters on `search_documents` (or a sample of it)."""
     table = SearchDocument.__table__ if documents is None else documents

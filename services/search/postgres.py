@@ -3,11 +3,12 @@ document (title A, summary B, body C) under a GIN index, tsqueries built from pa
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
+    Integer,
     String,
     and_,
     bindparam,
@@ -17,12 +18,13 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSQUERY, insert
 from sqlalchemy.orm import Session
 
 from services.search import filters as search_filters
 from services.search import sampling, swedish
 from services.search.query import Query, Term
+from shared.config import get_settings
 from shared.models import Item, ItemTag, SearchDocument, SearchWord
 
 SWEDISH = literal_column("'swedish'::regconfig")
@@ -106,20 +108,10 @@ def _operand(term: Term) -> str:
     return " <-> ".join(f"'{word}'" for word in term.words)
 
 
-def label_query(filters: search_filters.Filters) -> str:
-    """The tsquery text of the labels `filters` want ("" for none): quoted, so a slug is a
-    single lexeme whatever it holds."""
-    quoted = (
-        label.replace("\\", "\\\\").replace("'", "''")
-        for label in search_filters.wanted_labels(filters)
-    )
-    return " & ".join(f"'{label}'" for label in quoted)
-
-
 def gin_query(q: ColumnElement, filters: search_filters.Filters) -> ColumnElement:
     """What the GIN index is asked: the text and the filters' labels, so that it returns only
     documents that pass the region, topic and year too (each is still checked on the item)."""
-    labelled = label_query(filters)
+    labelled = search_filters.label_query(filters)
     return q.op("&&")(cast(bindparam("labels", labelled), TSQUERY)) if labelled else q
 
 
@@ -159,11 +151,12 @@ def _plan(session: Session, *, gin: bool) -> None:
 def candidates(
     session: Session, *, query: Query, filters: search_filters.Filters, now: datetime, limit: int
 ) -> list:
-    """The `limit` newest visible documents that match, each with its text relevance.
+    """The `limit` newest visible documents that match, newest first, as the rows
+    of a match service.py describes.
 
     Three plans for one answer, chosen by the rows each would read, estimated from measured
-    shares (sampling.py): the GIN index returns every text match (the filters are checked on
-    each); the published_at index is read newest first (within the year, when one is chosen)
+    shares (sampling.py): the GIN index returns every match of the text and the filters'
+    labels; the published_at index is read newest first (within the year, when one is chosen)
     until `limit` documents match everything; or the item_tags index of the region (or
     topic) is, likewise.
     """
@@ -188,7 +181,7 @@ def candidates(
     else:
         # ts_match_vq is @@ in a form the planner cannot use the GIN index for: it reads the
         # published_at (or item_tags) index backwards and stops at `limit` matches.
-        match = func.ts_match_vq(SearchDocument.vector, q)
+        match = func.ts_match_vq(SearchDocument.vector, gin)
         order = SearchDocument.published_at.desc()
     driver = sampling.driving_tag(filters) if plan == "tag" else None
     return _candidates(session, query, match, order, filters, driver, now, limit)
@@ -237,45 +230,59 @@ class _Rows:
         return len(self.rows)
 
 
+def on_item(filters: search_filters.Filters) -> list[ColumnElement[bool]]:
+    """The region and topic filters checked on the item's own row, as the index's labels
+    may lag behind it for a moment (the item changed, its event not yet indexed)."""
+    found = []
+    for column, slug in ((Item.regions, filters.region), (Item.topics, filters.topic)):
+        if slug:
+            found.append(cast(column, JSONB).op("?")(slug))
+    return found
+
+
 def _ranked(
     session, query, match, order, filters, driver, now, limit, *, joined_first: bool
 ) -> _Rows:
-    visible_now = search_filters.conditions(search_filters.Filters(), now=now)
-    narrowing = filters
-    if driver is not None:
-        # The driving tag is the join itself, not a condition checked on each row (as one, the
-        # planner would join every tagged row before it could stop at the LIMIT).
-        if driver.region:
-            narrowing = dataclasses.replace(filters, region=None)
-        else:
-            narrowing = dataclasses.replace(filters, topic=None)
+    # The documents are narrowed by their labels (in `match`) and the year; the region and
+    # topic are checked once more on the items of those kept, with their visibility.
+    checks = [*search_filters.conditions(search_filters.Filters(), now=now), *on_item(filters)]
+    year = search_filters.Filters(year=filters.year)
     documents = select(
         SearchDocument.item_id, SearchDocument.published_at, SearchDocument.vector
-    ).where(match, *search_filters.narrowing(narrowing))
+    ).where(match, *search_filters.narrowing(year))
     if driver is not None:
-        # Newest first along the tag's index (kind, slug, published_at).
+        # Newest first along the tag's index (kind, slug, published_at): the driving tag is
+        # the join itself, so the planner can stop at the LIMIT.
         kind, slug = ("region", driver.region) if driver.region else ("topic", driver.topic)
         documents = documents.join(ItemTag, ItemTag.item_id == SearchDocument.item_id).where(
             ItemTag.kind == kind, ItemTag.slug == slug
         )
         order = ItemTag.published_at.desc()
     if joined_first:
-        documents = documents.join(Item, Item.id == SearchDocument.item_id).where(*visible_now)
+        documents = documents.join(Item, Item.id == SearchDocument.item_id).where(*checks)
     kept = limit if joined_first else limit + SLACK
     inner = documents.order_by(order).limit(kept).subquery()
     # Ranked outside the LIMIT, so only the kept documents are ranked.
     relevance = func.ts_rank(WEIGHTS, inner.c.vector, tsquery(query, ranked=True), 1)
-    statement = select(
-        inner.c.item_id,
-        inner.c.published_at,
-        search_filters.TAGS_AS_TEXT[0],
-        search_filters.TAGS_AS_TEXT[1],
-        relevance,
-        and_(*visible_now),
-    ).join(Item, Item.id == inner.c.item_id)
+    # The time as seconds and the local year as a number: a thousand rows of plain floats and
+    # ints cost a fraction of a thousand datetimes converted twice (see service.Match).
+    zone = bindparam("zone", get_settings().timezone)
+    statement = (
+        select(
+            inner.c.item_id,
+            cast(func.extract("epoch", inner.c.published_at), Float),
+            cast(func.extract("year", func.timezone(zone, inner.c.published_at)), Integer),
+            search_filters.TAGS_AS_TEXT[0],
+            search_filters.TAGS_AS_TEXT[1],
+            relevance,
+            and_(*checks),
+        )
+        .join(Item, Item.id == inner.c.item_id)
+        .order_by(inner.c.published_at.desc())
+    )
     # Core execution: a thousand plain rows, without the ORM's per-row bookkeeping.
     found = session.connection().execute(statement).all()
-    rows = sorted((row[:5] for row in found if row[5]), key=lambda row: row[1], reverse=True)
+    rows = [row[:6] for row in found if row[6]]
     return _Rows(rows[:limit], truncated=len(found) == kept and len(rows) < limit)
 
 

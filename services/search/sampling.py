@@ -12,8 +12,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, DateTime, and_, func, literal_column, select, tablesample
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    and_,
+    cast,
+    func,
+    literal_column,
+    select,
+    tablesample,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from services.search import filters as search_filters
@@ -85,13 +94,19 @@ def measure(
         SearchDocument.__table__, func.system(percent), name="sample", seed=literal_column("7")
     )
     text = func.ts_match_vq(sample.c.vector, q)
+    # The filters as the index's labels (matched on the sampled vectors, no join): what the
+    # plans read the documents by, the item's own row checking them again on the few kept.
+    matching = func.ts_match_vq(sample.c.vector, gin)
     tag = driving_tag(filters)
     year = search_filters.Filters(year=filters.year)
 
     def share(*conditions) -> ColumnElement:
         return func.count().filter(and_(*conditions)) if conditions else func.count()
 
-    matching = and_(text, *search_filters.narrowing(filters, documents=sample))
+    def labelled(wanted: search_filters.Filters) -> ColumnElement:
+        labels = cast(search_filters.label_query(wanted), TSQUERY)
+        return func.ts_match_vq(sample.c.vector, labels)
+
     # The sample's matches newest first: the one at `rank` is as far back as the window goes.
     rank = math.ceil(limit * percent / 100.0 * WINDOW_MARGIN)
     newest = func.array_agg(
@@ -101,18 +116,17 @@ def measure(
     counts = select(
         func.count(),
         share(text),
-        share(func.ts_match_vq(sample.c.vector, gin)),
         share(matching),
-        share(*(search_filters.narrowing(tag, documents=sample) if tag else ())),
+        share(*([labelled(tag)] if tag else ())),
         share(*search_filters.narrowing(year, documents=sample)),
         newest[rank],
     ).select_from(sample)
-    rows, matched, labelled, filtered, tagged, in_year, since = session.execute(counts).one()
+    rows, matched, filtered, tagged, in_year, since = session.execute(counts).one()
     if not rows:
         return Shares()
     return Shares(
         text=matched / rows,
-        gin=labelled / rows,
+        gin=filtered / rows,
         filtered=filtered / rows,
         tag=tagged / rows,
         year=in_year / rows,

@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from rapidfuzz.distance import Levenshtein
@@ -24,7 +23,6 @@ from services.search.filters import Filters, slugs
 from services.search.index import backend
 from services.search.query import Query, Term, parse
 from services.search.snippets import Marker
-from shared.config import get_settings
 from shared.models import Item, SearchDocument
 
 # A search ranks the newest MATCH_LIMIT matches (after its filters): enough for every
@@ -36,6 +34,9 @@ PAGE_SIZE = 20
 # Recency: a new item's relevance counts double, a year-old one's 1.5 times, an old one's
 # about once. A title match (five times a body match) still outranks a fresh body match.
 RECENCY_DAYS = 365.0
+# A match as the backends give it (up to MATCH_LIMIT per search, so plain values, cheap to
+# make and to count): a row of the item's id, its time in seconds since the epoch, its local
+# year, its regions and its topics as stored (filters.slugs reads them), its text relevance.
 
 
 class CursorError(ValueError):
@@ -96,9 +97,10 @@ class Cursor:
             raise CursorError("cursor") from None
 
 
-def recency(published_at: datetime, now: datetime) -> float:
-    """The factor a match's relevance is multiplied by for being recent: 2 down to 1."""
-    age_days = max((now - published_at).total_seconds() / 86400.0, 0.0)
+def recency(published: float, now: float) -> float:
+    """The factor a match's relevance is multiplied by for being recent, 2 down to 1 (both
+    times in seconds since the epoch)."""
+    age_days = max((now - published) / 86400.0, 0.0)
     return 1.0 + RECENCY_DAYS / (RECENCY_DAYS + age_days)
 
 
@@ -123,8 +125,9 @@ def search(
     rows = rows[:MATCH_LIMIT]
     results.total = len(rows)
     _count_facets(results, rows)
+    moment = reference.timestamp()
     ranked = sorted(
-        ((row[4] * recency(row[1], reference), row[0].hex, row[0]) for row in rows),
+        ((row[5] * recency(row[1], moment), row[0].hex, row[0]) for row in rows),
         reverse=True,
     )
     if after:
@@ -143,11 +146,10 @@ def search(
 
 
 def _count_facets(results: Results, rows: list) -> None:
-    zone = ZoneInfo(get_settings().timezone)
     # Counted in one pass each (up to MATCH_LIMIT rows: this is most of a search's Python).
-    regions = Counter(chain.from_iterable(set(slugs(row[2])) for row in rows))
-    topics = Counter(chain.from_iterable(set(slugs(row[3])) for row in rows))
-    years = Counter(row[1].astimezone(zone).year for row in rows)
+    regions = Counter(chain.from_iterable(set(slugs(row[3])) for row in rows))
+    topics = Counter(chain.from_iterable(set(slugs(row[4])) for row in rows))
+    years = Counter(row[2] for row in rows)
     results.regions = sorted(regions.items(), key=lambda pair: (-pair[1], pair[0]))
     results.topics = sorted(topics.items(), key=lambda pair: (-pair[1], pair[0]))
     results.years = sorted(years.items(), reverse=True)

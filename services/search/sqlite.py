@@ -4,6 +4,7 @@ stemmer PostgreSQL uses), ranked by bm25 with the title and summary weighing mor
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, column, delete, insert, select, table, text
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from services.search import filters as search_filters
 from services.search import swedish
 from services.search.query import Query, Term
+from shared.config import get_settings
 from shared.models import Item, SearchDocument, SearchWord
 
 FTS = table("search_fts", column("rowid"), column("title"), column("summary"), column("body"))
@@ -89,7 +91,8 @@ def fts_query(query: Query) -> str:
 def candidates(
     session: Session, *, query: Query, filters: search_filters.Filters, now: datetime, limit: int
 ) -> list:
-    """The `limit` newest visible documents that match, each with its text relevance."""
+    """The `limit` newest visible documents that match, newest first, as the rows
+    of a match service.py describes."""
     statement = (
         select(
             SearchDocument.item_id,
@@ -108,8 +111,16 @@ def candidates(
         .limit(limit)
     )
     terms = [_matcher(term) for term in query.included]
+    zone = ZoneInfo(get_settings().timezone)
     return [
-        (item_id, published_at, regions, topics, _relevance(terms, title, summary))
+        (
+            item_id,
+            published_at.timestamp(),
+            published_at.astimezone(zone).year,
+            regions,
+            topics,
+            _relevance(terms, title, summary),
+        )
         for item_id, published_at, regions, topics, title, summary in session.execute(statement)
     ]
 
