@@ -21,7 +21,7 @@ from services.notify.api import router as notify_router
 from services.render import tasks as render_tasks
 from services.search import tasks as _search_tasks  # noqa: F401  (registers search tasks)
 from services.search.api import router as search_router
-from shared import docs, ops, problems
+from shared import docs, heap, ops, problems
 from shared import logging as shared_logging
 from shared.celery_app import celery_app
 from shared.config import get_settings
@@ -91,4 +91,5 @@ def create_app(*, with_workers: bool = True) -> FastAPI:
     # As nginx: index.html for folders, 410 for withdrawn items, 404.html for what is missing,
     # ETag and Last-Modified with 304 answers, each taken from the file actually sent.
     app.mount("/", SiteFiles(settings.site_dir), name="site")
+    heap.freeze_once()
     return app

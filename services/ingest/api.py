@@ -24,7 +24,7 @@ from services.ingest.schemas import (
     TaxonomyEntry,
     Timestamp,
 )
-from shared import docs, ops, outbox, problems
+from shared import docs, heap, ops, outbox, problems
 from shared import logging as shared_logging
 from shared.problems import Problem, problem_responses
 
@@ -241,6 +241,7 @@ def create_app() -> FastAPI:
     docs.install(app, docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.include_router(media_api.router)
     editor.install(app)  # Redaktionen, the web editor at /redaktion/
+    heap.freeze_once()
     return app
 
 

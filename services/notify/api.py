@@ -28,7 +28,7 @@ from services.notify.schemas import (
     swedish_errors,
 )
 from services.notify.tokens import InvalidToken
-from shared import docs, ops, outbox, problems, taxonomy
+from shared import docs, heap, ops, outbox, problems, taxonomy
 from shared import logging as shared_logging
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
@@ -310,5 +310,5 @@ def create_app() -> FastAPI:
     shared_logging.install(app)  # X-Request-ID, JSON request logs, request metrics
     app.include_router(ops.router)  # /healthz, /readyz (database and broker), /metrics
     docs.install(app, docs_url="/api/notify/docs", openapi_url="/api/notify/openapi.json")
-
+    heap.freeze_once()
     return app

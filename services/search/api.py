@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.search import schemas, service
 from services.search.filters import FilterError, Filters
 from services.search.query import MAX_LENGTH, QueryError
-from shared import docs, layout, ops, problems, taxonomy
+from shared import docs, heap, layout, ops, problems, taxonomy
 from shared import logging as shared_logging
 from shared.config import get_settings
 from shared.dates import short_date
@@ -213,4 +213,5 @@ def create_app() -> FastAPI:
     app.include_router(ops.make_router(broker=False))  # search queues nothing
     app.include_router(router)
     docs.install(app, docs_url="/api/search/docs", openapi_url="/api/search/openapi.json")
+    heap.freeze_once()
     return app
