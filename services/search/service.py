@@ -10,7 +10,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 
 from markupsafe import Markup
 from rapidfuzz.distance import Levenshtein
@@ -146,13 +145,23 @@ def search(
 
 
 def _count_facets(results: Results, rows: list) -> None:
-    # Counted in one pass each (up to MATCH_LIMIT rows: this is most of a search's Python).
-    regions = Counter(chain.from_iterable(set(slugs(row[3])) for row in rows))
-    topics = Counter(chain.from_iterable(set(slugs(row[4])) for row in rows))
+    # Up to MATCH_LIMIT rows, but few different lists of regions or topics among them: each
+    # list is counted as stored, then read once.
+    regions = _tally(Counter(row[3] for row in rows))
+    topics = _tally(Counter(row[4] for row in rows))
     years = Counter(row[2] for row in rows)
     results.regions = sorted(regions.items(), key=lambda pair: (-pair[1], pair[0]))
     results.topics = sorted(topics.items(), key=lambda pair: (-pair[1], pair[0]))
     results.years = sorted(years.items(), reverse=True)
+
+
+def _tally(stored: Counter) -> Counter:
+    """The matches per slug, from the matches per stored list of slugs."""
+    found: Counter = Counter()
+    for text, count in stored.items():
+        for slug in set(slugs(text)):
+            found[slug] += count
+    return found
 
 
 def _hits(session: Session, query: Query, page: list) -> list[Hit]:
@@ -161,7 +170,7 @@ def _hits(session: Session, query: Query, page: list) -> list[Hit]:
     ids = [item_id for _, _, item_id in page]
     found = {
         row.id: row
-        for row in session.execute(
+        for row in session.connection().execute(
             select(
                 Item.id,
                 Item.title,

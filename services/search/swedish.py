@@ -58,6 +58,15 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+def stem_all(words: list[str]) -> list[str]:
+    """The stems of lower-case words, in order; a word longer than MAX_WORD stays itself."""
+    stemmed = _stemmer().stemWords([word for word in words if len(word) <= MAX_WORD])
+    if len(stemmed) == len(words):
+        return stemmed
+    short = iter(stemmed)
+    return [next(short) if len(word) <= MAX_WORD else word for word in words]
+
+
 def stems(text: str) -> str:
     """`text` as its stems joined by spaces: what SQLite's FTS5 table holds."""
     return " ".join(_stemmer().stemWords(words(text)))

@@ -87,3 +87,13 @@ def test_a_snippet_is_cut_around_the_matches():
     snippet = str(marker.snippet("Ingen träff här.", text))
     assert snippet.startswith("… ") and snippet.endswith(" …")
     assert "<mark>biogasen</mark>" in snippet and snippet.count("ord") < 40
+
+
+def test_words_are_stemmed_all_at_once_in_order():
+    long = "x" * (swedish.MAX_WORD + 1)
+    assert swedish.stem_all(["upphandlingar", long, "hållbara"]) == [
+        "upphandling",
+        long,
+        swedish.stem("hållbara"),
+    ]
+    assert swedish.stem_all([]) == []
