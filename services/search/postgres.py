@@ -265,7 +265,7 @@ def _ranked(
     # Ranked outside the LIMIT, so only the kept documents are ranked.
     relevance = func.ts_rank(WEIGHTS, inner.c.vector, tsquery(query, ranked=True), 1)
     # The time as seconds and the local year as a number: a thousand rows of plain floats and
-    # ints cost a fraction of a thousand datetimes converted twice (see service.Match).
+    # ints cost a fraction of a thousand datetimes converted twice (service.py: a match).
     zone = bindparam("zone", get_settings().timezone)
     statement = (
         select(
