@@ -206,10 +206,10 @@ def _cheapest(shares: sampling.Shares, filters: search_filters.Filters, limit: i
     every = shares.documents
     # Read newest first, a plan stops after limit / (share of what it reads that matches)
     # rows, or at the end of what it reads (the year's documents, the tag's rows).
-    found = max(shares.filtered, 1e-9) * every
+    found = max(shares.gin, 1e-9) * every
     gin = shares.gin * every
     if shares.since is not None:  # within the window only (see candidates)
-        gin = min(gin, limit * sampling.WINDOW_MARGIN * shares.gin / max(shares.filtered, 1e-9))
+        gin = min(gin, limit * sampling.WINDOW_MARGIN)
     costs = {
         "gin": gin,
         "newest": min(shares.year * every, limit * shares.year * every / found),

@@ -42,14 +42,13 @@ _page_counts: dict[str, tuple[float, int]] = {}
 @dataclass(frozen=True)
 class Shares:
     """Shares of the documents: matching the text, the text and the filters' labels (what
-    the GIN index returns), the text and every filter, the driving tag filter (region, else
-    topic) alone, the year alone; and the documents in all. `since`: where the newest
-    documents begin that should hold WINDOW_MARGIN times the matches asked for (None: the
-    sample holds too few matches to say)."""
+    the GIN index returns and every plan keeps), the driving tag filter (region, else topic)
+    alone, the year alone; and the documents in all. `since`: where the newest documents
+    begin that should hold WINDOW_MARGIN times the matches asked for (None: the sample holds
+    too few matches to say)."""
 
     text: float = 0.0
     gin: float = 0.0
-    filtered: float = 0.0
     tag: float = 1.0
     year: float = 1.0
     documents: float = 0.0
@@ -121,13 +120,12 @@ def measure(
         share(*search_filters.narrowing(year, documents=sample)),
         newest[rank],
     ).select_from(sample)
-    rows, matched, filtered, tagged, in_year, since = session.execute(counts).one()
+    rows, matched, matched_all, tagged, in_year, since = session.execute(counts).one()
     if not rows:
         return Shares()
     return Shares(
         text=matched / rows,
-        gin=filtered / rows,
-        filtered=filtered / rows,
+        gin=matched_all / rows,
         tag=tagged / rows,
         year=in_year / rows,
         documents=rows * 100.0 / percent,
