@@ -26,6 +26,7 @@ from services.search import sampling, swedish
 from services.search.query import Query, Term
 from shared.config import get_settings
 from shared.models import Item, ItemTag, SearchDocument, SearchWord
+from shared.visibility import visible
 
 SWEDISH = literal_column("'swedish'::regconfig")
 # ts_rank's weights of D, C, B and A: a word in the title counts five times one in the body.
@@ -245,7 +246,7 @@ def _ranked(
 ) -> _Rows:
     # The documents are narrowed by their labels (in `match`) and the year; the region and
     # topic are checked once more on the items of those kept, with their visibility.
-    checks = [*search_filters.conditions(search_filters.Filters(), now=now), *on_item(filters)]
+    checks = [visible(now), *on_item(filters)]
     year = search_filters.Filters(year=filters.year)
     documents = select(
         SearchDocument.item_id, SearchDocument.published_at, SearchDocument.vector
