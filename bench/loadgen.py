@@ -317,8 +317,15 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    result = asyncio.run(runner(cfg))
-    print(json.dumps(result))
+    emit(asyncio.run(runner(cfg)))
+
+
+def emit(result: dict) -> None:
+    """The result as one line on stdout. Written in a loop: once uvloop has run, a write to a
+    full pipe can return after 64 KiB, and `print` would drop the rest."""
+    view = memoryview((json.dumps(result) + "\n").encode())
+    while view:
+        view = view[os.write(sys.stdout.fileno(), view) :]
 
 
 if __name__ == "__main__":
