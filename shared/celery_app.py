@@ -7,6 +7,7 @@ import threading
 from celery import Celery
 from kombu import Queue
 
+from shared import heap
 from shared import logging as _logging
 from shared import metrics as _metrics
 from shared.config import Settings, get_settings
@@ -85,6 +86,7 @@ celery_app = create_celery()
 # Event ids in every task's logs, task counters and timings (shared/logging.py, metrics.py).
 _logging.connect_celery_signals()
 _metrics.connect_celery_signals()
+heap.connect_celery_signals()  # no full collection walks a worker's startup heap
 
 
 def configure(settings: Settings) -> None:
