@@ -202,6 +202,10 @@ def guarded_csrf(app: Any, **options: Any) -> Any:
     protected = asgi_csrf(app, **options)
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and _outside_editor(scope):
+            # Nothing to check, and no token to sign for each API call or site page.
+            await app(scope, receive, send)
+            return
         if (
             scope["type"] == "http"
             and scope["method"] not in ("GET", "HEAD", "OPTIONS", "TRACE")
