@@ -84,7 +84,6 @@ def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderR
         changes = [Change.of(row.event) for row in rows]
         items = {item.id: item for item in queries.items_by_id(session, _ids(changes))}
         own = {ItemUrl(item.month, item.slug) for item in items.values()}
-        others = _linking(session, changes, items, now=utcnow()) - own
         # Item pages are rendered only in first passes, one at a time under the latest items'
         # lock: they need no lock of their own (a round trip each, 200 in a full batch).
         # The clock after the locks: whatever was published before them is shown, even when
@@ -99,7 +98,12 @@ def render_first_pass(*, session: Session, site_dir: Path) -> tuple[int, RenderR
             if item is not None and change.before is not None and change.was_public:
                 if (change.before.month, change.before.slug) != (item.month, item.slug):
                     _remember_redirect(session, change.before, change.item_id)
-        for target in [*in_order(own), LATEST, *in_order(others)]:
+        for target in [*in_order(own), LATEST]:
+            renderer.render(target)
+        # What readers look for is written: now the pages that link to the items, looked up
+        # only now so that finding them does not delay the rest.
+        others = _linking(session, changes, items, now=renderer.now) - own
+        for target in in_order(others):
             renderer.render(target)
         work.passed_first(session=session, rows=rows)
     return len(rows), output.report

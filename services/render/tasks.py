@@ -49,8 +49,7 @@ def render_event(*, event: dict | None, site_dir: Path) -> RenderReport:
     for render_pass in (events.render_first_pass, events.render_rest_pass):
         # Each pass is a unit of work of its own, committed before the next: the commit
         # releases its page locks, so the next batch waits for neither. Readers see the item
-        # page, /aktuellt/ and the feeds after the first (17 ms after the POST, p50 at
-        # 100,000 items, bench/results/latest.md).
+        # page, /aktuellt/ and the feeds during the first (bench/results/latest.md).
         while True:
             with session_scope() as session:
                 count, done = render_pass(session=session, site_dir=site_dir)
