@@ -192,6 +192,14 @@ def mail_render(count: int) -> dict:
     }
 
 
+def embedded_alone():
+    """uvicorn factory: the embedded app without its worker thread, relay and beat, so that
+    the ingest bench can tell what the request path alone takes in one process."""
+    from newsroom.embedded import create_app
+
+    return create_app(with_workers=False)
+
+
 def main() -> None:
     command = sys.argv[1]
     if command == "rebuild":

@@ -88,6 +88,22 @@ def measures(bench) -> list[dict]:
             f"p50 {fixed['latency_ms'].get('p50')} ms, accepted "
             f"{fixed['accepted_per_s']:.0f}/s, answers {fixed['statuses']}",
         )
+    alone = raw.get("ingest_embedded_alone")
+    if alone:
+        fixed = alone["fixed_200"]
+        _measure(
+            rows,
+            "ingest_alone_at_200_embedded",
+            "ingest (embedded app without its worker thread, relay and beat): items accepted "
+            "per second at 200 items/s",
+            "(reported)",
+            fixed["accepted_per_s"],
+            "items/s",
+            None,
+            f"the request path's own capacity in one process; p50 "
+            f"{fixed['latency_ms'].get('p50')} ms, p99 {fixed['latency_ms'].get('p99')} ms, "
+            f"answers {fixed['statuses']}",
+        )
     for label, size in (("small", small), ("big", big), ("embedded_small", small)):
         pub = raw.get(f"publish_{label}")
         if not pub:

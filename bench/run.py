@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -205,13 +206,16 @@ class Bench:
         }
         self.log(f"files per published item at {label}: {result['files_changed']}")
 
-    def ingest(self, env: dict, label: str, *, embedded: bool = False) -> None:
-        """Accepted items/s (closed loop) and latency at a fixed 200 items/s (open loop)."""
+    def ingest(self, env: dict, label: str, *, embedded: bool = False, alone: bool = False) -> None:
+        """Accepted items/s (closed loop) and latency at a fixed 200 items/s (open loop).
+        `alone`: the embedded app without its workers (the request path's own capacity)."""
         tokens = self.contributors(300)
         flush_redis()
         seconds = 5 if self.args.quick else 15
         with self.processes(env) as procs:
-            if embedded:
+            if alone:
+                url = procs.uvicorn("embedded-alone", "bench.child:embedded_alone")
+            elif embedded:
                 url = procs.embedded("embedded-ingest")
             else:
                 url = procs.uvicorn(
@@ -520,8 +524,21 @@ class Bench:
             self.prepare(env, small)
             self.attempt(self.rebuild, env, "embedded_small")
             self.attempt(self.publish, env, "embedded_small", embedded=True)
+            # The same database as it is now, for the app without its workers: the events its
+            # posts leave waiting must not fall on the full app's run, nor its posts on these.
+            alone = self.work / "embedded-alone.db"
+            with (
+                contextlib.closing(sqlite3.connect(db)) as source,
+                contextlib.closing(sqlite3.connect(alone)) as copy,
+            ):
+                source.backup(copy)
             self.attempt(self.ingest, env, "embedded", embedded=True)
+            alone_env = {**env, "NEWSROOM_DATABASE_URL": f"sqlite:///{alone}"}
+            apply_env(alone_env)
+            self.attempt(self.ingest, alone_env, "embedded_alone", embedded=True, alone=True)
+            apply_env(env)
             db.unlink(missing_ok=True)
+            alone.unlink(missing_ok=True)
             db2 = self.work / "embedded-mid.db"
             env = base_env(
                 database_url=f"sqlite:///{db2}",
