@@ -77,10 +77,6 @@ def _is_media_upload(scope: dict[str, Any]) -> bool:
     )
 
 
-def _skipped(scope: dict[str, Any]) -> bool:
-    return _outside_editor(scope) or _is_media_upload(scope)
-
-
 def cookie_name() -> str:
     return "__Host-csrftoken" if get_settings().public_url.startswith("https://") else "csrftoken"
 
@@ -209,7 +205,7 @@ def guarded_csrf(app: Any, **options: Any) -> Any:
         if (
             scope["type"] == "http"
             and scope["method"] not in ("GET", "HEAD", "OPTIONS", "TRACE")
-            and not _skipped(scope)
+            and not _is_media_upload(scope)
             and _form_kind(scope) != b"application/x-www-form-urlencoded"
         ):
             if scope["path"] in UPLOADS and _form_kind(scope) == b"multipart/form-data":
@@ -238,7 +234,7 @@ def install(app: Any) -> None:
         cookie_secure=secure,
         cookie_samesite="Lax",
         always_protect=ALWAYS,
-        skip_if_scope=_skipped,
+        skip_if_scope=_is_media_upload,
         send_csrf_failed=_failed,
     )
 
