@@ -240,7 +240,7 @@ class Bench:
                     "service_ms": summary(fixed["service_ms"]),
                 }
             }
-            if not embedded:
+            if not (embedded or alone):
                 server = procs.children[0][1].pid
                 cpu_before = cpu_seconds(server)
                 peak = self.loadgen(
@@ -535,7 +535,7 @@ class Bench:
             self.attempt(self.ingest, env, "embedded", embedded=True)
             alone_env = {**env, "NEWSROOM_DATABASE_URL": f"sqlite:///{alone}"}
             apply_env(alone_env)
-            self.attempt(self.ingest, alone_env, "embedded_alone", embedded=True, alone=True)
+            self.attempt(self.ingest, alone_env, "embedded_alone", alone=True)
             apply_env(env)
             db.unlink(missing_ok=True)
             alone.unlink(missing_ok=True)
